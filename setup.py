@@ -1,0 +1,48 @@
+"""Installs speechbrain-asd, lightweight spoofing countermeasures for ASV.
+
+Authors
+ * speechbrain-asd developers
+"""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+setup(
+    name="speechbrain-asd",
+    version="0.1.0",
+    description=(
+        "Adversarial speaker distillation and lightweight spoofing "
+        "countermeasures for SpeechBrain"
+    ),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.9",
+    packages=find_packages(include=["speechbrain_asd", "speechbrain_asd.*"]),
+    include_package_data=True,
+    install_requires=[
+        "speechbrain>=1.1",
+        "torch>=2.1",
+        "torchaudio>=2.1",
+        "hyperpyyaml>=1.2",
+        "numpy>=1.23",
+        "scipy>=1.10",
+        "soundfile>=0.12",
+        "sentencepiece",
+        "pyworld>=0.3",
+        "tqdm",
+    ],
+    extras_require={
+        "dev": ["pytest>=7", "ruff>=0.4"],
+    },
+    entry_points={
+        "console_scripts": ["speechbrain-asd=speechbrain_asd.cli:main"],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Multimedia :: Sound/Audio :: Speech",
+    ],
+)
