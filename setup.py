@@ -36,7 +36,16 @@ setup(
         "tqdm",
     ],
     extras_require={
-        "dev": ["pytest>=7", "ruff>=0.4"],
+        "onnx": ["onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.1"],
+        "plot": ["matplotlib>=3.7"],
+        "dev": [
+            "pytest>=7",
+            "ruff>=0.4",
+            "onnx>=1.16",
+            "onnxruntime>=1.18",
+            "onnxscript>=0.1",
+            "matplotlib>=3.7",
+        ],
     },
     entry_points={
         "console_scripts": ["speechbrain-asd=speechbrain_asd.cli:main"],

@@ -1,0 +1,171 @@
+"""Times EER and both min t-DCF forms on 200,000 CM trials.
+
+Seeded random scores rounded to two decimals (so that many scores tie),
+10 % bona fide; the ASV operating point comes from 25,000 ASV trials and is
+computed once, outside the timed calls. Each metric is timed over a few
+repeats and the median is kept. Writes ``benchmarks/results/metrics.json``
+and prints a markdown table.
+
+Usage: ``python benchmarks/metrics.py [--trials N] [--repeats R]``
+
+Authors
+ * speechbrain-asd developers
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from speechbrain_asd.metrics import (
+    asv_operating_point,
+    compute_eer,
+    compute_min_tdcf_2019,
+    compute_min_tdcf_2021,
+)
+
+RESULTS = Path(__file__).resolve().parent / "results" / "metrics.json"
+
+
+def make_scores(trials, seed):
+    """Draws CM and ASV scores with ties.
+
+    Arguments
+    ---------
+    trials : int
+        Number of CM trials (10 % bona fide).
+    seed : int
+        Seed of the numpy generator.
+
+    Returns
+    -------
+    bonafide : numpy.ndarray
+        Bona fide CM scores.
+    spoof : numpy.ndarray
+        Spoof CM scores.
+    asv : tuple of numpy.ndarray
+        ASV target, nontarget and spoof scores.
+    """
+    rng = np.random.default_rng(seed)
+    n_bonafide = trials // 10
+    bonafide = np.round(rng.normal(2.0, 1.0, n_bonafide), 2)
+    spoof = np.round(rng.normal(0.0, 1.0, trials - n_bonafide), 2)
+    asv = (
+        np.round(rng.normal(3.0, 1.0, 5_000), 2),
+        np.round(rng.normal(0.0, 1.0, 10_000), 2),
+        np.round(rng.normal(2.0, 1.5, 10_000), 2),
+    )
+    return bonafide, spoof, asv
+
+
+def median_seconds(function, repeats):
+    """Runs a function several times and keeps its median duration.
+
+    Arguments
+    ---------
+    function : callable
+        Called without arguments.
+    repeats : int
+        How many runs.
+
+    Returns
+    -------
+    seconds : float
+        Median wall-clock duration.
+    result : object
+        What the last run returned.
+    """
+    durations = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function()
+        durations.append(time.perf_counter() - start)
+    return statistics.median(durations), result
+
+
+def write_json(path, payload):
+    """Writes a JSON file atomically (temporary file, then rename).
+
+    Arguments
+    ---------
+    path : pathlib.Path
+        The file to write.
+    payload : dict
+        Its content.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        json.dump(payload, out, indent=2)
+        out.write("\n")
+    os.replace(tmp, path)
+
+
+def main():
+    """Runs the benchmark, writes the JSON and prints the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=200_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    bonafide, spoof, asv = make_scores(args.trials, args.seed)
+    asv_op = asv_operating_point(*asv)
+    timings = {}
+    values = {}
+    for name, call in (
+        ("eer", lambda: compute_eer(bonafide, spoof)[0]),
+        (
+            "min_tdcf_2019",
+            lambda: compute_min_tdcf_2019(bonafide, spoof, asv_op),
+        ),
+        (
+            "min_tdcf_2021",
+            lambda: compute_min_tdcf_2021(bonafide, spoof, asv_op),
+        ),
+    ):
+        timings[name], values[name] = median_seconds(call, args.repeats)
+    total = sum(timings.values())
+    distinct = np.unique(np.concatenate((bonafide, spoof))).size
+    payload = {
+        "trials": args.trials,
+        "bonafide": int(bonafide.size),
+        "spoof": int(spoof.size),
+        "distinct_scores": int(distinct),
+        "repeats": args.repeats,
+        "seed": args.seed,
+        "seconds": {**timings, "total": total},
+        "values": values,
+        "machine": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "cpus": os.cpu_count(),
+        },
+    }
+    write_json(RESULTS, payload)
+    print(
+        "| trials | EER (s) | min t-DCF 2019 (s) | min t-DCF 2021 (s) "
+        "| total (s) |"
+    )
+    print("|---|---|---|---|---|")
+    print(
+        f"| {args.trials:,} | {timings['eer']:.4f} | "
+        f"{timings['min_tdcf_2019']:.4f} | {timings['min_tdcf_2021']:.4f} | "
+        f"{total:.4f} |"
+    )
+    print(
+        f"\nEER {100 * values['eer']:.2f} %, min t-DCF 2019 "
+        f"{values['min_tdcf_2019']:.4f}, 2021 {values['min_tdcf_2021']:.4f}; "
+        f"{distinct:,} distinct scores; median of {args.repeats} runs; "
+        f"written to {RESULTS}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,774 @@
+"""ASVspoof metrics: EER, DET curve, ASV operating point and min t-DCF.
+
+Everything here gives the same numbers as the organisers' evaluation code
+(ASVspoof 2019 ``eval_metrics.py`` and the ASVspoof 2021 ``eval-package``),
+ties included, but is sort-based: one stable sort of the pooled scores and
+cumulative sums, so 200,000 trials take milliseconds. Plain numpy, no file
+I/O (``speechbrain_asd.evaluation`` reads the files).
+
+Score convention: a higher score means more bona fide (for a CM) or more
+target (for an ASV system). Rates are fractions, never percentages.
+
+How the organisers' code decides, and so how this module decides:
+
+* **DET curve.** The bona fide scores followed by the spoof scores are
+  sorted with a stable sort, so among equal scores bona fide trials come
+  first. Point ``i`` (``i = 0 .. N``) rejects the first ``i`` sorted
+  trials: the miss rate is the share of bona fide trials among them, the
+  false alarm rate the share of spoof trials after them. Its threshold is
+  the ``i``-th sorted score, and point 0 uses the lowest score minus 0.001.
+  Points inside a run of tied scores are kept, as the official code keeps
+  them.
+* **EER.** At the first point where ``|miss - fa|`` is smallest, the mean
+  of the two rates (no interpolation); its threshold is that point's.
+* **ASV operating point.** The ASV threshold is the ASV EER threshold of
+  target against nontarget scores; a trial is accepted when its score is
+  at least the threshold. As the EER threshold is the last score the DET
+  point rejects, a trial scoring exactly the threshold counts as accepted
+  here (for well separated scores, the highest nontarget score), exactly
+  as in the official code.
+* **min t-DCF.** The minimum over all DET points of the normalised tandem
+  cost. Both forms are written ``(C0 + C1 Pmiss_cm + C2 Pfa_cm) /
+  (C0 + min(C1, C2))``; the 2019 (legacy) form has ``C0 = 0``, which gives
+  bit for bit its own formula ``(C1 Pmiss_cm + C2 Pfa_cm) / min(C1, C2)``.
+
+Authors
+ * speechbrain-asd developers
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+# The t-DCF cost model of ASVspoof 2019 and 2021 (identical in both).
+P_SPOOF = 0.05
+"""Prior probability of a spoofing attack."""
+P_TARGET = (1 - P_SPOOF) * 0.99
+"""Prior probability of a target trial."""
+P_NONTARGET = (1 - P_SPOOF) * 0.01
+"""Prior probability of a nontarget (zero-effort impostor) trial."""
+COST_MISS = 1
+"""Cost of rejecting a target (Cmiss; Cmiss_asv = Cmiss_cm in 2019)."""
+COST_FALSE_ALARM = 10
+"""Cost of accepting a nontarget (Cfa; Cfa_asv in 2019)."""
+COST_FALSE_ALARM_SPOOF = 10
+"""Cost of accepting a spoof (Cfa_spoof in 2021; Cfa_cm in 2019)."""
+MIN_DISTINCT_CM_SCORES = 3
+"""The organisers refuse fewer distinct CM scores (hard decisions)."""
+
+
+class DETCurve(NamedTuple):
+    """Miss and false alarm rates at every operating point of a detector.
+
+    Arguments
+    ---------
+    miss_rates : numpy.ndarray
+        Shape ``(N + 1,)``: share of positive (bona fide, target) trials
+        rejected at each point, rising from 0 to 1.
+    false_alarm_rates : numpy.ndarray
+        Shape ``(N + 1,)``: share of negative (spoof, nontarget) trials
+        accepted at each point, falling from 1 to 0.
+    thresholds : numpy.ndarray
+        Shape ``(N + 1,)``: the sorted scores, after the lowest minus 0.001.
+
+    Example
+    -------
+    >>> curve = compute_det_curve([2.0, 3.0], [1.0])
+    >>> curve.miss_rates.tolist(), curve.false_alarm_rates.tolist()
+    ([0.0, 0.0, 0.5, 1.0], [1.0, 0.0, 0.0, 0.0])
+    """
+
+    miss_rates: np.ndarray
+    false_alarm_rates: np.ndarray
+    thresholds: np.ndarray
+
+
+class ASVOperatingPoint(NamedTuple):
+    """Error rates of an ASV system at a fixed threshold.
+
+    Arguments
+    ---------
+    threshold : float
+        Accept a trial when its ASV score is at least this value.
+    pfa_asv : float
+        Share of nontarget trials accepted.
+    pmiss_asv : float
+        Share of target trials rejected.
+    pmiss_spoof_asv : float
+        Share of spoof trials rejected.
+    pfa_spoof_asv : float
+        Share of spoof trials accepted.
+
+    Example
+    -------
+    >>> op = asv_operating_point([3.0, 4.0], [1.0, 2.0], [2.5, 0.0])
+    >>> op.threshold, op.pfa_asv, op.pmiss_asv, op.pfa_spoof_asv
+    (2.0, 0.5, 0.0, 0.5)
+    """
+
+    threshold: float
+    pfa_asv: float
+    pmiss_asv: float
+    pmiss_spoof_asv: float
+    pfa_spoof_asv: float
+
+
+class TDCFConstants(NamedTuple):
+    """Weights of the normalised t-DCF ``C0 + C1 Pmiss_cm + C2 Pfa_cm``.
+
+    The 2019 (legacy) form has ``c0 = 0``.
+
+    Arguments
+    ---------
+    c0 : float
+        Cost of the ASV errors alone (no CM error).
+    c1 : float
+        Weight of the CM miss rate (bona fide rejected).
+    c2 : float
+        Weight of the CM false alarm rate (spoof accepted).
+
+    Example
+    -------
+    >>> constants = TDCFConstants(0.03051, 0.90999, 0.46944)
+    >>> round(constants.normaliser, 5)
+    0.49995
+    """
+
+    c0: float
+    c1: float
+    c2: float
+
+    @property
+    def normaliser(self):
+        """The cost of the better trivial CM: ``C0 + min(C1, C2)``.
+
+        Returns
+        -------
+        float
+            What the t-DCF is divided by.
+        """
+        return self.c0 + min(self.c1, self.c2)
+
+
+def _as_scores(values, name):
+    """Turns scores into a finite, non-empty 1-D float64 array.
+
+    Arguments
+    ---------
+    values : array_like
+        The scores.
+    name : str
+        How the error messages name them (e.g. ``"spoof_scores"``).
+
+    Returns
+    -------
+    numpy.ndarray
+        The scores as float64, shape ``(N,)``.
+
+    Raises
+    ------
+    ValueError
+        When the scores are not 1-D, are empty, or hold NaN or inf.
+    """
+    scores = np.asarray(values, dtype=np.float64)
+    if scores.ndim != 1:
+        raise ValueError(
+            f"{name} must be a 1-D sequence of scores, got shape {scores.shape}"
+        )
+    if scores.size == 0:
+        raise ValueError(f"{name} is empty: at least one score is needed")
+    bad = np.flatnonzero(~np.isfinite(scores))
+    if bad.size:
+        raise ValueError(
+            f"{name} holds {bad.size} non-finite value(s) (NaN or inf) among "
+            f"{scores.size}, first at index {bad[0]} ({scores[bad[0]]})"
+        )
+    return scores
+
+
+def _det_curve(positive, negative):
+    """Builds the DET curve of checked scores (see the module docstring).
+
+    Arguments
+    ---------
+    positive : numpy.ndarray
+        Finite scores of positive trials (bona fide or target), non-empty.
+    negative : numpy.ndarray
+        Finite scores of negative trials (spoof or nontarget), non-empty.
+
+    Returns
+    -------
+    DETCurve
+        The ``N + 1`` operating points.
+    """
+    pooled = np.concatenate((positive, negative))
+    order = np.argsort(pooled, kind="stable")
+    sorted_scores = pooled[order]
+    rejected_positive = np.concatenate(([0], np.cumsum(order < positive.size)))
+    rejected = np.arange(pooled.size + 1)
+    accepted_negative = negative.size - (rejected - rejected_positive)
+    return DETCurve(
+        miss_rates=rejected_positive / positive.size,
+        false_alarm_rates=accepted_negative / negative.size,
+        thresholds=np.concatenate(([sorted_scores[0] - 0.001], sorted_scores)),
+    )
+
+
+def _eer_from_curve(curve):
+    """Reads the EER and its threshold off a DET curve.
+
+    Arguments
+    ---------
+    curve : DETCurve
+        The detector's DET curve.
+
+    Returns
+    -------
+    eer : float
+        Mean of the miss and false alarm rates where they are closest.
+    threshold : float
+        The threshold of that point.
+    """
+    index = np.argmin(np.abs(curve.miss_rates - curve.false_alarm_rates))
+    eer = (curve.miss_rates[index] + curve.false_alarm_rates[index]) / 2
+    return float(eer), float(curve.thresholds[index])
+
+
+def _check_soft_scores(curve, where):
+    """Refuses CM scores with fewer than 3 distinct values, as ASVspoof does.
+
+    Arguments
+    ---------
+    curve : DETCurve
+        The DET curve of the CM scores (its thresholds hold them sorted).
+    where : str
+        Which scores, for the error message (e.g. ``"attack A01"``).
+
+    Raises
+    ------
+    ValueError
+        When there are fewer than ``MIN_DISTINCT_CM_SCORES`` distinct scores.
+    """
+    sorted_scores = curve.thresholds[1:]
+    distinct = 1 + np.count_nonzero(np.diff(sorted_scores))
+    if distinct < MIN_DISTINCT_CM_SCORES:
+        raise ValueError(
+            f"the CM scores of {where} take only {distinct} distinct "
+            f"value(s) (need at least {MIN_DISTINCT_CM_SCORES}): give soft "
+            "scores, not hard decisions"
+        )
+
+
+def _check_tdcf_constants(constants):
+    """Refuses t-DCF weights that are negative or make the t-DCF undefined.
+
+    Arguments
+    ---------
+    constants : TDCFConstants
+        The weights to check.
+
+    Raises
+    ------
+    ValueError
+        When C1 < 0 (ASV worse than chance), C0 or C2 < 0, or any is not
+        finite.
+    """
+    if not all(np.isfinite(constants)):
+        raise ValueError(f"t-DCF constants must be finite, got {constants}")
+    if constants.c1 < 0:
+        raise ValueError(
+            f"t-DCF constant C1 = {constants.c1:.6g} is negative: the ASV "
+            "system is worse than chance at its EER threshold (check that "
+            "higher ASV scores mean target)"
+        )
+    if constants.c0 < 0 or constants.c2 < 0:
+        raise ValueError(
+            f"t-DCF constants must not be negative, got {constants}"
+        )
+
+
+def _min_tdcf_from_curve(curve, constants):
+    """Minimum over a CM DET curve of the normalised t-DCF.
+
+    Arguments
+    ---------
+    curve : DETCurve
+        The CM's DET curve (bona fide positive, spoof negative).
+    constants : TDCFConstants
+        Checked weights (non-negative, normaliser above 0).
+
+    Returns
+    -------
+    float
+        The minimum normalised t-DCF.
+    """
+    costs = (
+        constants.c0
+        + constants.c1 * curve.miss_rates
+        + constants.c2 * curve.false_alarm_rates
+    )
+    return float(np.min(costs / constants.normaliser))
+
+
+def compute_det_curve(bonafide_scores, spoof_scores):
+    """Computes the DET curve of a detector, as the ASVspoof code does.
+
+    Arguments
+    ---------
+    bonafide_scores : array_like
+        Scores of positive trials (bona fide for a CM, target for an ASV),
+        higher meaning more positive.
+    spoof_scores : array_like
+        Scores of negative trials (spoof, or nontarget for an ASV).
+
+    Returns
+    -------
+    DETCurve
+        Miss rates, false alarm rates and thresholds of the ``N + 1``
+        points (``N`` trials in all); see the module docstring for ties.
+
+    Raises
+    ------
+    ValueError
+        When either side is empty, not 1-D or holds NaN or inf.
+
+    Example
+    -------
+    >>> curve = compute_det_curve([0.9, 0.4], [0.4, 0.1])
+    >>> curve.miss_rates.tolist()
+    [0.0, 0.0, 0.5, 0.5, 1.0]
+    >>> curve.false_alarm_rates.tolist()
+    [1.0, 0.5, 0.5, 0.0, 0.0]
+    >>> curve.thresholds.round(3).tolist()
+    [0.099, 0.1, 0.4, 0.4, 0.9]
+    """
+    return _det_curve(
+        _as_scores(bonafide_scores, "bonafide_scores"),
+        _as_scores(spoof_scores, "spoof_scores"),
+    )
+
+
+def compute_eer(bonafide_scores, spoof_scores):
+    """Computes the equal error rate, as the ASVspoof code does.
+
+    Arguments
+    ---------
+    bonafide_scores : array_like
+        Scores of positive trials (bona fide, or target for an ASV).
+    spoof_scores : array_like
+        Scores of negative trials (spoof, or nontarget for an ASV).
+
+    Returns
+    -------
+    eer : float
+        The EER as a fraction: mean of the miss and false alarm rates at
+        the first DET point where they are closest.
+    threshold : float
+        The threshold of that point.
+
+    Raises
+    ------
+    ValueError
+        When either side is empty, not 1-D or holds NaN or inf.
+
+    Example
+    -------
+    >>> compute_eer([0.9, 0.8, 0.3], [0.5, 0.2, 0.1])
+    (0.3333333333333333, 0.3)
+    """
+    curve = compute_det_curve(bonafide_scores, spoof_scores)
+    return _eer_from_curve(curve)
+
+
+def asv_operating_point(
+    target_scores, nontarget_scores, spoof_scores, threshold=None
+):
+    """Error rates of an ASV system at its EER threshold (or a given one).
+
+    Arguments
+    ---------
+    target_scores : array_like
+        ASV scores of target trials, higher meaning more target.
+    nontarget_scores : array_like
+        ASV scores of zero-effort nontarget trials.
+    spoof_scores : array_like
+        ASV scores of spoof trials claiming a target identity.
+    threshold : float, optional
+        ASV threshold; by default the ASV EER threshold of target against
+        nontarget scores (as the organisers use).
+
+    Returns
+    -------
+    ASVOperatingPoint
+        The threshold and the rates; a trial is accepted when its score is
+        at least the threshold.
+
+    Raises
+    ------
+    ValueError
+        When a score set is empty (the spoof set included: the t-DCF needs
+        it), not 1-D or holds NaN or inf, or the threshold is not finite.
+
+    Example
+    -------
+    >>> op = asv_operating_point([5.0, 4.0, 1.0], [2.0, 0.0, -1.0], [3.0, 0.5])
+    >>> op.threshold, op.pmiss_asv, op.pfa_asv, op.pfa_spoof_asv
+    (1.0, 0.0, 0.3333333333333333, 0.5)
+    """
+    target = _as_scores(target_scores, "ASV target scores")
+    nontarget = _as_scores(nontarget_scores, "ASV nontarget scores")
+    spoof = _as_scores(spoof_scores, "ASV spoof scores")
+    if threshold is None:
+        threshold = _eer_from_curve(_det_curve(target, nontarget))[1]
+    elif not np.isfinite(threshold):
+        raise ValueError(f"ASV threshold must be finite, got {threshold}")
+    return ASVOperatingPoint(
+        threshold=float(threshold),
+        pfa_asv=int(np.count_nonzero(nontarget >= threshold)) / nontarget.size,
+        pmiss_asv=int(np.count_nonzero(target < threshold)) / target.size,
+        pmiss_spoof_asv=int(np.count_nonzero(spoof < threshold)) / spoof.size,
+        pfa_spoof_asv=int(np.count_nonzero(spoof >= threshold)) / spoof.size,
+    )
+
+
+def tdcf_constants_2019(asv_op):
+    """Weights of the ASVspoof 2019 (legacy) t-DCF.
+
+    ``C1 = Ptar (Cmiss_cm - Cmiss_asv Pmiss_asv) - Pnon Cfa_asv Pfa_asv``,
+    ``C2 = Cfa_cm Pspoof (1 - Pmiss_spoof_asv)`` and ``C0 = 0``, with the
+    cost model of this module (Pspoof 0.05, costs 1 and 10).
+
+    Arguments
+    ---------
+    asv_op : ASVOperatingPoint
+        The ASV system's error rates.
+
+    Returns
+    -------
+    TDCFConstants
+        ``(0.0, C1, C2)``.
+
+    Example
+    -------
+    >>> op = ASVOperatingPoint(0.0, 0.01, 0.02, 0.6, 0.4)
+    >>> [round(c, 6) for c in tdcf_constants_2019(op)]
+    [0.0, 0.92074, 0.2]
+    """
+    c1 = (
+        P_TARGET * (COST_MISS - COST_MISS * asv_op.pmiss_asv)
+        - P_NONTARGET * COST_FALSE_ALARM * asv_op.pfa_asv
+    )
+    c2 = COST_FALSE_ALARM_SPOOF * P_SPOOF * (1 - asv_op.pmiss_spoof_asv)
+    return TDCFConstants(0.0, c1, c2)
+
+
+def tdcf_constants_2021(asv_op):
+    """Weights of the ASVspoof 2021 (revised) t-DCF.
+
+    ``C0 = Ptar Cmiss Pmiss_asv + Pnon Cfa Pfa_asv``,
+    ``C1 = Ptar Cmiss - C0`` and ``C2 = Pspoof Cfa_spoof Pfa_spoof_asv``,
+    with the cost model of this module (Pspoof 0.05, costs 1 and 10).
+
+    Arguments
+    ---------
+    asv_op : ASVOperatingPoint
+        The ASV system's error rates.
+
+    Returns
+    -------
+    TDCFConstants
+        ``(C0, C1, C2)``.
+
+    Example
+    -------
+    >>> op = ASVOperatingPoint(0.0, 0.01, 0.02, 0.6, 0.4)
+    >>> [round(c, 6) for c in tdcf_constants_2021(op)]
+    [0.01976, 0.92074, 0.2]
+    """
+    c0 = (
+        P_TARGET * COST_MISS * asv_op.pmiss_asv
+        + P_NONTARGET * COST_FALSE_ALARM * asv_op.pfa_asv
+    )
+    c1 = P_TARGET * COST_MISS - c0
+    c2 = P_SPOOF * COST_FALSE_ALARM_SPOOF * asv_op.pfa_spoof_asv
+    return TDCFConstants(c0, c1, c2)
+
+
+def compute_min_tdcf(bonafide_scores, spoof_scores, constants):
+    """Minimum normalised t-DCF of a CM for given weights C0, C1, C2.
+
+    Use it with ``tdcf_constants_2019`` / ``tdcf_constants_2021``, or with
+    the constants the organisers ship per condition.
+
+    Arguments
+    ---------
+    bonafide_scores : array_like
+        CM scores of bona fide trials, higher meaning more bona fide.
+    spoof_scores : array_like
+        CM scores of spoof trials.
+    constants : TDCFConstants or tuple of float
+        ``(C0, C1, C2)``; ``C0 = 0`` gives the 2019 form.
+
+    Returns
+    -------
+    float
+        ``min over the DET points of (C0 + C1 Pmiss_cm + C2 Pfa_cm) /
+        (C0 + min(C1, C2))``.
+
+    Raises
+    ------
+    ValueError
+        On NaN/inf or empty scores, fewer than 3 distinct scores, C1 < 0
+        (ASV worse than chance), other negative weights or a zero
+        normaliser.
+
+    Example
+    -------
+    >>> constants = TDCFConstants(0.03051, 0.90999, 0.46944)
+    >>> round(compute_min_tdcf([3.0, 2.0], [1.0, 0.0], constants), 6)
+    0.061026
+    """
+    constants = TDCFConstants(*(float(c) for c in constants))
+    _check_tdcf_constants(constants)
+    if constants.normaliser == 0:
+        raise ValueError(
+            f"the t-DCF is undefined for {constants}: its normaliser "
+            "C0 + min(C1, C2) is 0 (the ASV system accepts no spoof, so a CM "
+            "cannot change the tandem cost)"
+        )
+    curve = compute_det_curve(bonafide_scores, spoof_scores)
+    _check_soft_scores(curve, "bona fide and spoof trials")
+    return _min_tdcf_from_curve(curve, constants)
+
+
+def compute_min_tdcf_2019(bonafide_scores, spoof_scores, asv_op):
+    """Minimum normalised t-DCF in the ASVspoof 2019 (legacy) form.
+
+    Arguments
+    ---------
+    bonafide_scores : array_like
+        CM scores of bona fide trials, higher meaning more bona fide.
+    spoof_scores : array_like
+        CM scores of spoof trials.
+    asv_op : ASVOperatingPoint
+        The ASV system's error rates (see ``asv_operating_point``).
+
+    Returns
+    -------
+    float
+        ``min over t of (C1 Pmiss_cm(t) + C2 Pfa_cm(t)) / min(C1, C2)``.
+
+    Raises
+    ------
+    ValueError
+        As ``compute_min_tdcf``.
+
+    Example
+    -------
+    >>> op = asv_operating_point([5.0, 4.0], [1.0, 0.0], [4.5, 2.0])
+    >>> compute_min_tdcf_2019([0.9, 0.7, 0.2], [0.3, 0.1], op)
+    0.5
+    """
+    return compute_min_tdcf(
+        bonafide_scores, spoof_scores, tdcf_constants_2019(asv_op)
+    )
+
+
+def compute_min_tdcf_2021(bonafide_scores, spoof_scores, asv_op):
+    """Minimum normalised t-DCF in the ASVspoof 2021 (revised) form.
+
+    Arguments
+    ---------
+    bonafide_scores : array_like
+        CM scores of bona fide trials, higher meaning more bona fide.
+    spoof_scores : array_like
+        CM scores of spoof trials.
+    asv_op : ASVOperatingPoint
+        The ASV system's error rates (see ``asv_operating_point``).
+
+    Returns
+    -------
+    float
+        ``min over t of (C0 + C1 Pmiss_cm(t) + C2 Pfa_cm(t)) /
+        (C0 + min(C1, C2))``.
+
+    Raises
+    ------
+    ValueError
+        As ``compute_min_tdcf``.
+
+    Example
+    -------
+    >>> op = asv_operating_point([5.0, 4.0], [1.0, 0.0], [4.5, 2.0])
+    >>> round(compute_min_tdcf_2021([0.9, 0.7, 0.2], [0.3, 0.1], op), 6)
+    0.543379
+    """
+    return compute_min_tdcf(
+        bonafide_scores, spoof_scores, tdcf_constants_2021(asv_op)
+    )
+
+
+def _asv_operating_points(asv_scores, attacks):
+    """ASV operating points for the pooled row and for each attack.
+
+    Arguments
+    ---------
+    asv_scores : object
+        Has ``target``, ``nontarget``, ``spoof`` and ``spoof_attacks``
+        (like ``speechbrain_asd.scorefiles.ASVScores``).
+    attacks : list of str
+        The attacks of the CM report.
+
+    Returns
+    -------
+    dict
+        ``"pooled"`` and each attack mapped to ``(ASVOperatingPoint,
+        scope)``, scope ``"attack"`` when the attack's own ASV spoof scores
+        were used and ``"all"`` when the ASV scores have none of it.
+
+    Raises
+    ------
+    ValueError
+        When the ASV scores are invalid or their spoof set is empty.
+    """
+    spoof = _as_scores(asv_scores.spoof, "ASV spoof scores")
+    spoof_attacks = np.asarray(asv_scores.spoof_attacks, dtype=str)
+    if spoof_attacks.shape != spoof.shape:
+        raise ValueError(
+            f"ASV spoof_attacks has {spoof_attacks.size} entries for "
+            f"{spoof.size} ASV spoof scores"
+        )
+    pooled = asv_operating_point(asv_scores.target, asv_scores.nontarget, spoof)
+    points = {"pooled": (pooled, "all")}
+    for attack in attacks:
+        own = spoof[spoof_attacks == attack]
+        if own.size:
+            op = asv_operating_point(
+                asv_scores.target, asv_scores.nontarget, own, pooled.threshold
+            )
+            points[attack] = (op, "attack")
+        else:
+            points[attack] = (pooled, "all")
+    return points
+
+
+def _report_row(bonafide, spoof, where, asv_point):
+    """One row of a CM report: EER, both min t-DCFs and trial counts.
+
+    Arguments
+    ---------
+    bonafide : numpy.ndarray
+        Checked bona fide CM scores.
+    spoof : numpy.ndarray
+        Checked spoof CM scores of the row.
+    where : str
+        The row's name for error messages.
+    asv_point : tuple or None
+        ``(ASVOperatingPoint, scope)``, or None without ASV scores.
+
+    Returns
+    -------
+    dict
+        ``eer``, ``min_tdcf_2019``, ``min_tdcf_2021`` (None without ASV
+        scores, or where the form's normaliser is 0), ``n_bonafide``,
+        ``n_spoof`` and ``asv_spoof_set`` (None, ``"attack"`` or ``"all"``).
+    """
+    curve = _det_curve(bonafide, spoof)
+    _check_soft_scores(curve, where)
+    row = {
+        "eer": _eer_from_curve(curve)[0],
+        "min_tdcf_2019": None,
+        "min_tdcf_2021": None,
+        "n_bonafide": int(bonafide.size),
+        "n_spoof": int(spoof.size),
+        "asv_spoof_set": None,
+    }
+    if asv_point is not None:
+        op, row["asv_spoof_set"] = asv_point
+        for key, constants in (
+            ("min_tdcf_2019", tdcf_constants_2019(op)),
+            ("min_tdcf_2021", tdcf_constants_2021(op)),
+        ):
+            _check_tdcf_constants(constants)
+            if constants.normaliser != 0:
+                row[key] = _min_tdcf_from_curve(curve, constants)
+    return row
+
+
+def cm_report(bonafide_scores, spoof_scores, spoof_attacks, asv_scores=None):
+    """Pooled and per-attack EER and min t-DCF (both forms) of a CM.
+
+    Each per-attack row compares all bona fide trials with that attack's
+    spoof trials. Its t-DCF constants come from the ASV spoof scores of
+    that attack when the ASV scores hold any (as the ASVspoof 2021 package
+    does), otherwise from all ASV spoof scores (the row's ``asv_spoof_set``
+    says which); the pooled row uses all of them. The ASV threshold is the
+    ASV EER threshold of all target against all nontarget scores.
+
+    Arguments
+    ---------
+    bonafide_scores : array_like
+        CM scores of bona fide trials, higher meaning more bona fide.
+    spoof_scores : array_like
+        CM scores of spoof trials.
+    spoof_attacks : sequence of str
+        Attack id (e.g. ``"A07"``) of each spoof score.
+    asv_scores : object, optional
+        ASV scores with array attributes ``target``, ``nontarget``,
+        ``spoof`` and ``spoof_attacks`` (such as
+        ``speechbrain_asd.scorefiles.ASVScores``). Without them the t-DCF
+        values are None.
+
+    Returns
+    -------
+    dict
+        ``{"pooled": row, "per_attack": {attack: row}}`` (attacks sorted),
+        each row a dict with ``eer`` (fraction), ``min_tdcf_2019``,
+        ``min_tdcf_2021`` (None without ASV scores, or where the form is
+        undefined because its normaliser is 0: the ASV accepts none of the
+        row's spoofs), ``n_bonafide``, ``n_spoof`` and ``asv_spoof_set``
+        (None, ``"attack"`` or ``"all"``).
+
+    Raises
+    ------
+    ValueError
+        On NaN/inf or empty scores, mismatched lengths, a row with fewer
+        than 3 distinct CM scores, an empty ASV spoof set or an ASV system
+        worse than chance.
+
+    Example
+    -------
+    >>> report = cm_report(
+    ...     [0.9, 0.8, 0.3], [0.5, 0.2, 0.1, 0.6], ["A01", "A01", "A02", "A02"]
+    ... )
+    >>> report["pooled"]["eer"], report["pooled"]["min_tdcf_2019"]
+    (0.29166666666666663, None)
+    >>> {attack: row["eer"] for attack, row in report["per_attack"].items()}
+    {'A01': 0.41666666666666663, 'A02': 0.41666666666666663}
+    """
+    bonafide = _as_scores(bonafide_scores, "bonafide_scores")
+    spoof = _as_scores(spoof_scores, "spoof_scores")
+    attacks_of_spoof = np.asarray(spoof_attacks, dtype=str)
+    if attacks_of_spoof.shape != spoof.shape:
+        raise ValueError(
+            f"spoof_attacks has {attacks_of_spoof.size} entries for "
+            f"{spoof.size} spoof scores"
+        )
+    attacks = [str(attack) for attack in np.unique(attacks_of_spoof)]
+    points = dict.fromkeys(["pooled", *attacks])
+    if asv_scores is not None:
+        points = _asv_operating_points(asv_scores, attacks)
+    report = {
+        "pooled": _report_row(
+            bonafide, spoof, "the pooled trials", points["pooled"]
+        ),
+        "per_attack": {},
+    }
+    for attack in attacks:
+        report["per_attack"][attack] = _report_row(
+            bonafide,
+            spoof[attacks_of_spoof == attack],
+            f"attack {attack}",
+            points[attack],
+        )
+    return report
