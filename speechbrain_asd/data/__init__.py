@@ -1,0 +1,5 @@
+"""Data preparation, manifests and batch samplers for speechbrain-asd.
+
+Authors
+ * speechbrain-asd developers
+"""

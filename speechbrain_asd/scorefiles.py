@@ -1,0 +1,1100 @@
+"""Reads and writes ASVspoof protocol and score files, checking every line.
+
+Line formats (space separated; every reader also accepts tabs, repeated
+spaces, trailing whitespace and blank lines at the very end of the file; any
+other malformed line raises an error naming ``<file>:<line>``):
+
+* ASVspoof 2019 CM protocol (``ASVspoof2019.LA.cm.{train.trn,dev.trl,
+  eval.trl}.txt``), 5 columns ``SPEAKER TRIAL - SYSTEM KEY``, e.g.
+  ``LA_0079 LA_T_1138215 - - bonafide`` and
+  ``LA_0039 LA_E_2834763 - A11 spoof``: bona fide trials carry ``-`` as
+  system id, the third column is always ``-`` in LA (it is ignored).
+* ASVspoof 2021 ``keys/LA/CM/trial_metadata.txt``, 8 columns
+  ``SPEAKER TRIAL CODEC TRANSMISSION ATTACK KEY TRIM SUBSET``, e.g.
+  ``LA_0009 LA_E_9332881 alaw ita_tx A07 spoof notrim eval``; bona fide rows
+  carry ``bonafide`` as attack (``-`` is accepted too). The trim column is
+  not kept.
+* ASVspoof 2019 ASV trial list (``ASVspoof2019.LA.asv.{dev,eval}.gi.trl.txt``),
+  4 columns ``CLAIMED_SPEAKER TRIAL SOURCE KEY``, e.g.
+  ``LA_0073 LA_D_4004968 bonafide target`` and
+  ``LA_0069 LA_D_7331840 A05 spoof``; the key is ``target``, ``nontarget``
+  or ``spoof``, the source ``bonafide`` unless the key is ``spoof``. A test
+  utterance may be listed against several claimed speakers.
+* ASVspoof 2019 ASV enrolment list
+  (``ASVspoof2019.LA.asv.{dev,eval}.{female,male}.trn.txt``), 2 columns
+  ``SPEAKER UTT1,UTT2,...``: one enrolled speaker per line, its enrolment
+  utterances (audio in the same split's ``flac`` folder) joined by commas.
+* CM score file: 2 columns ``TRIAL SCORE`` (ASVspoof 2021 package) or
+  4 columns ``TRIAL ATTACK KEY SCORE`` (ASVspoof 2019 / AASIST style, attack
+  ``-`` or ``bonafide`` for bona fide trials). Higher score = more bona fide.
+* ASV score file (``ASVspoof2019.LA.asv.{dev,eval}.gi.trl.scores.txt``),
+  3 columns ``SOURCE KEY SCORE``, e.g. ``bonafide target 36.78691`` and
+  ``A01 spoof 27.07672``.
+
+Readers reject NaN/inf scores, duplicate trial ids (CM protocols, CM scores)
+and empty files. Writers check their input the same way, create the parent
+folder and write atomically (a temporary file in the same folder, then
+``os.replace``), so a failed write never leaves a half-written file.
+
+Authors
+ * speechbrain-asd developers
+"""
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import (
+    Dict,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
+
+import numpy as np
+
+BONAFIDE = "bonafide"
+SPOOF = "spoof"
+CM_KEYS = (BONAFIDE, SPOOF)
+ASV_KEYS = ("target", "nontarget", SPOOF)
+NO_SYSTEM = "-"
+_MAX_SHOWN = 200
+FilePath = Union[str, "os.PathLike[str]"]
+
+
+class ProtocolError(ValueError):
+    """A protocol or enrolment file (or the data to write in one) is malformed.
+
+    Example
+    -------
+    >>> raise ProtocolError("p.txt:3: bad key (got: 'a b')")
+    Traceback (most recent call last):
+    ...
+    speechbrain_asd.scorefiles.ProtocolError: p.txt:3: bad key (got: 'a b')
+    """
+
+
+class ScoreFileError(ValueError):
+    """A score file (or the scores to write in one) is malformed.
+
+    Example
+    -------
+    >>> raise ScoreFileError("s.txt:1: bad score (got: 'x nan')")
+    Traceback (most recent call last):
+    ...
+    speechbrain_asd.scorefiles.ScoreFileError: s.txt:1: bad score (got: 'x nan')
+    """
+
+
+@dataclass(frozen=True)
+class CMTrial:
+    """One trial of a countermeasure protocol.
+
+    Arguments
+    ---------
+    speaker : str
+        Speaker id, e.g. ``"LA_0079"``.
+    trial : str
+        Trial (utterance) id, e.g. ``"LA_T_1138215"``.
+    attack : str
+        ``"bonafide"`` for bona fide trials, else the spoofing system id
+        (``"A01"`` ... ``"A19"`` or any other id).
+    key : str
+        ``"bonafide"`` or ``"spoof"``.
+    codec : str
+        Codec condition (ASVspoof 2021 ``trial_metadata.txt`` only).
+    transmission : str
+        Transmission condition (ASVspoof 2021 only).
+    subset : str
+        ``eval``, ``progress`` or ``hidden`` subset (ASVspoof 2021 only).
+
+    Example
+    -------
+    >>> CMTrial("LA_0079", "LA_T_1138215", "bonafide", "bonafide").codec
+    '-'
+    """
+
+    speaker: str
+    trial: str
+    attack: str
+    key: str
+    codec: str = "-"
+    transmission: str = "-"
+    subset: str = "-"
+
+
+@dataclass(frozen=True)
+class ASVTrial:
+    """One trial of an ASV trial list.
+
+    Arguments
+    ---------
+    speaker : str
+        Claimed (enrolled) speaker id.
+    trial : str
+        Test utterance id.
+    attack : str
+        ``"bonafide"`` or the spoofing system id.
+    key : str
+        ``"target"``, ``"nontarget"`` or ``"spoof"``.
+
+    Example
+    -------
+    >>> ASVTrial("LA_0069", "LA_D_7331840", "A05", "spoof").key
+    'spoof'
+    """
+
+    speaker: str
+    trial: str
+    attack: str
+    key: str
+
+
+@dataclass(frozen=True, eq=False)
+class ASVScores:
+    """ASV scores split by trial key, as read from an ASV score file.
+
+    Arguments
+    ---------
+    target : numpy.ndarray
+        Float scores of bona fide target trials.
+    nontarget : numpy.ndarray
+        Float scores of bona fide non-target trials.
+    spoof : numpy.ndarray
+        Float scores of spoofed trials.
+    spoof_attacks : numpy.ndarray
+        Attack id (str) of each spoof score, same length as ``spoof``.
+
+    Example
+    -------
+    >>> s = ASVScores(np.array([2.0]), np.array([-1.0]), np.array([0.5]),
+    ...               np.array(["A01"]))
+    >>> s.spoof_attacks.tolist()
+    ['A01']
+    """
+
+    target: np.ndarray
+    nontarget: np.ndarray
+    spoof: np.ndarray
+    spoof_attacks: np.ndarray
+
+
+def _shown(line):
+    """Shortens a line for an error message.
+
+    Arguments
+    ---------
+    line : str
+        The raw line, newline included or not.
+
+    Returns
+    -------
+    str
+        The line without its end of line, cut to a readable length.
+    """
+    line = line.rstrip("\r\n")
+    if len(line) > _MAX_SHOWN:
+        return line[:_MAX_SHOWN] + "..."
+    return line
+
+
+def _line_error(error_cls, path, lineno, what, line):
+    """Builds the error for one bad line.
+
+    Arguments
+    ---------
+    error_cls : type
+        ``ProtocolError`` or ``ScoreFileError``.
+    path : str or os.PathLike
+        The file.
+    lineno : int
+        1-based line number.
+    what : str
+        What is wrong.
+    line : str
+        The offending line.
+
+    Returns
+    -------
+    ValueError
+        An ``error_cls`` instance with the message
+        ``"<path>:<line>: <what> (got: '<line>')"``.
+    """
+    return error_cls(f"{path}:{lineno}: {what} (got: '{_shown(line)}')")
+
+
+def _rows(path, error_cls, what):
+    """Yields the split lines of a whitespace-separated text file.
+
+    Blank lines are allowed only at the end of the file.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The file to read.
+    error_cls : type
+        Error class raised for malformed content.
+    what : str
+        What the file holds, for messages (e.g. ``"CM protocol"``).
+
+    Yields
+    ------
+    lineno : int
+        1-based line number.
+    fields : list of str
+        The whitespace-separated columns.
+    line : str
+        The raw line.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the file does not exist.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{what} file not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.readlines()
+    except UnicodeDecodeError as err:
+        raise error_cls(f"{path}: not a UTF-8 text file ({err})") from None
+    last = len(lines)
+    while last > 0 and not lines[last - 1].strip():
+        last -= 1
+    if last == 0:
+        raise error_cls(f"{path}: {what} file holds no lines")
+    for index in range(last):
+        line = lines[index]
+        fields = line.split()
+        if not fields:
+            raise _line_error(
+                error_cls, path, index + 1, "blank line inside the file", line
+            )
+        yield index + 1, fields, line
+
+
+def _bad_id(token):
+    """Tells whether a token cannot serve as an id in a text file.
+
+    Arguments
+    ---------
+    token : str
+        The id.
+
+    Returns
+    -------
+    bool
+        True if empty, not a string or containing whitespace or a comma.
+    """
+    return (
+        not isinstance(token, str)
+        or not token
+        or len(token.split()) != 1
+        or token != token.strip()
+        or "," in token
+    )
+
+
+def _cm_problem(speaker, trial, attack, key):
+    """Checks the fields of a CM trial.
+
+    Arguments
+    ---------
+    speaker : str
+        Speaker id.
+    trial : str
+        Trial id.
+    attack : str
+        ``"bonafide"`` or a system id.
+    key : str
+        ``"bonafide"`` or ``"spoof"``.
+
+    Returns
+    -------
+    str or None
+        What is wrong, or None when the fields are consistent.
+    """
+    for name, value in (("speaker", speaker), ("trial", trial)):
+        if _bad_id(value):
+            return f"bad {name} id {value!r}"
+    if _bad_id(attack):
+        return f"bad attack id {attack!r}"
+    if key not in CM_KEYS:
+        return f"key must be 'bonafide' or 'spoof', not {key!r}"
+    if key == BONAFIDE and attack != BONAFIDE:
+        return f"bona fide trial with attack {attack!r}"
+    if key == SPOOF and attack in (BONAFIDE, NO_SYSTEM):
+        return f"spoof trial without a system id (attack {attack!r})"
+    return None
+
+
+def _asv_problem(speaker, trial, attack, key):
+    """Checks the fields of an ASV trial or ASV score line.
+
+    Arguments
+    ---------
+    speaker : str or None
+        Claimed speaker id (None for score lines, which have none).
+    trial : str or None
+        Trial id (None for score lines).
+    attack : str
+        ``"bonafide"`` or a system id.
+    key : str
+        ``"target"``, ``"nontarget"`` or ``"spoof"``.
+
+    Returns
+    -------
+    str or None
+        What is wrong, or None when the fields are consistent.
+    """
+    for name, value in (("speaker", speaker), ("trial", trial)):
+        if value is not None and _bad_id(value):
+            return f"bad {name} id {value!r}"
+    if _bad_id(attack):
+        return f"bad source id {attack!r}"
+    if key not in ASV_KEYS:
+        return f"key must be 'target', 'nontarget' or 'spoof', not {key!r}"
+    if key != SPOOF and attack != BONAFIDE:
+        return f"{key} trial with source {attack!r} (must be 'bonafide')"
+    if key == SPOOF and attack in (BONAFIDE, NO_SYSTEM):
+        return f"spoof trial without a system id (source {attack!r})"
+    return None
+
+
+def _parse_score(token):
+    """Parses a finite score.
+
+    Arguments
+    ---------
+    token : str
+        The score column.
+
+    Returns
+    -------
+    score : float or None
+        The score, or None when it is not valid.
+    problem : str or None
+        What is wrong with it, or None.
+    """
+    try:
+        score = float(token)
+    except ValueError:
+        return None, f"score {token!r} is not a number"
+    if not math.isfinite(score):
+        return None, f"score {token!r} is not finite"
+    return score, None
+
+
+def _check_score(value):
+    """Checks a score given to a writer.
+
+    Arguments
+    ---------
+    value : object
+        The score.
+
+    Returns
+    -------
+    score : float or None
+        The score as float, or None when it is not valid.
+    problem : str or None
+        What is wrong with it, or None.
+    """
+    try:
+        score = float(value)
+    except (TypeError, ValueError):
+        return None, f"score {value!r} is not a number"
+    if not math.isfinite(score):
+        return None, f"score {value!r} is not finite"
+    return score, None
+
+
+def write_text_atomic(path: FilePath, text: str) -> None:
+    """Writes a text file atomically, creating its parent folder.
+
+    The text goes to a temporary file in the same folder, which then replaces
+    ``path`` in one step: readers never see a half-written file.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The file to write.
+    text : str
+        Its whole content.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "sub" / "a.txt"
+    >>> write_text_atomic(path, "hello\\n")
+    >>> path.read_text()
+    'hello\\n'
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(
+        dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _write_lines(path, lines, error_cls, what):
+    """Writes non-empty lines atomically.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The file to write.
+    lines : list of str
+        Lines without end-of-line characters.
+    error_cls : type
+        Error class raised when there is nothing to write.
+    what : str
+        What the file holds, for the message.
+    """
+    if not lines:
+        raise error_cls(f"cannot write {path}: no {what} to write")
+    write_text_atomic(path, "\n".join(lines) + "\n")
+
+
+def _writer_error(error_cls, path, index, name, what):
+    """Builds the error for one bad item given to a writer.
+
+    Arguments
+    ---------
+    error_cls : type
+        ``ProtocolError`` or ``ScoreFileError``.
+    path : str or os.PathLike
+        The file being written.
+    index : int
+        0-based position of the item.
+    name : str
+        The item's id.
+    what : str
+        What is wrong.
+
+    Returns
+    -------
+    ValueError
+        An ``error_cls`` instance naming the file and the item.
+    """
+    return error_cls(f"cannot write {path}: item {index} ({name!r}): {what}")
+
+
+def read_cm_protocol(path: FilePath) -> List[CMTrial]:
+    """Reads an ASVspoof 2019 CM protocol or a 2021 ``trial_metadata.txt``.
+
+    The format is detected from the column count of the first line (5: 2019,
+    8: 2021) and every line must have that count. Trial ids must be unique.
+    Since blank lines are only allowed at the end, trial ``i`` of the
+    returned list is on line ``i + 1``.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The protocol file.
+
+    Returns
+    -------
+    list of CMTrial
+        The trials in file order (bona fide attack is ``"bonafide"``).
+
+    Raises
+    ------
+    ProtocolError
+        Naming ``<file>:<line>`` for a malformed or duplicated line.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "cm.txt"
+    >>> _ = path.write_text("LA_0079 LA_T_1138215 - - bonafide\\n"
+    ...                     "LA_0079 LA_T_1271820 - A01 spoof\\n")
+    >>> [t.attack for t in read_cm_protocol(path)]
+    ['bonafide', 'A01']
+    >>> _ = path.write_text("LA_0009 LA_E_9332881 alaw ita_tx A07 spoof "
+    ...                     "notrim eval\\n")
+    >>> read_cm_protocol(path)[0].codec
+    'alaw'
+    """
+    trials = []
+    first_line = {}
+    width = None
+    for lineno, fields, line in _rows(path, ProtocolError, "CM protocol"):
+        if width is None:
+            width = len(fields)
+            if width not in (5, 8):
+                raise _line_error(
+                    ProtocolError,
+                    path,
+                    lineno,
+                    f"{width} columns: expected 5 (ASVspoof 2019 'SPEAKER "
+                    "TRIAL - SYSTEM KEY') or 8 (ASVspoof 2021 trial_metadata"
+                    " 'SPEAKER TRIAL CODEC TRANSMISSION ATTACK KEY TRIM "
+                    "SUBSET')",
+                    line,
+                )
+        if len(fields) != width:
+            raise _line_error(
+                ProtocolError,
+                path,
+                lineno,
+                f"{len(fields)} columns where the file has {width}",
+                line,
+            )
+        if width == 5:
+            speaker, trial, _, attack, key = fields
+            codec = transmission = subset = "-"
+        else:
+            speaker, trial, codec, transmission, attack, key, _, subset = fields
+        if attack == NO_SYSTEM and key == BONAFIDE:
+            attack = BONAFIDE
+        problem = _cm_problem(speaker, trial, attack, key)
+        if problem:
+            raise _line_error(ProtocolError, path, lineno, problem, line)
+        if trial in first_line:
+            raise _line_error(
+                ProtocolError,
+                path,
+                lineno,
+                f"duplicate trial id {trial!r} (first on line "
+                f"{first_line[trial]})",
+                line,
+            )
+        first_line[trial] = lineno
+        trials.append(
+            CMTrial(speaker, trial, attack, key, codec, transmission, subset)
+        )
+    return trials
+
+
+def write_cm_protocol(path: FilePath, trials: Iterable[CMTrial]) -> None:
+    """Writes trials as an ASVspoof 2019 CM protocol (5 columns).
+
+    Bona fide trials get ``-`` as system id. The 2021-only fields (codec,
+    transmission, subset) are not written.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The file to write.
+    trials : iterable of CMTrial
+        The trials, written in order; trial ids must be unique.
+
+    Raises
+    ------
+    ProtocolError
+        Naming the bad trial, before anything is written.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "cm.txt"
+    >>> write_cm_protocol(path, [CMTrial("LA_0079", "LA_T_1", "bonafide",
+    ...                                  "bonafide"),
+    ...                          CMTrial("LA_0079", "LA_T_2", "A01", "spoof")])
+    >>> print(path.read_text(), end="")
+    LA_0079 LA_T_1 - - bonafide
+    LA_0079 LA_T_2 - A01 spoof
+    """
+    lines = []
+    seen = set()
+    for index, trial in enumerate(trials):
+        problem = _cm_problem(
+            trial.speaker, trial.trial, trial.attack, trial.key
+        )
+        if not problem and trial.trial in seen:
+            problem = "duplicate trial id"
+        if problem:
+            raise _writer_error(
+                ProtocolError, path, index, trial.trial, problem
+            )
+        seen.add(trial.trial)
+        system = NO_SYSTEM if trial.key == BONAFIDE else trial.attack
+        lines.append(f"{trial.speaker} {trial.trial} - {system} {trial.key}")
+    _write_lines(path, lines, ProtocolError, "trials")
+
+
+def cm_trials_by_id(trials: Iterable[CMTrial]) -> Dict[str, CMTrial]:
+    """Indexes CM trials by trial id, refusing duplicates.
+
+    Arguments
+    ---------
+    trials : iterable of CMTrial
+        The trials.
+
+    Returns
+    -------
+    dict
+        Trial id -> CMTrial, in the order given.
+
+    Raises
+    ------
+    ProtocolError
+        When a trial id occurs twice.
+
+    Example
+    -------
+    >>> t = CMTrial("LA_0079", "LA_T_1", "bonafide", "bonafide")
+    >>> list(cm_trials_by_id([t]))
+    ['LA_T_1']
+    >>> cm_trials_by_id([t, t])
+    Traceback (most recent call last):
+    ...
+    speechbrain_asd.scorefiles.ProtocolError: duplicate trial id 'LA_T_1' ...
+    """
+    index = {}
+    position = {}
+    for number, trial in enumerate(trials):
+        if trial.trial in index:
+            raise ProtocolError(
+                f"duplicate trial id {trial.trial!r} (items "
+                f"{position[trial.trial]} and {number})"
+            )
+        index[trial.trial] = trial
+        position[trial.trial] = number
+    return index
+
+
+def read_asv_protocol(path: FilePath) -> List[ASVTrial]:
+    """Reads an ASVspoof 2019 ASV trial list (``*.asv.*.gi.trl.txt``).
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The trial list, 4 columns ``CLAIMED_SPEAKER TRIAL SOURCE KEY``.
+
+    Returns
+    -------
+    list of ASVTrial
+        The trials in file order; trial ``i`` is on line ``i + 1``.
+
+    Raises
+    ------
+    ProtocolError
+        Naming ``<file>:<line>`` for a malformed line.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "asv.txt"
+    >>> _ = path.write_text("LA_0073 LA_D_4004968 bonafide target\\n"
+    ...                     "LA_0069 LA_D_7331840 A05 spoof\\n")
+    >>> [t.key for t in read_asv_protocol(path)]
+    ['target', 'spoof']
+    """
+    trials = []
+    for lineno, fields, line in _rows(path, ProtocolError, "ASV protocol"):
+        if len(fields) != 4:
+            raise _line_error(
+                ProtocolError,
+                path,
+                lineno,
+                f"{len(fields)} columns: expected 4 'CLAIMED_SPEAKER TRIAL "
+                "SOURCE KEY'",
+                line,
+            )
+        problem = _asv_problem(*fields)
+        if problem:
+            raise _line_error(ProtocolError, path, lineno, problem, line)
+        trials.append(ASVTrial(*fields))
+    return trials
+
+
+def write_asv_protocol(path: FilePath, trials: Iterable[ASVTrial]) -> None:
+    """Writes an ASVspoof 2019 ASV trial list (4 columns).
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The file to write.
+    trials : iterable of ASVTrial
+        The trials, written in order.
+
+    Raises
+    ------
+    ProtocolError
+        Naming the bad trial, before anything is written.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "asv.txt"
+    >>> write_asv_protocol(path, [ASVTrial("LA_0073", "LA_D_1", "bonafide",
+    ...                                    "nontarget")])
+    >>> print(path.read_text(), end="")
+    LA_0073 LA_D_1 bonafide nontarget
+    """
+    lines = []
+    for index, trial in enumerate(trials):
+        problem = _asv_problem(
+            trial.speaker, trial.trial, trial.attack, trial.key
+        )
+        if problem:
+            raise _writer_error(
+                ProtocolError, path, index, trial.trial, problem
+            )
+        lines.append(
+            f"{trial.speaker} {trial.trial} {trial.attack} {trial.key}"
+        )
+    _write_lines(path, lines, ProtocolError, "trials")
+
+
+def read_asv_enrolment(path: FilePath) -> Dict[str, List[str]]:
+    """Reads an ASVspoof 2019 ASV enrolment list (``*.asv.*.trn.txt``).
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The list, one ``SPEAKER UTT1,UTT2,...`` line per enrolled speaker.
+
+    Returns
+    -------
+    dict
+        Speaker id -> list of enrolment utterance ids, in file order.
+
+    Raises
+    ------
+    ProtocolError
+        Naming ``<file>:<line>`` for a malformed line, a speaker listed twice
+        or an utterance used twice.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "trn.txt"
+    >>> _ = path.write_text("LA_0069 LA_D_1,LA_D_2\\n")
+    >>> read_asv_enrolment(path)
+    {'LA_0069': ['LA_D_1', 'LA_D_2']}
+    """
+    enrolment = {}
+    speaker_line = {}
+    utterance_line = {}
+    for lineno, fields, line in _rows(path, ProtocolError, "ASV enrolment"):
+        if len(fields) != 2:
+            raise _line_error(
+                ProtocolError,
+                path,
+                lineno,
+                f"{len(fields)} columns: expected 2 'SPEAKER UTT1,UTT2,...'",
+                line,
+            )
+        speaker, joined = fields
+        utterances = joined.split(",")
+        if any(not utt for utt in utterances):
+            raise _line_error(
+                ProtocolError, path, lineno, "empty utterance id in list", line
+            )
+        if speaker in speaker_line:
+            raise _line_error(
+                ProtocolError,
+                path,
+                lineno,
+                f"speaker {speaker!r} already enrolled on line "
+                f"{speaker_line[speaker]}",
+                line,
+            )
+        for utt in utterances:
+            if utt in utterance_line:
+                raise _line_error(
+                    ProtocolError,
+                    path,
+                    lineno,
+                    f"utterance {utt!r} already listed on line "
+                    f"{utterance_line[utt]}",
+                    line,
+                )
+            utterance_line[utt] = lineno
+        speaker_line[speaker] = lineno
+        enrolment[speaker] = utterances
+    return enrolment
+
+
+def write_asv_enrolment(
+    path: FilePath, enrolment: Mapping[str, Sequence[str]]
+) -> None:
+    """Writes an ASVspoof 2019 ASV enrolment list.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The file to write.
+    enrolment : mapping
+        Speaker id -> non-empty sequence of utterance ids.
+
+    Raises
+    ------
+    ProtocolError
+        Naming the bad speaker, before anything is written.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "trn.txt"
+    >>> write_asv_enrolment(path, {"LA_0069": ["LA_D_1", "LA_D_2"]})
+    >>> print(path.read_text(), end="")
+    LA_0069 LA_D_1,LA_D_2
+    """
+    lines = []
+    seen = set()
+    for index, (speaker, utterances) in enumerate(enrolment.items()):
+        problem = None
+        if _bad_id(speaker):
+            problem = "bad speaker id"
+        elif isinstance(utterances, str) or not utterances:
+            problem = "needs a non-empty sequence of utterance ids"
+        else:
+            for utt in utterances:
+                if _bad_id(utt):
+                    problem = f"bad utterance id {utt!r}"
+                elif utt in seen:
+                    problem = f"utterance {utt!r} listed twice"
+                if problem:
+                    break
+                seen.add(utt)
+        if problem:
+            raise _writer_error(ProtocolError, path, index, speaker, problem)
+        lines.append(f"{speaker} {','.join(utterances)}")
+    _write_lines(path, lines, ProtocolError, "enrolled speakers")
+
+
+def read_cm_scores(path: FilePath) -> Dict[str, float]:
+    """Reads a CM score file, ``TRIAL SCORE`` or ``TRIAL ATTACK KEY SCORE``.
+
+    The column count of the first line (2 or 4) fixes the format of the file.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The score file.
+
+    Returns
+    -------
+    dict
+        Trial id -> score (float), in file order.
+
+    Raises
+    ------
+    ScoreFileError
+        Naming ``<file>:<line>`` for a malformed line, a non-numeric or
+        non-finite score or a duplicate trial id.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "scores.txt"
+    >>> _ = path.write_text("LA_E_1 1.5\\nLA_E_2 -0.25\\n")
+    >>> read_cm_scores(path)
+    {'LA_E_1': 1.5, 'LA_E_2': -0.25}
+    >>> _ = path.write_text("LA_E_1 - bonafide 1.5\\nLA_E_2 A07 spoof -2\\n")
+    >>> read_cm_scores(path)
+    {'LA_E_1': 1.5, 'LA_E_2': -2.0}
+    """
+    scores = {}
+    first_line = {}
+    width = None
+    for lineno, fields, line in _rows(path, ScoreFileError, "CM score"):
+        if width is None:
+            width = len(fields)
+            if width not in (2, 4):
+                raise _line_error(
+                    ScoreFileError,
+                    path,
+                    lineno,
+                    f"{width} columns: expected 2 'TRIAL SCORE' or 4 "
+                    "'TRIAL ATTACK KEY SCORE'",
+                    line,
+                )
+        if len(fields) != width:
+            raise _line_error(
+                ScoreFileError,
+                path,
+                lineno,
+                f"{len(fields)} columns where the file has {width}",
+                line,
+            )
+        trial = fields[0]
+        if width == 4 and fields[2] not in CM_KEYS:
+            raise _line_error(
+                ScoreFileError,
+                path,
+                lineno,
+                f"key must be 'bonafide' or 'spoof', not {fields[2]!r}",
+                line,
+            )
+        score, problem = _parse_score(fields[-1])
+        if problem:
+            raise _line_error(ScoreFileError, path, lineno, problem, line)
+        if trial in first_line:
+            raise _line_error(
+                ScoreFileError,
+                path,
+                lineno,
+                f"duplicate trial id {trial!r} (first on line "
+                f"{first_line[trial]})",
+                line,
+            )
+        first_line[trial] = lineno
+        scores[trial] = score
+    return scores
+
+
+def write_cm_scores(
+    path: FilePath,
+    scores: Mapping[str, float],
+    trials: Optional[Mapping[str, CMTrial]] = None,
+) -> None:
+    """Writes a CM score file, with 2 columns or, given trials, 4 columns.
+
+    Scores are written with ``repr`` precision, so reading them back gives the
+    same floats. In the 4-column form bona fide trials get ``-`` as attack,
+    as in the ASVspoof 2019 score files.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The file to write.
+    scores : mapping
+        Trial id -> finite score (higher = more bona fide).
+    trials : mapping, optional
+        Trial id -> CMTrial; when given, writes ``TRIAL ATTACK KEY SCORE``
+        and every scored trial must be in it.
+
+    Raises
+    ------
+    ScoreFileError
+        Naming the bad trial, before anything is written.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "scores.txt"
+    >>> write_cm_scores(path, {"LA_E_1": 1.5})
+    >>> print(path.read_text(), end="")
+    LA_E_1 1.5
+    >>> trials = {"LA_E_1": CMTrial("LA_0001", "LA_E_1", "A07", "spoof")}
+    >>> write_cm_scores(path, {"LA_E_1": 1.5}, trials)
+    >>> print(path.read_text(), end="")
+    LA_E_1 A07 spoof 1.5
+    """
+    lines = []
+    for index, (trial, value) in enumerate(scores.items()):
+        score, problem = _check_score(value)
+        if not problem and _bad_id(trial):
+            problem = "bad trial id"
+        if not problem and trials is not None and trial not in trials:
+            problem = "trial not in the given trials"
+        if problem:
+            raise _writer_error(ScoreFileError, path, index, trial, problem)
+        if trials is None:
+            lines.append(f"{trial} {score!r}")
+        else:
+            info = trials[trial]
+            attack = NO_SYSTEM if info.key == BONAFIDE else info.attack
+            lines.append(f"{trial} {attack} {info.key} {score!r}")
+    _write_lines(path, lines, ScoreFileError, "scores")
+
+
+def read_asv_scores(path: FilePath) -> ASVScores:
+    """Reads an ASVspoof 2019 ASV score file (``SOURCE KEY SCORE`` lines).
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The score file, e.g. ``ASVspoof2019.LA.asv.dev.gi.trl.scores.txt``.
+
+    Returns
+    -------
+    ASVScores
+        Target, non-target and spoof scores (float64, file order) and the
+        attack id of each spoof score.
+
+    Raises
+    ------
+    ScoreFileError
+        Naming ``<file>:<line>`` for a malformed line or a non-finite score.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "asv_scores.txt"
+    >>> _ = path.write_text("bonafide target 36.78691\\n"
+    ...                     "bonafide nontarget -39.15536\\n"
+    ...                     "A01 spoof 27.07672\\n")
+    >>> asv = read_asv_scores(path)
+    >>> asv.target.tolist(), asv.spoof_attacks.tolist()
+    ([36.78691], ['A01'])
+    """
+    by_key = {key: [] for key in ASV_KEYS}
+    attacks = []
+    for lineno, fields, line in _rows(path, ScoreFileError, "ASV score"):
+        if len(fields) != 3:
+            raise _line_error(
+                ScoreFileError,
+                path,
+                lineno,
+                f"{len(fields)} columns: expected 3 'SOURCE KEY SCORE'",
+                line,
+            )
+        source, key, token = fields
+        problem = _asv_problem(None, None, source, key)
+        score = None
+        if not problem:
+            score, problem = _parse_score(token)
+        if problem:
+            raise _line_error(ScoreFileError, path, lineno, problem, line)
+        by_key[key].append(score)
+        if key == SPOOF:
+            attacks.append(source)
+    return ASVScores(
+        target=np.asarray(by_key["target"], dtype=np.float64),
+        nontarget=np.asarray(by_key["nontarget"], dtype=np.float64),
+        spoof=np.asarray(by_key[SPOOF], dtype=np.float64),
+        spoof_attacks=np.asarray(attacks, dtype=str),
+    )
+
+
+def write_asv_scores(
+    path: FilePath, rows: Iterable[Tuple[str, str, float]]
+) -> None:
+    """Writes an ASVspoof 2019 ASV score file.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The file to write.
+    rows : iterable of (str, str, float)
+        ``(source, key, score)``: source ``"bonafide"`` or an attack id, key
+        ``"target"``, ``"nontarget"`` or ``"spoof"``.
+
+    Raises
+    ------
+    ScoreFileError
+        Naming the bad row, before anything is written.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "asv_scores.txt"
+    >>> write_asv_scores(path, [("bonafide", "target", 2.5),
+    ...                         ("A01", "spoof", -1.0)])
+    >>> print(path.read_text(), end="")
+    bonafide target 2.5
+    A01 spoof -1.0
+    """
+    lines = []
+    for index, row in enumerate(rows):
+        if len(row) != 3:
+            raise _writer_error(
+                ScoreFileError, path, index, row, "needs (source, key, score)"
+            )
+        source, key, value = row
+        problem = _asv_problem(None, None, source, key)
+        score = None
+        if not problem:
+            score, problem = _check_score(value)
+        if problem:
+            raise _writer_error(ScoreFileError, path, index, source, problem)
+        lines.append(f"{source} {key} {score!r}")
+    _write_lines(path, lines, ScoreFileError, "scores")
