@@ -1,0 +1,386 @@
+"""Batch sampler of N speakers x M utterances for GE2E training.
+
+GE2E needs every batch to hold ``n_speakers`` distinct speakers with
+``n_utterances`` utterances each, grouped speaker-major, so that the
+embeddings of a batch reshape to ``[n_speakers, n_utterances, D]``. SpeechBrain
+has no such sampler: this module holds one that works as the ``batch_sampler``
+of a torch ``DataLoader`` over a ``DynamicItemDataset``, is reproducible by
+seed and epoch, and splits its batches between DDP ranks.
+
+Authors
+ * speechbrain-asd developers
+"""
+
+import math
+from typing import Dict, Iterator, List, Optional, Sequence
+
+import numpy as np
+import torch
+from speechbrain.utils.logger import get_logger
+from torch.utils.data import Sampler
+
+logger = get_logger(__name__)
+
+
+class SpeakerBatchSampler(Sampler):
+    """Yields batches of N distinct speakers x M utterances, speaker-major.
+
+    Each batch is a list of ``n_speakers * n_utterances`` dataset indices:
+    ``n_speakers`` blocks of ``n_utterances`` indices, one block per speaker,
+    so ``embeddings.view(n_speakers, n_utterances, -1)`` groups them by
+    speaker.
+
+    One epoch visits every utterance of every eligible speaker at least
+    once. Each speaker's utterances are shuffled and cut into blocks of
+    ``n_utterances``; the last, partial block is filled with other
+    utterances of the same speaker, drawn without replacement, so that no
+    utterance repeats within a block. Blocks are then dealt into batches,
+    each batch taking the speakers with the most blocks left (ties broken at
+    random), which places every block in
+    ``max(ceil(total_blocks / n_speakers), max_blocks_of_one_speaker)``
+    batches with distinct speakers in each; a batch that finds fewer than
+    ``n_speakers`` speakers with blocks left is completed with extra random
+    blocks of other speakers. The batch order is then shuffled.
+
+    Speakers with fewer than ``n_utterances`` utterances (but at least
+    ``min_utterances``) give one block per epoch: all their utterances,
+    completed by drawing among them with replacement. Speakers with fewer
+    than ``min_utterances`` utterances are skipped, with a warning.
+
+    Everything random comes from a numpy generator seeded with
+    ``(seed, epoch)``: the same seed and epoch give the same batches on
+    every process. Call ``set_epoch`` before each epoch (SpeechBrain's
+    ``Brain`` does it when ``brain.train_sampler`` is this sampler).
+
+    Under DDP each rank gets its own batches: the epoch's batch list is
+    padded with extra random batches to a multiple of ``world_size`` and
+    rank ``r`` takes batches ``r, r + world_size, ...``; all ranks get the
+    same number of batches, and together they cover the single-process epoch
+    plus the padding batches. Because this sampler splits batches itself,
+    do not also let ``Brain.make_dataloader`` wrap it in SpeechBrain's
+    ``DistributedSamplerWrapper``, which it does for any ``batch_sampler``
+    passed in ``train_loader_kwargs`` under DDP (each rank would get a
+    share of its own share; and in SpeechBrain 1.1.2 a rank given a single
+    batch by that wrapper receives its indices one by one). Build the
+    ``DataLoader`` yourself (``make_dataloader(dataset,
+    batch_sampler=sampler)``), pass it to ``fit`` and set
+    ``brain.train_sampler = sampler`` so that ``set_epoch`` is called.
+
+    Arguments
+    ---------
+    speakers : Sequence
+        Speaker label of each dataset item: ``speakers[i]`` is the speaker of
+        dataset index ``i``.
+    n_speakers : int
+        Speakers per batch (N).
+    n_utterances : int
+        Utterances per speaker in a batch (M).
+    seed : int
+        Base seed; the epoch's batches depend on ``(seed, epoch)`` only.
+    rank : int, optional
+        This process's rank; default: ``torch.distributed``'s rank when it
+        is initialised, else 0.
+    world_size : int, optional
+        Number of processes; default: ``torch.distributed``'s world size
+        when it is initialised, else 1.
+    min_utterances : int
+        Speakers with fewer utterances are skipped (at least 1, at most
+        ``n_utterances``). Default 2: GE2E compares each utterance with the
+        centroid of the speaker's other utterances.
+
+    Example
+    -------
+    >>> speakers = ["a", "a", "a", "b", "b", "b", "c", "c", "c"]
+    >>> sampler = SpeakerBatchSampler(speakers, n_speakers=2, n_utterances=3)
+    >>> len(sampler)
+    2
+    >>> sampler.set_epoch(0)
+    >>> batches = list(sampler)
+    >>> [len(batch) for batch in batches]
+    [6, 6]
+    >>> sorted({speakers[i] for batch in batches for i in batch})
+    ['a', 'b', 'c']
+    """
+
+    def __init__(
+        self,
+        speakers: Sequence,
+        n_speakers: int,
+        n_utterances: int,
+        seed: int = 0,
+        rank: Optional[int] = None,
+        world_size: Optional[int] = None,
+        min_utterances: int = 2,
+    ):
+        """Groups the items by speaker and sizes the epoch (see the class)."""
+        _check_int("n_speakers", n_speakers, minimum=1)
+        _check_int("n_utterances", n_utterances, minimum=1)
+        _check_int("seed", seed, minimum=0)
+        _check_int("min_utterances", min_utterances, minimum=1)
+        if min_utterances > n_utterances:
+            raise ValueError(
+                f"min_utterances={min_utterances} must not exceed "
+                f"n_utterances={n_utterances}"
+            )
+        self.n_speakers = n_speakers
+        self.n_utterances = n_utterances
+        self.seed = seed
+        self.min_utterances = min_utterances
+        self.rank, self.world_size = _resolve_ddp(rank, world_size)
+        self.epoch = 0
+
+        groups: Dict = {}
+        for index, speaker in enumerate(speakers):
+            groups.setdefault(speaker, []).append(index)
+        skipped = sorted(
+            (s for s, items in groups.items() if len(items) < min_utterances),
+            key=str,
+        )
+        if skipped:
+            logger.warning(
+                "SpeakerBatchSampler skips %d speaker(s) with fewer than %d "
+                "utterances: %s",
+                len(skipped),
+                min_utterances,
+                ", ".join(str(s) for s in skipped[:10])
+                + (", ..." if len(skipped) > 10 else ""),
+            )
+        self.speakers = sorted(
+            (s for s in groups if len(groups[s]) >= min_utterances), key=str
+        )
+        if n_speakers > len(self.speakers):
+            raise ValueError(
+                f"n_speakers={n_speakers} exceeds the {len(self.speakers)} "
+                f"speaker(s) with at least {min_utterances} utterances "
+                f"(of {len(groups)} speaker(s) in {len(speakers)} items)"
+            )
+        self._indices = [np.asarray(groups[s]) for s in self.speakers]
+        self._blocks = np.array(
+            [math.ceil(len(ix) / n_utterances) for ix in self._indices]
+        )
+        self._n_core = max(
+            math.ceil(int(self._blocks.sum()) / n_speakers),
+            int(self._blocks.max()),
+        )
+        self._n_per_rank = math.ceil(self._n_core / self.world_size)
+
+    @classmethod
+    def from_dataset(
+        cls, dataset, n_speakers: int, n_utterances: int, key="spk_id", **kw
+    ):
+        """Builds the sampler from a dataset's static speaker labels.
+
+        The labels are read from ``dataset.data`` (the CSV/JSON columns)
+        in the order of ``dataset.data_ids``, without loading any audio;
+        ``key`` must be a static column, not a dynamic item.
+
+        Arguments
+        ---------
+        dataset : speechbrain.dataio.dataset.DynamicItemDataset
+            The dataset the batches index into (filtered-sorted views too).
+        n_speakers : int
+            Speakers per batch (N).
+        n_utterances : int
+            Utterances per speaker in a batch (M).
+        key : str
+            The column holding the speaker label.
+        **kw : dict
+            Further arguments of ``SpeakerBatchSampler``.
+
+        Returns
+        -------
+        sampler : SpeakerBatchSampler
+            The sampler over the dataset's indices.
+
+        Example
+        -------
+        >>> from speechbrain.dataio.dataset import DynamicItemDataset
+        >>> data = {f"u{i}": {"spk_id": f"s{i % 3}"} for i in range(9)}
+        >>> dataset = DynamicItemDataset(data)
+        >>> sampler = SpeakerBatchSampler.from_dataset(dataset, 3, 2)
+        >>> sampler.speakers
+        ['s0', 's1', 's2']
+        """
+        labels = []
+        for data_id in dataset.data_ids:
+            row = dataset.data[data_id]
+            if key not in row:
+                raise ValueError(
+                    f"dataset item {data_id!r} has no column {key!r} "
+                    f"(columns: {', '.join(sorted(row))})"
+                )
+            labels.append(row[key])
+        return cls(labels, n_speakers, n_utterances, **kw)
+
+    def set_epoch(self, epoch: int):
+        """Sets the epoch whose batches the next iteration yields.
+
+        Arguments
+        ---------
+        epoch : int
+            The epoch number (any non-negative integer).
+
+        Example
+        -------
+        >>> sampler = SpeakerBatchSampler(["a", "a", "b", "b"], 2, 2)
+        >>> sampler.set_epoch(3)
+        >>> sampler.epoch
+        3
+        """
+        _check_int("epoch", epoch, minimum=0)
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        """Number of batches this rank yields per epoch.
+
+        Returns
+        -------
+        n_batches : int
+            Batches per epoch for this rank.
+        """
+        return self._n_per_rank
+
+    def __iter__(self) -> Iterator[List[int]]:
+        """Yields this rank's batches of the current epoch.
+
+        Returns
+        -------
+        batches : Iterator[List[int]]
+            Lists of ``n_speakers * n_utterances`` dataset indices,
+            speaker-major.
+        """
+        batches = self._epoch_batches()
+        return iter(batches[self.rank :: self.world_size])
+
+    def _epoch_batches(self) -> List[List[int]]:
+        """Builds all ranks' batches of the current epoch.
+
+        Returns
+        -------
+        batches : List[List[int]]
+            ``len(self) * world_size`` batches: the shuffled core batches
+            that visit every utterance, then the DDP padding batches.
+        """
+        rng = np.random.default_rng([self.seed, self.epoch])
+        n_spk = len(self.speakers)
+        blocks = [self._speaker_blocks(ix, rng) for ix in self._indices]
+        left = self._blocks.copy()
+        core = []
+        for _ in range(self._n_core):
+            order = np.lexsort((rng.random(n_spk), -left))
+            batch = []
+            for s in rng.permutation(order[: self.n_speakers]):
+                if left[s] > 0:
+                    left[s] -= 1
+                    batch.append(blocks[s][left[s]])
+                else:
+                    batch.append(self._draw_block(self._indices[s], rng))
+            core.append(batch)
+        batches = [core[i] for i in rng.permutation(len(core))]
+        for _ in range(self._n_per_rank * self.world_size - self._n_core):
+            chosen = rng.choice(n_spk, self.n_speakers, replace=False)
+            batches.append(
+                [self._draw_block(self._indices[s], rng) for s in chosen]
+            )
+        return [np.concatenate(batch).tolist() for batch in batches]
+
+    def _speaker_blocks(self, indices, rng) -> List[np.ndarray]:
+        """Cuts one speaker's shuffled utterances into blocks of M.
+
+        Arguments
+        ---------
+        indices : numpy.ndarray
+            The speaker's dataset indices.
+        rng : numpy.random.Generator
+            The epoch's generator.
+
+        Returns
+        -------
+        blocks : List[numpy.ndarray]
+            ``ceil(len(indices) / M)`` blocks of M indices covering all of
+            ``indices``; the last block is filled without repeats within it
+            when the speaker has at least M utterances, with replacement
+            otherwise.
+        """
+        m = self.n_utterances
+        order = rng.permutation(indices)
+        if len(order) < m:
+            return [self._draw_block(order, rng)]
+        n_full = len(order) // m
+        blocks = [order[i * m : (i + 1) * m] for i in range(n_full)]
+        rest = order[n_full * m :]
+        if len(rest):
+            fill = rng.choice(order[: n_full * m], m - len(rest), replace=False)
+            blocks.append(np.concatenate([rest, fill]))
+        return blocks
+
+    def _draw_block(self, indices, rng) -> np.ndarray:
+        """Draws one random block of M utterances of one speaker.
+
+        Arguments
+        ---------
+        indices : numpy.ndarray
+            The speaker's dataset indices.
+        rng : numpy.random.Generator
+            The epoch's generator.
+
+        Returns
+        -------
+        block : numpy.ndarray
+            M indices, distinct when the speaker has at least M utterances;
+            otherwise all of them plus draws with replacement among them.
+        """
+        m = self.n_utterances
+        if len(indices) >= m:
+            return rng.choice(indices, m, replace=False)
+        extra = rng.choice(indices, m - len(indices), replace=True)
+        return np.concatenate([rng.permutation(indices), extra])
+
+
+def _check_int(name, value, minimum):
+    """Raises a ValueError unless ``value`` is an integer >= ``minimum``.
+
+    Arguments
+    ---------
+    name : str
+        The argument's name, for the message.
+    value : object
+        The value given.
+    minimum : int
+        The smallest allowed value.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+
+
+def _resolve_ddp(rank, world_size):
+    """Fills in rank and world size from torch.distributed when not given.
+
+    Arguments
+    ---------
+    rank : int or None
+        The rank given, or None.
+    world_size : int or None
+        The world size given, or None.
+
+    Returns
+    -------
+    rank : int
+        This process's rank.
+    world_size : int
+        The number of processes.
+    """
+    initialised = (
+        torch.distributed.is_available() and torch.distributed.is_initialized()
+    )
+    if world_size is None:
+        world_size = torch.distributed.get_world_size() if initialised else 1
+    if rank is None:
+        rank = torch.distributed.get_rank() if initialised else 0
+    _check_int("world_size", world_size, minimum=1)
+    _check_int("rank", rank, minimum=0)
+    if rank >= world_size:
+        raise ValueError(f"rank={rank} must be < world_size={world_size}")
+    return int(rank), int(world_size)

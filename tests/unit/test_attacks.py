@@ -1,0 +1,494 @@
+"""Tests of the BIM adversarial example generation and the score attack.
+
+Authors
+ * speechbrain-asd developers
+"""
+
+import csv
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+import torch.nn.functional as F
+
+from speechbrain_asd.attacks import (
+    bim_attack,
+    generate_adversarial_set,
+    make_same_speaker_pairs,
+    score_attack,
+)
+
+SCALE = 32768.0
+
+
+class TinyEmbedder(torch.nn.Module):
+    """Conv1d over the waveform, batch norm, log energy over valid frames.
+
+    The per-channel log energies are centred before a linear layer without
+    bias, so that embeddings of different sounds point in different
+    directions.
+
+    Arguments
+    ---------
+    dim : int
+        Embedding size.
+    """
+
+    def __init__(self, dim=6):
+        """Builds the layers (see the class)."""
+        super().__init__()
+        self.conv = torch.nn.Conv1d(1, 8, kernel_size=64, stride=32)
+        self.norm = torch.nn.BatchNorm1d(8)
+        self.dropout = torch.nn.Dropout(0.5)
+        self.out = torch.nn.Linear(8, dim, bias=False)
+
+    def forward(self, wavs, lens):
+        """Embeds a padded batch, pooling only over valid frames.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms ``[B, S]``.
+        lens : torch.Tensor
+            Relative lengths ``[B]``.
+
+        Returns
+        -------
+        torch.Tensor
+            Embeddings ``[B, dim]``.
+        """
+        energy = self.norm(self.conv(wavs[:, None])) ** 2
+        valid = torch.round(lens * wavs.shape[1]).clamp(min=64)
+        n_frames = ((valid - 64) // 32 + 1).unsqueeze(1)
+        mask = torch.arange(energy.shape[-1]) < n_frames
+        pooled = torch.log((energy * mask[:, None]).sum(-1) / n_frames + 0.01)
+        centred = pooled - pooled.mean(-1, keepdim=True)
+        return self.out(self.dropout(centred))
+
+    def score(self, wavs, lens):
+        """A bona fide score: the first embedding dimension.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms ``[B, S]``.
+        lens : torch.Tensor
+            Relative lengths ``[B]``.
+
+        Returns
+        -------
+        torch.Tensor
+            Scores ``[B]``.
+        """
+        return self.forward(wavs, lens)[:, 0]
+
+
+def _model():
+    """A seeded TinyEmbedder with non-trivial batch-norm statistics.
+
+    Returns
+    -------
+    TinyEmbedder
+        The model, in training mode.
+    """
+    torch.manual_seed(0)
+    model = TinyEmbedder()
+    model.norm.running_mean.uniform_(-0.1, 0.1)
+    model.norm.running_var.uniform_(0.5, 2.0)
+    return model.train()
+
+
+def _tones(n, length, gen):
+    """Sinusoids of random frequencies in light noise.
+
+    Arguments
+    ---------
+    n : int
+        Number of waveforms.
+    length : int
+        Samples per waveform (16 kHz).
+    gen : torch.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[n, length]`` waveforms.
+    """
+    freqs = 50 + 4000 * torch.rand(n, 1, generator=gen)
+    times = torch.arange(length) / 16000
+    noise = 0.05 * torch.randn(n, length, generator=gen)
+    return 0.3 * torch.sin(2 * torch.pi * freqs * times) + noise
+
+
+def _batch(n, length, lens, seed):
+    """Random tones zero-padded beyond their relative lengths.
+
+    Arguments
+    ---------
+    n : int
+        Batch size.
+    length : int
+        Padded length.
+    lens : list of float
+        Relative lengths.
+    seed : int
+        Seed.
+
+    Returns
+    -------
+    wavs : torch.Tensor
+        ``[n, length]`` waveforms.
+    lens : torch.Tensor
+        ``[n]`` relative lengths.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    wavs = _tones(n, length, gen)
+    lens = torch.tensor(lens)
+    valid = torch.round(lens * length).long()
+    wavs[torch.arange(length) >= valid[:, None]] = 0.0
+    return wavs, lens
+
+
+def _pair_batch():
+    """Reference and target batches of different padded lengths.
+
+    Returns
+    -------
+    tuple
+        ``(ref_wavs, ref_lens, wavs, lens)``.
+    """
+    ref, ref_lens = _batch(4, 3000, [1.0, 0.5, 0.8, 0.7], seed=1)
+    wavs, lens = _batch(4, 4000, [0.6, 1.0, 0.75, 0.9], seed=2)
+    return ref, ref_lens, wavs, lens
+
+
+def test_bim_respects_the_bound_the_padding_and_the_sample_range():
+    """|D| <= epsilon in sample units, D = 0 on padding, W2 + D in [-1, 1]."""
+    model = _model()
+    ref, ref_lens, wavs, lens = _pair_batch()
+    wavs[0, :10] = 0.9999
+    out = bim_attack(
+        model,
+        ref,
+        ref_lens,
+        wavs,
+        lens,
+        alpha=40.0,
+        iterations=5,
+        epsilon=100.0,
+    )
+    delta = out.adversarial - wavs
+    assert float(delta.abs().max()) * SCALE <= 100.0 + 1e-3
+    assert float(delta.abs().max()) * SCALE > 99.0  # the bound binds
+    valid = torch.round(lens * wavs.shape[1]).long()
+    padding = torch.arange(wavs.shape[1]) >= valid[:, None]
+    assert torch.equal(delta[padding], torch.zeros(int(padding.sum())))
+    assert float(out.adversarial.abs().max()) <= 1.0
+
+
+def test_bim_default_bound_is_alpha_times_iterations():
+    """Without epsilon, each sample moves at most alpha * iterations."""
+    model = _model()
+    ref, ref_lens, wavs, lens = _pair_batch()
+    out = bim_attack(model, ref, ref_lens, wavs, lens, iterations=4)
+    moved = (out.adversarial - wavs).abs().max() * SCALE
+    assert 11.99 <= float(moved) <= 12.0 + 1e-3
+
+
+def test_bim_raises_the_cosine_similarity_to_the_reference():
+    """Algorithm 1 ascends s = cos(emb(W1), emb(W2 + D))."""
+    model = _model()
+    ref, ref_lens, wavs, lens = _pair_batch()
+    paper = bim_attack(model, ref, ref_lens, wavs, lens)  # alpha 3, 5 iter.
+    assert bool((paper.similarity > paper.initial_similarity).all())
+    out = bim_attack(model, ref, ref_lens, wavs, lens, alpha=30.0)
+    assert float((out.similarity - out.initial_similarity).mean()) > 0.01
+    with torch.no_grad():
+        model.eval()
+        direct = F.cosine_similarity(
+            model(ref, ref_lens), model(out.adversarial, lens), dim=-1
+        )
+        initial = F.cosine_similarity(
+            model(ref, ref_lens), model(wavs, lens), dim=-1
+        )
+    torch.testing.assert_close(out.similarity, direct)
+    torch.testing.assert_close(out.initial_similarity, initial)
+
+
+def test_bim_leaves_parameter_grads_and_training_modes_untouched():
+    """No .grad leaks, batch norm statistics and modes are as before."""
+    model = _model()
+    model.out.weight.grad = torch.ones_like(model.out.weight)
+    model.dropout.eval()  # a submodule in its own mode must stay so
+    stats = model.norm.running_mean.clone()
+    ref, ref_lens, wavs, lens = _pair_batch()
+    bim_attack(model.forward, ref, ref_lens, wavs, lens, alpha=30.0)
+    score_attack(model.score, wavs, lens, alpha=30.0)
+    assert torch.equal(model.out.weight.grad, torch.ones(6, 8))
+    assert all(
+        p.grad is None for n, p in model.named_parameters() if n != "out.weight"
+    )
+    assert torch.equal(model.norm.running_mean, stats)
+    assert model.training and model.conv.training and model.norm.training
+    assert not model.dropout.training
+
+
+def test_bim_is_deterministic_and_works_inside_no_grad():
+    """Eval mode makes the attack deterministic, also under no_grad."""
+    model = _model()
+    ref, ref_lens, wavs, lens = _pair_batch()
+    first = bim_attack(model, ref, ref_lens, wavs, lens, alpha=30.0)
+    with torch.no_grad():
+        second = bim_attack(model, ref, ref_lens, wavs, lens, alpha=30.0)
+    assert torch.equal(first.adversarial, second.adversarial)
+    assert not torch.equal(first.adversarial, wavs)
+
+
+def test_keep_filter_below_follows_the_text_and_above_the_pseudo_code():
+    """below keeps s < threshold, above keeps s > threshold."""
+    model = _model()
+    ref, ref_lens, wavs, lens = _pair_batch()
+    base = bim_attack(model, ref, ref_lens, wavs, lens, alpha=30.0)
+    threshold = float(base.similarity.median())
+    below = bim_attack(
+        model, ref, ref_lens, wavs, lens, alpha=30.0, threshold=threshold
+    )
+    above = bim_attack(
+        model,
+        ref,
+        ref_lens,
+        wavs,
+        lens,
+        alpha=30.0,
+        threshold=threshold,
+        keep="above",
+    )
+    assert torch.equal(below.keep, base.similarity < threshold)
+    assert torch.equal(above.keep, base.similarity > threshold)
+    assert 0 < int(below.keep.sum()) < 4 and 0 < int(above.keep.sum()) < 4
+
+
+def test_score_attack_raises_the_bona_fide_score_within_the_bound():
+    """The perturbed waveforms score higher, |D| <= epsilon, 0 on padding."""
+    model = _model()
+    wavs, lens = _batch(3, 4000, [1.0, 0.6, 0.8], seed=5)
+    out = score_attack(model.score, wavs, lens, alpha=20.0, epsilon=50.0)
+    assert bool((out.score_after > out.score_before).all())
+    delta = out.adversarial - wavs
+    assert float(delta.abs().max()) * SCALE <= 50.0 + 1e-3
+    assert float(delta[1, 2400:].abs().max()) == 0.0
+    with torch.no_grad():
+        model.eval()
+        torch.testing.assert_close(
+            out.score_after, model.score(out.adversarial, lens)
+        )
+
+
+def test_attacks_reject_bad_arguments():
+    """Bad steps, rules and shapes fail early with a precise message."""
+    model = _model()
+    ref, ref_lens, wavs, lens = _pair_batch()
+    with pytest.raises(ValueError, match="keep must be one of"):
+        bim_attack(model, ref, ref_lens, wavs, lens, keep="middle")
+    with pytest.raises(ValueError, match="alpha must be > 0, got -1"):
+        bim_attack(model, ref, ref_lens, wavs, lens, alpha=-1.0)
+    with pytest.raises(ValueError, match="iterations must be >= 1, got 0"):
+        bim_attack(model, ref, ref_lens, wavs, lens, iterations=0)
+    with pytest.raises(ValueError, match="epsilon must be a number > 0"):
+        score_attack(model, wavs, lens, epsilon=0.0)
+    with pytest.raises(ValueError, match="one reference per attacked"):
+        bim_attack(model, ref[:2], ref_lens[:2], wavs, lens)
+    with pytest.raises(ValueError, match=r"must lie in \(0, 1\]"):
+        score_attack(model.score, wavs, torch.zeros(4))
+    with pytest.raises(ValueError, match=r"score_fn must return \[B\]"):
+        score_attack(model, wavs, lens)
+
+
+def _corpus(folder, rate=16000):
+    """Writes a tiny bona fide corpus: 2 speakers x 3 utterances + a spoof.
+
+    Arguments
+    ---------
+    folder : pathlib.Path
+        Where the FLAC files go.
+    rate : int
+        Sample rate of the files.
+
+    Returns
+    -------
+    list of dict
+        Manifest rows (``ID, duration, wav, spk_id, system, key, label``).
+    """
+    gen = torch.Generator().manual_seed(0)
+    rows = []
+    for i in range(7):
+        length = 2400 + 400 * i
+        path = folder / f"utt{i}.flac"
+        sf.write(path, _tones(1, length, gen)[0].numpy(), rate)
+        spoof = i == 6
+        rows.append(
+            {
+                "ID": f"utt{i}",
+                "duration": length / rate,
+                "wav": str(path),
+                "spk_id": f"spk{i % 2}",
+                "system": "A01" if spoof else "bonafide",
+                "key": "spoof" if spoof else "bonafide",
+                "label": 1 if spoof else 0,
+            }
+        )
+    return rows
+
+
+def test_same_speaker_pairs_are_distinct_balanced_and_deterministic():
+    """Pairs use bona fide rows of one speaker, no repeats, even shares."""
+    rows = [
+        {"ID": f"u{i:02d}", "wav": "x", "spk_id": f"s{i % 3}", "key": k}
+        for i, k in enumerate(["bonafide"] * 10 + ["spoof"] * 5)
+    ]
+    pairs = make_same_speaker_pairs(rows, 9, seed=4)
+    assert len(pairs) == 9
+    assert len({(r["ID"], t["ID"]) for r, t in pairs}) == 9
+    for ref, tgt in pairs:
+        assert ref["spk_id"] == tgt["spk_id"] and ref["ID"] != tgt["ID"]
+        assert ref["key"] == tgt["key"] == "bonafide"
+    speakers = [ref["spk_id"] for ref, _ in pairs]
+    assert sorted(speakers.count(s) for s in set(speakers)) == [3, 3, 3]
+    assert make_same_speaker_pairs(rows[::-1], 9, seed=4) == pairs
+    assert make_same_speaker_pairs(rows, 9, seed=5) != pairs
+    as_dict = {r["ID"]: {k: v for k, v in r.items() if k != "ID"} for r in rows}
+    assert make_same_speaker_pairs(as_dict, 9, seed=4) == pairs
+
+
+def test_same_speaker_pairs_share_out_beyond_small_speakers():
+    """A speaker with 2 utterances gives at most 2 ordered pairs."""
+    rows = [
+        {"ID": f"a{i}", "wav": "x", "spk_id": "a", "key": "bonafide"}
+        for i in range(2)
+    ] + [
+        {"ID": f"b{i}", "wav": "x", "spk_id": "b", "key": "bonafide"}
+        for i in range(4)
+    ]
+    pairs = make_same_speaker_pairs(rows, 8)
+    assert sum(ref["spk_id"] == "a" for ref, _ in pairs) == 2
+    with pytest.raises(ValueError, match="n_pairs=15 exceeds the 14 distinct"):
+        make_same_speaker_pairs(rows, 15)
+    with pytest.raises(ValueError, match="n_pairs must be >= 1"):
+        make_same_speaker_pairs(rows, 0)
+    with pytest.raises(ValueError, match="row 'c' has no 'key' column"):
+        make_same_speaker_pairs([{"ID": "c", "spk_id": "c"}], 1)
+
+
+def test_generated_set_writes_flacs_and_a_manifest(tmp_path):
+    """Kept examples become FLAC files listed in an ASVspoof-style CSV."""
+    rows = _corpus(tmp_path)
+    pairs = make_same_speaker_pairs(rows, 4, seed=0)
+    model = _model()
+    stats = generate_adversarial_set(
+        model,
+        pairs,
+        tmp_path / "adv",
+        tmp_path / "adv.csv",
+        alpha=30.0,
+        threshold=2.0,
+        batch_size=3,
+        progress=False,
+    )
+    assert (stats.tried, stats.kept) == (4, 4)
+    assert stats.mean_similarity > stats.mean_initial_similarity
+    with open(tmp_path / "adv.csv", newline="") as stream:
+        reader = csv.DictReader(stream)
+        manifest = list(reader)
+    assert reader.fieldnames == [
+        "ID",
+        "duration",
+        "wav",
+        "spk_id",
+        "system",
+        "key",
+        "label",
+    ]
+    expected_ids = [f"{t['ID']}_adv_{r['ID']}" for r, t in pairs]
+    assert [row["ID"] for row in manifest] == expected_ids
+    for row, (_, target) in zip(manifest, pairs):
+        audio, rate = sf.read(row["wav"])
+        original, _ = sf.read(target["wav"])
+        assert rate == 16000 and len(audio) == len(original)
+        assert float(row["duration"]) == pytest.approx(len(audio) / 16000)
+        assert row["spk_id"] == target["spk_id"]
+        assert (row["system"], row["key"], row["label"]) == (
+            "adversarial",
+            "spoof",
+            "7",
+        )
+        # 16-bit rounding adds at most half a step to the 15-unit bound
+        assert np.abs(audio - original).max() * SCALE <= 150.0 + 1.0
+        assert np.abs(audio - original).max() > 0.0
+    assert sorted(p.name for p in (tmp_path / "adv").iterdir()) == sorted(
+        f"{i}.flac" for i in expected_ids
+    )
+
+
+def test_generated_set_is_reproducible_and_drops_unkept_examples(tmp_path):
+    """Same inputs give the same bytes; a stricter filter removes files."""
+    rows = _corpus(tmp_path)
+    pairs = make_same_speaker_pairs(rows, 3, seed=1)
+    kwargs = dict(alpha=30.0, threshold=2.0, max_duration=0.1, progress=False)
+    model = _model()
+    generate_adversarial_set(
+        model, pairs, tmp_path / "a", tmp_path / "a.csv", **kwargs
+    )
+    generate_adversarial_set(
+        model, pairs, tmp_path / "b", tmp_path / "b.csv", **kwargs
+    )
+    first = sorted((tmp_path / "a").iterdir())
+    assert len(first) == 3
+    for path in first:
+        assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes()
+        assert sf.info(str(path)).frames == 1600
+    text_a = (tmp_path / "a.csv").read_text()
+    assert text_a == (tmp_path / "b.csv").read_text().replace("/b/", "/a/")
+    stats = generate_adversarial_set(
+        model,
+        pairs,
+        tmp_path / "a",
+        tmp_path / "a.csv",
+        **{**kwargs, "threshold": -2.0},
+    )
+    assert stats.kept == 0 and not list((tmp_path / "a").iterdir())
+    assert (tmp_path / "a.csv").read_text().splitlines() == [
+        "ID,duration,wav,spk_id,system,key,label"
+    ]
+
+
+def test_generated_set_rejects_bad_inputs(tmp_path):
+    """Empty pairs, bad arguments and wrong audio fail with clear errors."""
+    rows = _corpus(tmp_path)
+    pairs = make_same_speaker_pairs(rows, 2)
+    model = _model()
+    out, csv_path = tmp_path / "adv", tmp_path / "adv.csv"
+    with pytest.raises(ValueError, match="pairs is empty"):
+        generate_adversarial_set(model, [], out, csv_path)
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        generate_adversarial_set(model, pairs, out, csv_path, batch_size=0)
+    with pytest.raises(ValueError, match="max_duration must be > 0"):
+        generate_adversarial_set(model, pairs, out, csv_path, max_duration=0)
+    with pytest.raises(ValueError, match="duplicate IDs"):
+        generate_adversarial_set(model, pairs[:1] * 2, out, csv_path)
+    mixed = [(rows[0], rows[1])]
+    with pytest.raises(ValueError, match="mixes speakers"):
+        generate_adversarial_set(model, mixed, out, csv_path)
+    sf.write(tmp_path / "slow.flac", np.zeros(800), 8000)
+    slow = dict(rows[0], ID="slow", wav=str(tmp_path / "slow.flac"))
+    with pytest.raises(ValueError, match=r"slow.flac \(row 'slow'\) is 8000"):
+        generate_adversarial_set(
+            model, [(rows[2], slow)], out, csv_path, progress=False
+        )
+    missing = dict(rows[0], ID="gone", wav=str(tmp_path / "gone.flac"))
+    with pytest.raises(ValueError, match="cannot read audio of 'gone'"):
+        generate_adversarial_set(
+            model, [(rows[2], missing)], out, csv_path, progress=False
+        )
+    assert not csv_path.exists()
