@@ -110,6 +110,36 @@ class LogMelFeatures(torch.nn.Module):
         """
         return 1 + torch.div(num_samples, self.hop, rounding_mode="floor")
 
+    def frame_lengths(self, lengths, num_samples):
+        """Relative lengths, in frames, of the features of a padded batch.
+
+        The model turns relative lengths into ``round(lengths * frames)``
+        valid frames; passing it these (rather than the waveform's relative
+        lengths) makes that count equal the ``1 + L // hop`` valid frames
+        the features really have.
+
+        Arguments
+        ---------
+        lengths : torch.Tensor
+            Relative waveform lengths in (0, 1], shape [batch].
+        num_samples : int
+            Number of samples of the padded batch.
+
+        Returns
+        -------
+        frame_lengths : torch.Tensor
+            Relative lengths in frames, shape [batch].
+
+        Example
+        -------
+        >>> features = LogMelFeatures()
+        >>> features.frame_lengths(torch.tensor([1.0, 0.5]), 16000)
+        tensor([1.0000, 0.5050])
+        """
+        valid_samples = torch.round(lengths * num_samples).long().clamp(min=1)
+        total = self.num_frames(torch.tensor(num_samples))
+        return self.num_frames(valid_samples).to(lengths.dtype) / total
+
     def forward(self, wavs, lengths=None):
         """Computes the normalised log-Mel features of a batch.
 

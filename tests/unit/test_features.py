@@ -91,3 +91,16 @@ def test_bad_inputs_raise(features):
         features(torch.randn(2, 100), torch.tensor([1.0, 0.0]))
     with pytest.raises(ValueError, match="epsilon must be positive"):
         LogMelFeatures(epsilon=0.0)
+
+
+def test_frame_lengths_match_the_valid_frames_the_model_counts():
+    """Relative frame lengths give the model exactly the valid frames."""
+    features = LogMelFeatures()
+    samples = 16000
+    lengths = torch.tensor([1.0, 0.37, 0.5123, 0.01])
+    feats = features(torch.randn(4, samples), lengths)
+    frames = feats.shape[1]
+    relative = features.frame_lengths(lengths, samples)
+    counted = torch.round(relative * frames).long()
+    nonzero = (feats.abs().sum(dim=-1) > 0).sum(dim=1)
+    assert torch.equal(counted, nonzero)
