@@ -3,13 +3,17 @@
 Reads the files with ``speechbrain_asd.scorefiles``, checks that the scores
 and the protocol describe the same trials, and hands the scores to
 ``speechbrain_asd.metrics.cm_report``; ``format_report_table`` prints the
-result. Higher CM scores mean bona fide.
+result, and ``plot_score_file`` draws the same trials' DET curves and score
+histograms (``speechbrain_asd.plots``). Higher CM scores mean bona fide.
 
 Authors
  * speechbrain-asd developers
 """
 
+from pathlib import Path
+
 from speechbrain_asd.metrics import cm_report
+from speechbrain_asd.plots import plot_det_curves, plot_score_histograms
 from speechbrain_asd.scorefiles import (
     BONAFIDE,
     read_asv_scores,
@@ -17,6 +21,10 @@ from speechbrain_asd.scorefiles import (
     read_cm_scores,
 )
 
+DET_PLOT = "det.png"
+"""File name of the DET plot that ``plot_score_file`` writes."""
+HISTOGRAM_PLOT = "histograms.png"
+"""File name of the histogram plot that ``plot_score_file`` writes."""
 _IDS_SHOWN = 5
 _NO_SUBSET = "-"
 
@@ -144,6 +152,46 @@ def _read_asv(asv_scores_path):
     return asv
 
 
+def _read_cm_trials(scores_path, protocol_path, subset):
+    """Reads a CM score file and its protocol, split into bona fide and spoof.
+
+    Arguments
+    ---------
+    scores_path : str or os.PathLike
+        CM scores (see ``evaluate_score_file``).
+    protocol_path : str or os.PathLike
+        ASVspoof 2019 CM protocol or ASVspoof 2021 ``trial_metadata.txt``.
+    subset : str or None
+        ASVspoof 2021 subset to keep; None keeps every trial.
+
+    Returns
+    -------
+    bonafide_scores : list of float
+        Scores of the bona fide trials, in protocol order.
+    spoof_scores : list of float
+        Scores of the spoof trials, in protocol order.
+    spoof_attacks : list of str
+        Attack id of each spoof trial.
+
+    Raises
+    ------
+    ValueError
+        On malformed files, unknown or missing trials, a bad subset, or no
+        bona fide or no spoof trial to evaluate.
+    """
+    trials = read_cm_protocol(protocol_path)
+    scores = read_cm_scores(scores_path)
+    selected = _select_subset(trials, subset, protocol_path)
+    _check_alignment(scores, trials, selected, scores_path, protocol_path)
+    bonafide = [scores[t.trial] for t in selected if t.key == BONAFIDE]
+    spoof = [t for t in selected if t.key != BONAFIDE]
+    where = "" if subset is None else f" of subset {subset!r}"
+    for name, group in (("bona fide", bonafide), ("spoof", spoof)):
+        if not group:
+            raise ValueError(f"{protocol_path}: no {name} trial{where}")
+    return bonafide, [scores[t.trial] for t in spoof], [t.attack for t in spoof]
+
+
 def evaluate_score_file(
     scores_path, protocol_path, asv_scores_path=None, subset=None
 ):
@@ -200,26 +248,86 @@ def evaluate_score_file(
     >>> report["pooled"]["eer"], report["per_attack"]["A08"]["eer"]
     (0.5, 0.0)
     """
-    trials = read_cm_protocol(protocol_path)
-    scores = read_cm_scores(scores_path)
-    selected = _select_subset(trials, subset, protocol_path)
-    _check_alignment(scores, trials, selected, scores_path, protocol_path)
+    bonafide, spoof, attacks = _read_cm_trials(
+        scores_path, protocol_path, subset
+    )
     asv = None if asv_scores_path is None else _read_asv(asv_scores_path)
-    bonafide = [scores[t.trial] for t in selected if t.key == BONAFIDE]
-    spoof = [t for t in selected if t.key != BONAFIDE]
-    where = "" if subset is None else f" of subset {subset!r}"
-    for name, group in (("bona fide", bonafide), ("spoof", spoof)):
-        if not group:
-            raise ValueError(f"{protocol_path}: no {name} trial{where}")
     try:
-        return cm_report(
-            bonafide,
-            [scores[t.trial] for t in spoof],
-            [t.attack for t in spoof],
-            asv,
-        )
+        return cm_report(bonafide, spoof, attacks, asv)
     except ValueError as error:
         raise ValueError(f"{scores_path}: {error}") from None
+
+
+def plot_score_file(scores_path, protocol_path, out_dir, subset=None):
+    """Draws the DET curves and score histograms of a CM score file.
+
+    Writes ``det.png`` (per-attack and pooled DET curves with their EERs)
+    and ``histograms.png`` (bona fide against each attack's scores) in
+    ``out_dir``, created if needed; the trials are read and checked as
+    ``evaluate_score_file`` reads them. Needs matplotlib.
+
+    Arguments
+    ---------
+    scores_path : str or os.PathLike
+        CM scores, ``trial score`` or ``trial attack key score`` lines
+        (higher = more bona fide), as for ``evaluate_score_file``.
+    protocol_path : str or os.PathLike
+        ASVspoof 2019 CM protocol or ASVspoof 2021 ``trial_metadata.txt``.
+    out_dir : str or os.PathLike
+        Folder to write the two PNG files in.
+    subset : str, optional
+        ASVspoof 2021 protocols only: draw the trials of this subset.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The DET plot and the histogram plot, in that order.
+
+    Raises
+    ------
+    ValueError
+        On malformed files (naming file and line), unknown or missing
+        trials, duplicate ids, a bad subset or NaN/inf scores.
+    ImportError
+        When matplotlib is not installed.
+
+    Example
+    -------
+    >>> folder = getfixture("tmp_path")
+    >>> _ = (folder / "protocol.txt").write_text(
+    ...     "LA_0001 LA_E_1 - - bonafide\\n"
+    ...     "LA_0001 LA_E_2 - - bonafide\\n"
+    ...     "LA_0002 LA_E_3 - A07 spoof\\n"
+    ...     "LA_0002 LA_E_4 - A08 spoof\\n"
+    ... )
+    >>> _ = (folder / "scores.txt").write_text(
+    ...     "LA_E_1 2.0\\nLA_E_2 0.5\\nLA_E_3 1.0\\nLA_E_4 -1.0\\n"
+    ... )
+    >>> paths = plot_score_file(
+    ...     folder / "scores.txt", folder / "protocol.txt", folder / "plots"
+    ... )
+    >>> [path.name for path in paths]
+    ['det.png', 'histograms.png']
+    """
+    bonafide, spoof, attacks = _read_cm_trials(
+        scores_path, protocol_path, subset
+    )
+    out_dir = Path(out_dir)
+    name = Path(scores_path).name
+    if subset is not None:
+        name += f", subset {subset}"
+    return [
+        plot_det_curves(
+            bonafide, spoof, attacks, out_dir / DET_PLOT, f"DET curves: {name}"
+        ),
+        plot_score_histograms(
+            bonafide,
+            spoof,
+            attacks,
+            out_dir / HISTOGRAM_PLOT,
+            f"CM score distributions: {name}",
+        ),
+    ]
 
 
 def _cell(value, digits):
@@ -243,29 +351,32 @@ def _cell(value, digits):
 def format_report_table(report):
     """Formats a CM report as a text table, pooled row first.
 
-    EER in percent with 2 decimals and min t-DCF with 4 decimals (as the
-    organisers print them); ``-`` where there is no t-DCF. A ``*`` marks
-    per-attack t-DCFs computed with all ASV spoof scores because the ASV
-    scores hold none of that attack.
+        EER in percent with 2 decimals and min t-DCF with 4 decimals (as the
+        organisers print them); ``-`` where there is no t-DCF. A ``*`` marks
+        per-attack t-DCFs computed with all ASV spoof scores because the ASV
+        scores hold none of that attack.
 
-    Arguments
-    ---------
-    report : dict
-        As returned by ``evaluate_score_file`` or ``metrics.cm_report``.
+        Arguments
+        ---------
+        report : dict
+            As returned by ``evaluate_score_file`` or ``metrics.cm_report``.
 
-    Returns
-    -------
-    str
-        The table, one line per row, without a final newline.
+        Returns
+        -------
+        str
+            The table, one line per row, without a final newline.
 
-    Example
-    -------
-    >>> from speechbrain_asd.metrics import cm_report
-    >>> report = cm_report([0.9, 0.8, 0.3], [0.5, 0.2], ["A01", "A01"])
-    >>> print(format_report_table(report))
-    condition  bona fide  spoof  EER (%)  min t-DCF 2019  min t-DCF 2021
-    pooled             3      2    41.67               -               -
-    A01                3      2    41.67               -               -
+        Example
+        -------
+        >>> from pathlib import Path
+
+    from speechbrain_asd.metrics import cm_report
+    from speechbrain_asd.plots import plot_det_curves, plot_score_histograms
+        >>> report = cm_report([0.9, 0.8, 0.3], [0.5, 0.2], ["A01", "A01"])
+        >>> print(format_report_table(report))
+        condition  bona fide  spoof  EER (%)  min t-DCF 2019  min t-DCF 2021
+        pooled             3      2    41.67               -               -
+        A01                3      2    41.67               -               -
     """
     header = (
         "condition",

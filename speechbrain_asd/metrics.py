@@ -76,11 +76,26 @@ class DETCurve(NamedTuple):
     >>> curve = compute_det_curve([2.0, 3.0], [1.0])
     >>> curve.miss_rates.tolist(), curve.false_alarm_rates.tolist()
     ([0.0, 0.0, 0.5, 1.0], [1.0, 0.0, 0.0, 0.0])
+    >>> curve.eer_index
+    1
     """
 
     miss_rates: np.ndarray
     false_alarm_rates: np.ndarray
     thresholds: np.ndarray
+
+    @property
+    def eer_index(self):
+        """Index of the point where the EER is read.
+
+        The first point where ``|miss - false alarm|`` is smallest.
+
+        Returns
+        -------
+        int
+            The point's index into the three arrays.
+        """
+        return int(np.argmin(np.abs(self.miss_rates - self.false_alarm_rates)))
 
 
 class ASVOperatingPoint(NamedTuple):
@@ -229,7 +244,7 @@ def _eer_from_curve(curve):
     threshold : float
         The threshold of that point.
     """
-    index = np.argmin(np.abs(curve.miss_rates - curve.false_alarm_rates))
+    index = curve.eer_index
     eer = (curve.miss_rates[index] + curve.false_alarm_rates[index]) / 2
     return float(eer), float(curve.thresholds[index])
 
@@ -695,6 +710,54 @@ def _report_row(bonafide, spoof, where, asv_point):
     return row
 
 
+def check_cm_scores(bonafide_scores, spoof_scores, spoof_attacks):
+    """Checks CM scores with per-attack labels and returns them as arrays.
+
+    Arguments
+    ---------
+    bonafide_scores : array_like
+        CM scores of bona fide trials, higher meaning more bona fide.
+    spoof_scores : array_like
+        CM scores of spoof trials.
+    spoof_attacks : sequence of str
+        Attack id (e.g. ``"A07"``) of each spoof score.
+
+    Returns
+    -------
+    bonafide : numpy.ndarray
+        The bona fide scores as float64, shape ``(B,)``.
+    spoof : numpy.ndarray
+        The spoof scores as float64, shape ``(S,)``.
+    attacks : numpy.ndarray
+        The attack ids as strings, shape ``(S,)``.
+
+    Raises
+    ------
+    ValueError
+        When a score set is empty, not 1-D or holds NaN or inf, or the
+        attack ids do not match the spoof scores one to one.
+
+    Example
+    -------
+    >>> _, spoof, attacks = check_cm_scores([0.9], [0.1, 0.2], ["A01", "A02"])
+    >>> spoof.dtype, attacks.tolist()
+    (dtype('float64'), ['A01', 'A02'])
+    >>> check_cm_scores([0.9], [0.1, 0.2], ["A01"])
+    Traceback (most recent call last):
+    ...
+    ValueError: spoof_attacks has 1 entries for 2 spoof scores
+    """
+    bonafide = _as_scores(bonafide_scores, "bonafide_scores")
+    spoof = _as_scores(spoof_scores, "spoof_scores")
+    attacks = np.asarray(spoof_attacks, dtype=str)
+    if attacks.shape != spoof.shape:
+        raise ValueError(
+            f"spoof_attacks has {attacks.size} entries for "
+            f"{spoof.size} spoof scores"
+        )
+    return bonafide, spoof, attacks
+
+
 def cm_report(bonafide_scores, spoof_scores, spoof_attacks, asv_scores=None):
     """Pooled and per-attack EER and min t-DCF (both forms) of a CM.
 
@@ -746,14 +809,9 @@ def cm_report(bonafide_scores, spoof_scores, spoof_attacks, asv_scores=None):
     >>> {attack: row["eer"] for attack, row in report["per_attack"].items()}
     {'A01': 0.41666666666666663, 'A02': 0.41666666666666663}
     """
-    bonafide = _as_scores(bonafide_scores, "bonafide_scores")
-    spoof = _as_scores(spoof_scores, "spoof_scores")
-    attacks_of_spoof = np.asarray(spoof_attacks, dtype=str)
-    if attacks_of_spoof.shape != spoof.shape:
-        raise ValueError(
-            f"spoof_attacks has {attacks_of_spoof.size} entries for "
-            f"{spoof.size} spoof scores"
-        )
+    bonafide, spoof, attacks_of_spoof = check_cm_scores(
+        bonafide_scores, spoof_scores, spoof_attacks
+    )
     attacks = [str(attack) for attack in np.unique(attacks_of_spoof)]
     points = dict.fromkeys(["pooled", *attacks])
     if asv_scores is not None:
