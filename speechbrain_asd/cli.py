@@ -1,0 +1,350 @@
+"""The ``speechbrain-asd`` command line: thin sub-commands over library calls.
+
+Each sub-command parses its arguments, calls one library function that a
+Python user can call too, and prints a table (or JSON with ``--json``).
+Library modules are imported inside the handlers so that ``--help`` stays
+fast. Bad input (a missing file, a malformed protocol line, NaN scores)
+ends with a one-line message naming the problem and exit status 2, never
+with a traceback.
+
+Authors
+ * speechbrain-asd developers
+"""
+
+import argparse
+import json
+import sys
+
+from speechbrain_asd import __version__
+
+EXIT_BAD_INPUT = 2
+
+
+def _print_json(payload):
+    """Prints a JSON document with stable key order and indentation.
+
+    Arguments
+    ---------
+    payload : object
+        Anything ``json.dumps`` accepts.
+    """
+    print(json.dumps(payload, indent=2, sort_keys=False))
+
+
+def _cmd_make_toy_corpus(args):
+    """Generates the offline ASVspoof-LA-style corpus.
+
+    Arguments
+    ---------
+    args : argparse.Namespace
+        Parsed arguments of ``make-toy-corpus``.
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    from speechbrain_asd.data.toy import format_corpus_summary, make_toy_corpus
+
+    summary = make_toy_corpus(
+        args.out_dir, seed=args.seed, size=args.size, progress=True
+    )
+    if args.json:
+        _print_json(summary)
+    else:
+        print(format_corpus_summary(summary))
+    return 0
+
+
+def _cmd_corpus_summary(args):
+    """Prints the counts per split, attack and speaker of a corpus.
+
+    Arguments
+    ---------
+    args : argparse.Namespace
+        Parsed arguments of ``corpus-summary``.
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    from speechbrain_asd.data.toy import (
+        format_corpus_summary,
+        summarize_corpus,
+    )
+
+    summary = summarize_corpus(args.corpus)
+    if args.json:
+        _print_json(summary)
+    else:
+        print(format_corpus_summary(summary))
+    return 0
+
+
+def _cmd_prepare(args):
+    """Writes SpeechBrain CSV manifests for an ASVspoof LA folder.
+
+    Arguments
+    ---------
+    args : argparse.Namespace
+        Parsed arguments of ``prepare``.
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    from speechbrain_asd.data.asvspoof import prepare_asvspoof
+
+    outputs = prepare_asvspoof(
+        data_folder=args.data_folder,
+        save_folder=args.save_folder,
+        eval_2021_folder=args.eval_2021,
+    )
+    if args.json:
+        _print_json({name: str(path) for name, path in outputs.items()})
+    else:
+        for name, path in outputs.items():
+            print(f"{name:<24} {path}")
+    return 0
+
+
+def _cmd_evaluate(args):
+    """Prints pooled and per-attack EER and min t-DCF of a score file.
+
+    Arguments
+    ---------
+    args : argparse.Namespace
+        Parsed arguments of ``evaluate``.
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    from speechbrain_asd.evaluation import (
+        evaluate_score_file,
+        format_report_table,
+    )
+
+    report = evaluate_score_file(
+        args.scores,
+        args.protocol,
+        asv_scores_path=args.asv_scores,
+        subset=args.subset,
+    )
+    if args.json:
+        _print_json(report)
+    else:
+        print(format_report_table(report))
+    if args.plot:
+        from speechbrain_asd.evaluation import plot_score_file
+
+        paths = plot_score_file(
+            args.scores, args.protocol, args.plot, subset=args.subset
+        )
+        print(
+            "plots: " + ", ".join(str(path) for path in paths), file=sys.stderr
+        )
+    return 0
+
+
+def _cmd_model_card(args):
+    """Prints parameters and MACs of the teacher and the student.
+
+    Arguments
+    ---------
+    args : argparse.Namespace
+        Parsed arguments of ``model-card``.
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    from speechbrain_asd.lobes.complexity import format_model_card, model_card
+
+    card = model_card(seconds=args.seconds)
+    if args.json:
+        _print_json(card)
+    else:
+        print(format_model_card(card))
+    return 0
+
+
+def _add_json_flag(parser):
+    """Adds the ``--json`` flag shared by every sub-command.
+
+    Arguments
+    ---------
+    parser : argparse.ArgumentParser
+        The sub-command's parser.
+    """
+    parser.add_argument(
+        "--json", action="store_true", help="print JSON instead of a table"
+    )
+
+
+def build_parser():
+    """Builds the argument parser with every sub-command.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser; each sub-command sets ``handler``.
+
+    Example
+    -------
+    >>> parser = build_parser()
+    >>> args = parser.parse_args(["model-card", "--json"])
+    >>> args.json, args.seconds
+    (True, 4.0)
+    """
+    parser = argparse.ArgumentParser(
+        prog="speechbrain-asd",
+        description=(
+            "Lightweight spoofing countermeasures for ASV on SpeechBrain: "
+            "offline corpus, data preparation, ASVspoof metrics and models."
+        ),
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    toy = commands.add_parser(
+        "make-toy-corpus",
+        help="generate the offline ASVspoof-2019-LA-style corpus",
+        description=(
+            "Generate a small ASVspoof 2019 LA style corpus from real speech "
+            "of Debian packages and six spoofing systems (plus unseen eval "
+            "attacks), with ASV lists and noise/RIR augmentation sets."
+        ),
+    )
+    toy.add_argument("out_dir", help="folder to create the corpus in")
+    toy.add_argument("--seed", type=int, default=1234, help="random seed")
+    toy.add_argument(
+        "--size",
+        choices=("small", "default"),
+        default="default",
+        help="'small' for tests and debug runs, 'default' for the demo",
+    )
+    _add_json_flag(toy)
+    toy.set_defaults(handler=_cmd_make_toy_corpus)
+
+    summary = commands.add_parser(
+        "corpus-summary",
+        help="count trials per split, attack and speaker of a corpus",
+        description="Summarise an ASVspoof 2019 LA style corpus.",
+    )
+    summary.add_argument("corpus", help="corpus folder (holds LA/)")
+    _add_json_flag(summary)
+    summary.set_defaults(handler=_cmd_corpus_summary)
+
+    prepare = commands.add_parser(
+        "prepare",
+        help="write SpeechBrain CSV manifests from ASVspoof LA protocols",
+        description=(
+            "Turn ASVspoof 2019 LA (real or generated) and optionally the "
+            "ASVspoof 2021 LA eval set into SpeechBrain CSV manifests."
+        ),
+    )
+    prepare.add_argument("data_folder", help="folder that holds LA/")
+    prepare.add_argument("save_folder", help="where the manifests go")
+    prepare.add_argument(
+        "--eval-2021",
+        default=None,
+        help="ASVspoof 2021 LA eval folder (with its trial_metadata.txt)",
+    )
+    _add_json_flag(prepare)
+    prepare.set_defaults(handler=_cmd_prepare)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="EER and min t-DCF (2019 and 2021 forms) of a CM score file",
+        description=(
+            "Pooled and per-attack EER and min t-DCF, computed as the "
+            "ASVspoof organisers do. Higher scores mean bona fide."
+        ),
+    )
+    evaluate.add_argument(
+        "--scores",
+        required=True,
+        help="CM scores: 'trial score' or 'trial attack key score' lines",
+    )
+    evaluate.add_argument(
+        "--protocol",
+        required=True,
+        help="ASVspoof 2019 CM protocol or 2021 trial_metadata.txt",
+    )
+    evaluate.add_argument(
+        "--asv-scores",
+        default=None,
+        help="ASV scores, '<source> <target|nontarget|spoof> <score>'",
+    )
+    evaluate.add_argument(
+        "--subset",
+        default=None,
+        help="2021 protocols only: keep this subset (eval/progress/hidden)",
+    )
+    evaluate.add_argument(
+        "--plot",
+        metavar="DIR",
+        default=None,
+        help="also draw DET curves per attack and score histograms (PNG)",
+    )
+    _add_json_flag(evaluate)
+    evaluate.set_defaults(handler=_cmd_evaluate)
+
+    card = commands.add_parser(
+        "model-card",
+        help="parameters and MACs of the teacher and the student",
+        description=(
+            "Parameters and MACs (measured with torch's FlopCounterMode) of "
+            "G-ResNetSE and L-ResNetSE next to the paper's numbers."
+        ),
+    )
+    card.add_argument(
+        "--seconds",
+        type=float,
+        default=4.0,
+        help="input length in seconds for the MAC count (default 4)",
+    )
+    _add_json_flag(card)
+    card.set_defaults(handler=_cmd_model_card)
+    return parser
+
+
+def main(argv=None):
+    """Runs the command line.
+
+    Arguments
+    ---------
+    argv : list of str, optional
+        Arguments without the program name; ``sys.argv[1:]`` when None.
+
+    Returns
+    -------
+    int
+        Exit status: 0 on success, 2 on bad input.
+
+    Example
+    -------
+    >>> main(["model-card", "--seconds", "0"])  # bad input: message, status 2
+    2
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ValueError, OSError) as error:
+        print(
+            f"speechbrain-asd {args.command}: error: {error}", file=sys.stderr
+        )
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

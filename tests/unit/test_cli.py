@@ -1,0 +1,175 @@
+"""Tests of the ``speechbrain-asd`` command line.
+
+Authors
+ * speechbrain-asd developers
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from speechbrain_asd.cli import EXIT_BAD_INPUT, build_parser, main
+from speechbrain_asd.scorefiles import CMTrial, write_cm_protocol
+
+SUBCOMMANDS = (
+    "make-toy-corpus",
+    "corpus-summary",
+    "prepare",
+    "evaluate",
+    "model-card",
+)
+
+
+@pytest.fixture
+def scored_protocol(tmp_path):
+    """Writes a tiny 2019 CM protocol and a matching 2-column score file.
+
+    Arguments
+    ---------
+    tmp_path : pathlib.Path
+        Pytest's temporary folder.
+
+    Returns
+    -------
+    tuple of pathlib.Path
+        The protocol and the score file.
+    """
+    rows = [
+        ("LA_E_0000001", "bonafide", 2.0),
+        ("LA_E_0000002", "bonafide", 1.5),
+        ("LA_E_0000003", "bonafide", -0.5),
+        ("LA_E_0000004", "A07", 0.0),
+        ("LA_E_0000005", "A07", -1.0),
+        ("LA_E_0000006", "A08", 1.0),
+        ("LA_E_0000007", "A08", -2.0),
+    ]
+    trials = [
+        CMTrial(
+            "LA_0001",
+            trial,
+            attack,
+            "bonafide" if attack == "bonafide" else "spoof",
+        )
+        for trial, attack, _ in rows
+    ]
+    protocol = tmp_path / "protocol.txt"
+    write_cm_protocol(protocol, trials)
+    scores = tmp_path / "scores.txt"
+    scores.write_text("".join(f"{t} {s}\n" for t, _, s in rows))
+    return protocol, scores
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_every_subcommand_has_help(command, capsys):
+    """``--help`` of each sub-command prints its usage and exits 0."""
+    with pytest.raises(SystemExit) as stop:
+        main([command, "--help"])
+    assert stop.value.code == 0
+    assert f"speechbrain-asd {command}" in capsys.readouterr().out
+
+
+def test_a_subcommand_is_required(capsys):
+    """Calling the tool without a sub-command is a usage error."""
+    with pytest.raises(SystemExit) as stop:
+        build_parser().parse_args([])
+    assert stop.value.code == 2
+    assert "COMMAND" in capsys.readouterr().err
+
+
+def test_evaluate_prints_pooled_and_per_attack_json(scored_protocol, capsys):
+    """``evaluate --json`` gives pooled and per-attack EERs as fractions."""
+    protocol, scores = scored_protocol
+    status = main(
+        [
+            "evaluate",
+            "--scores",
+            str(scores),
+            "--protocol",
+            str(protocol),
+            "--json",
+        ]
+    )
+    assert status == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["per_attack"]) == {"A07", "A08"}
+    # Sorted: -2 s, -1 s, -0.5 b, 0 s, 1 s, 1.5 b, 2 b. Rejecting the four
+    # lowest misses 1 of 3 bona fide and accepts 1 of 4 spoofs, the closest
+    # pair of rates: EER = (1/3 + 1/4) / 2 = 7/24.
+    assert report["pooled"]["eer"] == pytest.approx(7 / 24)
+    # A08: 1.0 and -2.0 against the bona fide: rejecting -2, -0.5 gives
+    # miss 1/3, false alarm 1/2: EER = (1/3 + 1/2) / 2 = 5/12.
+    assert report["per_attack"]["A08"]["eer"] == pytest.approx(5 / 12)
+    assert report["pooled"]["min_tdcf_2019"] is None
+    assert report["pooled"]["n_bonafide"] == 3
+    assert report["pooled"]["n_spoof"] == 4
+
+
+def test_evaluate_table_and_plots(scored_protocol, tmp_path, capsys):
+    """The table names every attack, and ``--plot`` writes two PNGs."""
+    protocol, scores = scored_protocol
+    plots = tmp_path / "plots"
+    status = main(
+        [
+            "evaluate",
+            "--scores",
+            str(scores),
+            "--protocol",
+            str(protocol),
+            "--plot",
+            str(plots),
+        ]
+    )
+    assert status == 0
+    table = capsys.readouterr().out
+    assert "A07" in table and "A08" in table and "pooled" in table
+    assert sorted(p.name for p in plots.iterdir()) == [
+        "det.png",
+        "histograms.png",
+    ]
+
+
+def test_evaluate_bad_input_is_one_clear_line(scored_protocol, capsys):
+    """NaN scores end with exit status 2 and a message naming the file."""
+    protocol, scores = scored_protocol
+    scores.write_text(scores.read_text().replace("2.0", "nan"))
+    status = main(
+        ["evaluate", "--scores", str(scores), "--protocol", str(protocol)]
+    )
+    captured = capsys.readouterr()
+    assert status == EXIT_BAD_INPUT
+    assert str(scores) in captured.err
+    assert "Traceback" not in captured.err
+
+
+def test_missing_score_file_is_reported(tmp_path, capsys):
+    """A missing score file is named in the error."""
+    missing = tmp_path / "nowhere.txt"
+    status = main(
+        ["evaluate", "--scores", str(missing), "--protocol", str(missing)]
+    )
+    assert status == EXIT_BAD_INPUT
+    assert "nowhere.txt" in capsys.readouterr().err
+
+
+def test_console_script_runs_model_card_json():
+    """The installed entry point prints the model card as JSON."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "speechbrain_asd.cli",
+            "model-card",
+            "--json",
+            "--seconds",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    card = json.loads(result.stdout)
+    for model in ("teacher", "student"):
+        assert card[model]["params"] > 0 and card[model]["macs"] > 0
+    assert card["teacher"]["params"] > 4 * card["student"]["params"]
