@@ -47,6 +47,7 @@ from speechbrain.utils.data_utils import batch_pad_right
 from speechbrain.utils.logger import get_logger
 from tqdm import tqdm
 
+from speechbrain_asd.checks import check_choice, check_int, check_positive
 from speechbrain_asd.data.asvspoof import CM_HEADER, class_label
 from speechbrain_asd.scorefiles import write_text_atomic
 
@@ -236,8 +237,7 @@ def bim_attack(
     >>> bool(((out.adversarial - w2).abs() * 32768 <= 150.01).all())
     True
     """
-    if keep not in KEEP_RULES:
-        raise ValueError(f"keep must be one of {KEEP_RULES}, got {keep!r}")
+    check_choice("keep", keep, KEEP_RULES)
     _check_steps(alpha, iterations, epsilon, sample_scale)
     _check_batch("reference_wavs", reference_wavs, reference_lens)
     _check_batch("wavs", wavs, lens)
@@ -417,10 +417,7 @@ def make_same_speaker_pairs(
     >>> all(ref["ID"] != tgt["ID"] for ref, tgt in pairs)
     True
     """
-    if isinstance(n_pairs, bool) or not isinstance(n_pairs, int):
-        raise ValueError(f"n_pairs must be an integer, got {n_pairs!r}")
-    if n_pairs < 1:
-        raise ValueError(f"n_pairs must be >= 1, got {n_pairs}")
+    n_pairs = check_int("n_pairs", n_pairs, minimum=1)
     by_speaker = {}
     for row in _as_rows(rows):
         for column in ("spk_id", "key"):
@@ -570,11 +567,10 @@ def generate_adversarial_set(
     """
     if not pairs:
         raise ValueError("pairs is empty: nothing to attack")
-    _check_int("batch_size", batch_size, minimum=1)
-    if max_duration is not None and not max_duration > 0:
-        raise ValueError(f"max_duration must be > 0, got {max_duration!r}")
-    if keep not in KEEP_RULES:
-        raise ValueError(f"keep must be one of {KEEP_RULES}, got {keep!r}")
+    check_int("batch_size", batch_size, minimum=1)
+    if max_duration is not None:
+        check_positive("max_duration", max_duration)
+    check_choice("keep", keep, KEEP_RULES)
     _check_steps(alpha, iterations, epsilon, sample_scale)
     ids = [_pair_id(ref, tgt) for ref, tgt in pairs]
     repeated = sorted({i for i in ids if ids.count(i) > 1})
@@ -741,34 +737,13 @@ def _check_steps(alpha, iterations, epsilon, sample_scale):
     sample_scale : float
         Must be > 0.
     """
-    _check_int("iterations", iterations, minimum=1)
-    for name, value in (("alpha", alpha), ("sample_scale", sample_scale)):
-        if not (isinstance(value, (int, float)) and math.isfinite(value)):
-            raise ValueError(f"{name} must be a finite number, got {value!r}")
-        if value <= 0:
-            raise ValueError(f"{name} must be > 0, got {value}")
+    check_int("iterations", iterations, minimum=1)
+    check_positive("alpha", alpha)
+    check_positive("sample_scale", sample_scale)
     if epsilon is not None and not (
         isinstance(epsilon, (int, float)) and 0 < epsilon < math.inf
     ):
         raise ValueError(f"epsilon must be a number > 0, got {epsilon!r}")
-
-
-def _check_int(name, value, minimum):
-    """Raises a ValueError unless ``value`` is an integer >= ``minimum``.
-
-    Arguments
-    ---------
-    name : str
-        The argument's name, for the message.
-    value : object
-        The value given.
-    minimum : int
-        The smallest allowed value.
-    """
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
 
 
 def _check_batch(name, wavs, lens):

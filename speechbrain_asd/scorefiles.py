@@ -202,35 +202,55 @@ def _shown(line):
     return line
 
 
-def _line_error(error_cls, path, lineno, what, line):
-    """Builds the error for one bad line.
+@dataclass(frozen=True)
+class _Line:
+    """One non-blank line of a text file being read.
 
     Arguments
     ---------
-    error_cls : type
-        ``ProtocolError`` or ``ScoreFileError``.
     path : str or os.PathLike
         The file.
-    lineno : int
+    number : int
         1-based line number.
-    what : str
-        What is wrong.
-    line : str
-        The offending line.
-
-    Returns
-    -------
-    ValueError
-        An ``error_cls`` instance with the message
-        ``"<path>:<line>: <what> (got: '<line>')"``.
+    fields : list of str
+        The whitespace-separated columns.
+    text : str
+        The raw line.
+    error_cls : type
+        ``ProtocolError`` or ``ScoreFileError``: what ``error`` builds.
     """
-    return error_cls(f"{path}:{lineno}: {what} (got: '{_shown(line)}')")
+
+    path: FilePath
+    number: int
+    fields: List[str]
+    text: str
+    error_cls: type
+
+    def error(self, what):
+        """Builds the error for this line.
+
+        Arguments
+        ---------
+        what : str
+            What is wrong.
+
+        Returns
+        -------
+        ValueError
+            An ``error_cls`` instance with the message
+            ``"<path>:<line>: <what> (got: '<line>')"``.
+        """
+        return self.error_cls(
+            f"{self.path}:{self.number}: {what} (got: '{_shown(self.text)}')"
+        )
 
 
-def _rows(path, error_cls, what):
-    """Yields the split lines of a whitespace-separated text file.
+def _lines(path, error_cls, what, layouts):
+    """Yields the lines of a whitespace-separated text file, columns counted.
 
-    Blank lines are allowed only at the end of the file.
+    Blank lines are allowed only at the end of the file. The first line's
+    column count must be one of ``layouts`` and every other line must have
+    the same count.
 
     Arguments
     ---------
@@ -240,15 +260,14 @@ def _rows(path, error_cls, what):
         Error class raised for malformed content.
     what : str
         What the file holds, for messages (e.g. ``"CM protocol"``).
+    layouts : dict of int to str
+        Allowed column count -> how such a line reads, for messages, e.g.
+        ``{3: "'SOURCE KEY SCORE'"}``.
 
     Yields
     ------
-    lineno : int
-        1-based line number.
-    fields : list of str
-        The whitespace-separated columns.
-    line : str
-        The raw line.
+    line : _Line
+        Each line, in file order.
 
     Raises
     ------
@@ -259,22 +278,54 @@ def _rows(path, error_cls, what):
         raise FileNotFoundError(f"{what} file not found: {path}")
     try:
         with open(path, encoding="utf-8") as handle:
-            lines = handle.readlines()
+            texts = handle.readlines()
     except UnicodeDecodeError as err:
         raise error_cls(f"{path}: not a UTF-8 text file ({err})") from None
-    last = len(lines)
-    while last > 0 and not lines[last - 1].strip():
+    last = len(texts)
+    while last > 0 and not texts[last - 1].strip():
         last -= 1
     if last == 0:
         raise error_cls(f"{path}: {what} file holds no lines")
+    expected = " or ".join(f"{n} {layout}" for n, layout in layouts.items())
+    width = None
     for index in range(last):
-        line = lines[index]
-        fields = line.split()
-        if not fields:
-            raise _line_error(
-                error_cls, path, index + 1, "blank line inside the file", line
-            )
-        yield index + 1, fields, line
+        text = texts[index]
+        line = _Line(path, index + 1, text.split(), text, error_cls)
+        count = len(line.fields)
+        if not count:
+            raise line.error("blank line inside the file")
+        if width is None and count in layouts:
+            width = count
+        if count != width:
+            if width is None or len(layouts) == 1:
+                raise line.error(f"{count} columns: expected {expected}")
+            raise line.error(f"{count} columns where the file has {width}")
+        yield line
+
+
+def _repeated_trial(first_line, trial, number):
+    """Records the line of a trial id, or tells that it was seen before.
+
+    Arguments
+    ---------
+    first_line : dict
+        Trial id -> line of its first occurrence, updated in place.
+    trial : str
+        The trial id on this line.
+    number : int
+        This line's number.
+
+    Returns
+    -------
+    str or None
+        What is wrong when the id is a repeat, else None.
+    """
+    if trial in first_line:
+        return (
+            f"duplicate trial id {trial!r} (first on line {first_line[trial]})"
+        )
+    first_line[trial] = number
+    return None
 
 
 def _bad_id(token):
@@ -365,36 +416,12 @@ def _asv_problem(speaker, trial, attack, key):
     return None
 
 
-def _parse_score(token):
-    """Parses a finite score.
+def _parse_score(value):
+    """Parses a finite score, from a file's column or given to a writer.
 
     Arguments
     ---------
-    token : str
-        The score column.
-
-    Returns
-    -------
-    score : float or None
-        The score, or None when it is not valid.
-    problem : str or None
-        What is wrong with it, or None.
-    """
-    try:
-        score = float(token)
-    except ValueError:
-        return None, f"score {token!r} is not a number"
-    if not math.isfinite(score):
-        return None, f"score {token!r} is not finite"
-    return score, None
-
-
-def _check_score(value):
-    """Checks a score given to a writer.
-
-    Arguments
-    ---------
-    value : object
+    value : str or float
         The score.
 
     Returns
@@ -411,6 +438,31 @@ def _check_score(value):
     if not math.isfinite(score):
         return None, f"score {value!r} is not finite"
     return score, None
+
+
+def _asv_score(source, key, value):
+    """Checks the fields of an ASV score line and parses its score.
+
+    Arguments
+    ---------
+    source : str
+        ``"bonafide"`` or a system id.
+    key : str
+        ``"target"``, ``"nontarget"`` or ``"spoof"``.
+    value : str or float
+        The score.
+
+    Returns
+    -------
+    score : float or None
+        The score as float, or None when the line is not valid.
+    problem : str or None
+        What is wrong with the line, or None.
+    """
+    problem = _asv_problem(None, None, source, key)
+    if problem:
+        return None, problem
+    return _parse_score(value)
 
 
 def write_text_atomic(path: FilePath, text: str) -> None:
@@ -529,49 +581,25 @@ def read_cm_protocol(path: FilePath) -> List[CMTrial]:
     """
     trials = []
     first_line = {}
-    width = None
-    for lineno, fields, line in _rows(path, ProtocolError, "CM protocol"):
-        if width is None:
-            width = len(fields)
-            if width not in (5, 8):
-                raise _line_error(
-                    ProtocolError,
-                    path,
-                    lineno,
-                    f"{width} columns: expected 5 (ASVspoof 2019 'SPEAKER "
-                    "TRIAL - SYSTEM KEY') or 8 (ASVspoof 2021 trial_metadata"
-                    " 'SPEAKER TRIAL CODEC TRANSMISSION ATTACK KEY TRIM "
-                    "SUBSET')",
-                    line,
-                )
-        if len(fields) != width:
-            raise _line_error(
-                ProtocolError,
-                path,
-                lineno,
-                f"{len(fields)} columns where the file has {width}",
-                line,
-            )
-        if width == 5:
-            speaker, trial, _, attack, key = fields
+    layouts = {
+        5: "(ASVspoof 2019 'SPEAKER TRIAL - SYSTEM KEY')",
+        8: "(ASVspoof 2021 trial_metadata 'SPEAKER TRIAL CODEC TRANSMISSION "
+        "ATTACK KEY TRIM SUBSET')",
+    }
+    for line in _lines(path, ProtocolError, "CM protocol", layouts):
+        if len(line.fields) == 5:
+            speaker, trial, _, attack, key = line.fields
             codec = transmission = subset = "-"
         else:
-            speaker, trial, codec, transmission, attack, key, _, subset = fields
+            speaker, trial, codec, transmission, attack, key, _, subset = (
+                line.fields
+            )
         if attack == NO_SYSTEM and key == BONAFIDE:
             attack = BONAFIDE
         problem = _cm_problem(speaker, trial, attack, key)
+        problem = problem or _repeated_trial(first_line, trial, line.number)
         if problem:
-            raise _line_error(ProtocolError, path, lineno, problem, line)
-        if trial in first_line:
-            raise _line_error(
-                ProtocolError,
-                path,
-                lineno,
-                f"duplicate trial id {trial!r} (first on line "
-                f"{first_line[trial]})",
-                line,
-            )
-        first_line[trial] = lineno
+            raise line.error(problem)
         trials.append(
             CMTrial(speaker, trial, attack, key, codec, transmission, subset)
         )
@@ -692,20 +720,12 @@ def read_asv_protocol(path: FilePath) -> List[ASVTrial]:
     ['target', 'spoof']
     """
     trials = []
-    for lineno, fields, line in _rows(path, ProtocolError, "ASV protocol"):
-        if len(fields) != 4:
-            raise _line_error(
-                ProtocolError,
-                path,
-                lineno,
-                f"{len(fields)} columns: expected 4 'CLAIMED_SPEAKER TRIAL "
-                "SOURCE KEY'",
-                line,
-            )
-        problem = _asv_problem(*fields)
+    layouts = {4: "'CLAIMED_SPEAKER TRIAL SOURCE KEY'"}
+    for line in _lines(path, ProtocolError, "ASV protocol", layouts):
+        problem = _asv_problem(*line.fields)
         if problem:
-            raise _line_error(ProtocolError, path, lineno, problem, line)
-        trials.append(ASVTrial(*fields))
+            raise line.error(problem)
+        trials.append(ASVTrial(*line.fields))
     return trials
 
 
@@ -776,42 +796,25 @@ def read_asv_enrolment(path: FilePath) -> Dict[str, List[str]]:
     enrolment = {}
     speaker_line = {}
     utterance_line = {}
-    for lineno, fields, line in _rows(path, ProtocolError, "ASV enrolment"):
-        if len(fields) != 2:
-            raise _line_error(
-                ProtocolError,
-                path,
-                lineno,
-                f"{len(fields)} columns: expected 2 'SPEAKER UTT1,UTT2,...'",
-                line,
-            )
-        speaker, joined = fields
+    layouts = {2: "'SPEAKER UTT1,UTT2,...'"}
+    for line in _lines(path, ProtocolError, "ASV enrolment", layouts):
+        speaker, joined = line.fields
         utterances = joined.split(",")
         if any(not utt for utt in utterances):
-            raise _line_error(
-                ProtocolError, path, lineno, "empty utterance id in list", line
-            )
+            raise line.error("empty utterance id in list")
         if speaker in speaker_line:
-            raise _line_error(
-                ProtocolError,
-                path,
-                lineno,
+            raise line.error(
                 f"speaker {speaker!r} already enrolled on line "
-                f"{speaker_line[speaker]}",
-                line,
+                f"{speaker_line[speaker]}"
             )
         for utt in utterances:
             if utt in utterance_line:
-                raise _line_error(
-                    ProtocolError,
-                    path,
-                    lineno,
+                raise line.error(
                     f"utterance {utt!r} already listed on line "
-                    f"{utterance_line[utt]}",
-                    line,
+                    f"{utterance_line[utt]}"
                 )
-            utterance_line[utt] = lineno
-        speaker_line[speaker] = lineno
+            utterance_line[utt] = line.number
+        speaker_line[speaker] = line.number
         enrolment[speaker] = utterances
     return enrolment
 
@@ -896,49 +899,17 @@ def read_cm_scores(path: FilePath) -> Dict[str, float]:
     """
     scores = {}
     first_line = {}
-    width = None
-    for lineno, fields, line in _rows(path, ScoreFileError, "CM score"):
-        if width is None:
-            width = len(fields)
-            if width not in (2, 4):
-                raise _line_error(
-                    ScoreFileError,
-                    path,
-                    lineno,
-                    f"{width} columns: expected 2 'TRIAL SCORE' or 4 "
-                    "'TRIAL ATTACK KEY SCORE'",
-                    line,
-                )
-        if len(fields) != width:
-            raise _line_error(
-                ScoreFileError,
-                path,
-                lineno,
-                f"{len(fields)} columns where the file has {width}",
-                line,
-            )
-        trial = fields[0]
-        if width == 4 and fields[2] not in CM_KEYS:
-            raise _line_error(
-                ScoreFileError,
-                path,
-                lineno,
-                f"key must be 'bonafide' or 'spoof', not {fields[2]!r}",
-                line,
+    layouts = {2: "'TRIAL SCORE'", 4: "'TRIAL ATTACK KEY SCORE'"}
+    for line in _lines(path, ScoreFileError, "CM score", layouts):
+        trial, fields = line.fields[0], line.fields
+        if len(fields) == 4 and fields[2] not in CM_KEYS:
+            raise line.error(
+                f"key must be 'bonafide' or 'spoof', not {fields[2]!r}"
             )
         score, problem = _parse_score(fields[-1])
+        problem = problem or _repeated_trial(first_line, trial, line.number)
         if problem:
-            raise _line_error(ScoreFileError, path, lineno, problem, line)
-        if trial in first_line:
-            raise _line_error(
-                ScoreFileError,
-                path,
-                lineno,
-                f"duplicate trial id {trial!r} (first on line "
-                f"{first_line[trial]})",
-                line,
-            )
-        first_line[trial] = lineno
+            raise line.error(problem)
         scores[trial] = score
     return scores
 
@@ -982,7 +953,7 @@ def write_cm_scores(
     """
     lines = []
     for index, (trial, value) in enumerate(scores.items()):
-        score, problem = _check_score(value)
+        score, problem = _parse_score(value)
         if not problem and _bad_id(trial):
             problem = "bad trial id"
         if not problem and trials is not None and trial not in trials:
@@ -1029,22 +1000,12 @@ def read_asv_scores(path: FilePath) -> ASVScores:
     """
     by_key = {key: [] for key in ASV_KEYS}
     attacks = []
-    for lineno, fields, line in _rows(path, ScoreFileError, "ASV score"):
-        if len(fields) != 3:
-            raise _line_error(
-                ScoreFileError,
-                path,
-                lineno,
-                f"{len(fields)} columns: expected 3 'SOURCE KEY SCORE'",
-                line,
-            )
-        source, key, token = fields
-        problem = _asv_problem(None, None, source, key)
-        score = None
-        if not problem:
-            score, problem = _parse_score(token)
+    layouts = {3: "'SOURCE KEY SCORE'"}
+    for line in _lines(path, ScoreFileError, "ASV score", layouts):
+        source, key, _ = line.fields
+        score, problem = _asv_score(*line.fields)
         if problem:
-            raise _line_error(ScoreFileError, path, lineno, problem, line)
+            raise line.error(problem)
         by_key[key].append(score)
         if key == SPOOF:
             attacks.append(source)
@@ -1090,10 +1051,7 @@ def write_asv_scores(
                 ScoreFileError, path, index, row, "needs (source, key, score)"
             )
         source, key, value = row
-        problem = _asv_problem(None, None, source, key)
-        score = None
-        if not problem:
-            score, problem = _check_score(value)
+        score, problem = _asv_score(source, key, value)
         if problem:
             raise _writer_error(ScoreFileError, path, index, source, problem)
         lines.append(f"{source} {key} {score!r}")

@@ -273,22 +273,26 @@ class _AudioTable:
         self.placeholder = placeholder
         self._durations = {}
 
-    def durations(self, relative_paths, source, linenos):
-        """Checks that audio files exist and reads their durations.
+    def files(self, audio_dir, utterances, source, linenos):
+        """Checks that utterances' audio files exist and reads their durations.
 
         Arguments
         ---------
-        relative_paths : list of str
-            Audio paths relative to ``root``.
+        audio_dir : str
+            Audio folder relative to ``root``, holding ``<utterance>.flac``.
+        utterances : list of str
+            Utterance ids.
         source : str
             The protocol file that lists them.
-        linenos : list of int
-            Line of ``source`` that names each path.
+        linenos : iterable of int
+            Line of ``source`` that names each utterance.
 
         Returns
         -------
-        list of str
-            Durations in seconds, formatted for the CSV.
+        list of (str, str)
+            Per utterance, its ``wav`` as written in the CSV
+            (``$<placeholder>/<path>``) and its duration in seconds,
+            formatted for the CSV.
 
         Raises
         ------
@@ -298,6 +302,8 @@ class _AudioTable:
         ProtocolError
             When an audio file cannot be read or is empty.
         """
+        relative_paths = [f"{audio_dir}/{utt}.flac" for utt in utterances]
+        linenos = list(linenos)
         missing = [
             (lineno, rel)
             for rel, lineno in zip(relative_paths, linenos)
@@ -314,7 +320,7 @@ class _AudioTable:
                 f"{os.path.join(self.root, rel)}{more}"
             )
         return [
-            self._duration(rel, source, lineno)
+            (f"${self.placeholder}/{rel}", self._duration(rel, source, lineno))
             for rel, lineno in zip(relative_paths, linenos)
         ]
 
@@ -350,21 +356,6 @@ class _AudioTable:
             self._durations[rel] = f"{info.frames / info.samplerate:.5f}"
         return self._durations[rel]
 
-    def wav(self, rel):
-        """Gives the CSV form of an audio path.
-
-        Arguments
-        ---------
-        rel : str
-            Path relative to ``root``.
-
-        Returns
-        -------
-        str
-            ``$<placeholder>/<rel>``.
-        """
-        return f"${self.placeholder}/{rel}"
-
 
 def _cm_manifest(protocol, audio_dir, table):
     """Builds the rows of a CM manifest and the speaker list.
@@ -386,19 +377,19 @@ def _cm_manifest(protocol, audio_dir, table):
         Sorted speaker ids.
     """
     trials = read_cm_protocol(protocol)
-    rels = [f"{audio_dir}/{t.trial}.flac" for t in trials]
-    durations = table.durations(rels, protocol, range(1, len(trials) + 1))
+    linenos = range(1, len(trials) + 1)
+    files = table.files(audio_dir, [t.trial for t in trials], protocol, linenos)
     rows = [
         [
             t.trial,
             duration,
-            table.wav(rel),
+            wav,
             t.speaker,
             t.attack,
             t.key,
             class_label(t.attack),
         ]
-        for t, rel, duration in zip(trials, rels, durations)
+        for t, (wav, duration) in zip(trials, files)
     ]
     return rows, sorted({t.speaker for t in trials})
 
@@ -431,7 +422,7 @@ def _enrol_manifest(paths, audio_dir, table):
     for gender in _GENDERS:
         path = paths[gender]
         enrolment = read_asv_enrolment(path)
-        rels, linenos, utts = [], [], []
+        linenos, utts = [], []
         for lineno, (speaker, utterances) in enumerate(enrolment.items(), 1):
             if speaker in speakers:
                 raise ProtocolError(
@@ -446,12 +437,11 @@ def _enrol_manifest(paths, audio_dir, table):
                         f"in {owner[utt]}"
                     )
                 owner[utt] = path
-                rels.append(f"{audio_dir}/{utt}.flac")
                 linenos.append(lineno)
                 utts.append((utt, speaker))
-        durations = table.durations(rels, path, linenos)
-        for (utt, speaker), rel, duration in zip(utts, rels, durations):
-            rows.append([utt, duration, table.wav(rel), speaker])
+        files = table.files(audio_dir, [u for u, _ in utts], path, linenos)
+        for (utt, speaker), (wav, duration) in zip(utts, files):
+            rows.append([utt, duration, wav, speaker])
     return rows
 
 
@@ -495,19 +485,19 @@ def _asv_trial_manifest(path, enrolled, audio_dir, table):
                 f"{t.speaker!r} already listed on line {first_line[row_id]}"
             )
         first_line[row_id] = lineno
-    rels = [f"{audio_dir}/{t.trial}.flac" for t in trials]
-    durations = table.durations(rels, path, range(1, len(trials) + 1))
+    linenos = range(1, len(trials) + 1)
+    files = table.files(audio_dir, [t.trial for t in trials], path, linenos)
     return [
         [
             f"{t.speaker}_{t.trial}",
             duration,
-            table.wav(rel),
+            wav,
             t.trial,
             t.speaker,
             t.attack,
             t.key,
         ]
-        for t, rel, duration in zip(trials, rels, durations)
+        for t, (wav, duration) in zip(trials, files)
     ]
 
 

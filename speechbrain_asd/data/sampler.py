@@ -19,6 +19,8 @@ import torch
 from speechbrain.utils.logger import get_logger
 from torch.utils.data import Sampler
 
+from speechbrain_asd.checks import check_int
+
 logger = get_logger(__name__)
 
 
@@ -113,10 +115,10 @@ class SpeakerBatchSampler(Sampler):
         min_utterances: int = 2,
     ):
         """Groups the items by speaker and sizes the epoch (see the class)."""
-        _check_int("n_speakers", n_speakers, minimum=1)
-        _check_int("n_utterances", n_utterances, minimum=1)
-        _check_int("seed", seed, minimum=0)
-        _check_int("min_utterances", min_utterances, minimum=1)
+        n_speakers = check_int("n_speakers", n_speakers, minimum=1)
+        n_utterances = check_int("n_utterances", n_utterances, minimum=1)
+        seed = check_int("seed", seed, minimum=0)
+        min_utterances = check_int("min_utterances", min_utterances, minimum=1)
         if min_utterances > n_utterances:
             raise ValueError(
                 f"min_utterances={min_utterances} must not exceed "
@@ -227,8 +229,7 @@ class SpeakerBatchSampler(Sampler):
         >>> sampler.epoch
         3
         """
-        _check_int("epoch", epoch, minimum=0)
-        self.epoch = epoch
+        self.epoch = check_int("epoch", epoch, minimum=0)
 
     def __len__(self) -> int:
         """Number of batches this rank yields per epoch.
@@ -337,24 +338,6 @@ class SpeakerBatchSampler(Sampler):
         return np.concatenate([rng.permutation(indices), extra])
 
 
-def _check_int(name, value, minimum):
-    """Raises a ValueError unless ``value`` is an integer >= ``minimum``.
-
-    Arguments
-    ---------
-    name : str
-        The argument's name, for the message.
-    value : object
-        The value given.
-    minimum : int
-        The smallest allowed value.
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-
-
 def _resolve_ddp(rank, world_size):
     """Fills in rank and world size from torch.distributed when not given.
 
@@ -379,8 +362,8 @@ def _resolve_ddp(rank, world_size):
         world_size = torch.distributed.get_world_size() if initialised else 1
     if rank is None:
         rank = torch.distributed.get_rank() if initialised else 0
-    _check_int("world_size", world_size, minimum=1)
-    _check_int("rank", rank, minimum=0)
+    world_size = check_int("world_size", world_size, minimum=1)
+    rank = check_int("rank", rank, minimum=0)
     if rank >= world_size:
         raise ValueError(f"rank={rank} must be < world_size={world_size}")
-    return int(rank), int(world_size)
+    return rank, world_size

@@ -18,6 +18,8 @@ Authors
 import torch
 from speechbrain.utils.logger import get_logger
 
+from speechbrain_asd.checks import check_choice
+
 logger = get_logger(__name__)
 
 FREQ_POOLINGS = ("mean", "flatten")
@@ -324,11 +326,7 @@ class ResNetSE(torch.nn.Module):
         channels, blocks = tuple(channels), tuple(blocks)
         stage_strides, stem_stride = tuple(stage_strides), tuple(stem_stride)
         _check_config(channels, blocks, stage_strides, stem_kernel, stem_stride)
-        if freq_pooling not in FREQ_POOLINGS:
-            raise ValueError(
-                f"freq_pooling must be one of {FREQ_POOLINGS}, "
-                f"got {freq_pooling!r}"
-            )
+        check_choice("freq_pooling", freq_pooling, FREQ_POOLINGS)
         self.n_mels = n_mels
         self.freq_pooling = freq_pooling
         self.stem_kernel = stem_kernel

@@ -6,7 +6,8 @@
   weights the target and non-target parts of the KL separately.
 * ``self_distillation``: the deepest exit teaches the shallow exits (output
   KL and projected feature distance), every exit also learning the labels.
-* ``checks``: argument checks and reductions shared by the above.
+* ``checks``: tensor checks and reductions shared by the above (plain
+  arguments are checked with ``speechbrain_asd.checks``).
 
 Losses that own learnable parameters (``GE2ELoss``: w and b;
 ``SelfDistillationLoss``: the projections) must be listed in the Brain's

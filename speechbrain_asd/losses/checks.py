@@ -1,72 +1,19 @@
-"""Argument checks and batch reductions shared by the losses of this package.
+"""Tensor checks and batch reductions shared by the losses of this package.
 
-Every loss validates its hyperparameters and its tensors before touching
-them, so that a wrong shape or value raises a ``ValueError`` that names the
-argument and its bad value instead of a stack trace from inside torch.
+Every loss validates its tensors (and, with ``speechbrain_asd.checks``, its
+hyperparameters) before touching them, so that a wrong shape or value raises
+a ``ValueError`` that names the argument and its bad value instead of a stack
+trace from inside torch.
 
 Authors
  * speechbrain-asd developers
 """
 
-import math
-
 import torch
 
+from speechbrain_asd.checks import check_choice
+
 REDUCTIONS = ("mean", "sum", "none")
-
-
-def check_number(name, value, minimum=None, maximum=None, strict=False):
-    """Checks that a hyperparameter is a finite real number inside bounds.
-
-    Arguments
-    ---------
-    name : str
-        The argument's name, used in the error message.
-    value : float
-        The value to check.
-    minimum : float, optional
-        Lowest allowed value (inclusive unless ``strict``).
-    maximum : float, optional
-        Highest allowed value (inclusive).
-    strict : bool
-        If True, ``value`` must be strictly greater than ``minimum``.
-
-    Returns
-    -------
-    value : float
-        The value as a Python float.
-
-    Raises
-    ------
-    ValueError
-        If the value is not a finite number or lies outside the bounds.
-
-    Example
-    -------
-    >>> check_number("temperature", 5, minimum=0.0, strict=True)
-    5.0
-    >>> check_number("gamma", 1.5, minimum=0.0, maximum=1.0)
-    Traceback (most recent call last):
-    ...
-    ValueError: gamma must be in [0.0, 1.0], got 1.5
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    low = "-inf" if minimum is None else minimum
-    high = "inf" if maximum is None else maximum
-    bracket = "(" if strict else "["
-    too_low = minimum is not None and (
-        value <= minimum if strict else value < minimum
-    )
-    too_high = maximum is not None and value > maximum
-    if too_low or too_high:
-        raise ValueError(
-            f"{name} must be in {bracket}{low}, {high}], got {value}"
-        )
-    return value
 
 
 def check_logits(name, logits):
@@ -254,7 +201,4 @@ def check_reduction(reduction):
     -------
     >>> check_reduction("sum")
     """
-    if reduction not in REDUCTIONS:
-        raise ValueError(
-            f"reduction must be one of {REDUCTIONS}, got {reduction!r}"
-        )
+    check_choice("reduction", reduction, REDUCTIONS)

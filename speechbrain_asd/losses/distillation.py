@@ -39,9 +39,9 @@ Authors
 import torch
 import torch.nn.functional as F
 
+from speechbrain_asd.checks import check_number
 from speechbrain_asd.losses.checks import (
     check_logits,
-    check_number,
     check_reduction,
     check_same_shape,
     check_targets,
@@ -126,25 +126,16 @@ def decoupled_kl_parts(
     temperature = check_number("temperature", temperature, 0.0, strict=True)
     n_rows, n_classes = student_logits.shape
     targets = check_targets(targets, n_rows, n_classes)
-    teacher_logits = teacher_logits.detach()
     is_target = F.one_hot(targets, n_classes).bool()
-
+    student = student_logits / temperature
+    teacher = teacher_logits.detach() / temperature
     tckd = _kl_from_log_probs(
-        _binary_log_probs(student_logits / temperature, is_target),
-        _binary_log_probs(teacher_logits / temperature, is_target),
+        _binary_log_probs(student, is_target),
+        _binary_log_probs(teacher, is_target),
     )
-    non_target = ~is_target
     nckd = _kl_from_log_probs(
-        F.log_softmax(
-            student_logits[non_target].view(n_rows, n_classes - 1)
-            / temperature,
-            dim=-1,
-        ),
-        F.log_softmax(
-            teacher_logits[non_target].view(n_rows, n_classes - 1)
-            / temperature,
-            dim=-1,
-        ),
+        _non_target_log_probs(student, is_target),
+        _non_target_log_probs(teacher, is_target),
     )
     return tckd, nckd
 
@@ -462,6 +453,26 @@ def _binary_log_probs(logits, is_target):
     log_target = log_p.masked_fill(~is_target, float("-inf")).logsumexp(-1)
     log_rest = log_p.masked_fill(is_target, float("-inf")).logsumexp(-1)
     return torch.stack([log_target, log_rest], dim=-1)
+
+
+def _non_target_log_probs(logits, is_target):
+    """Log-probabilities over the non-target classes alone, shape [B, C - 1].
+
+    Arguments
+    ---------
+    logits : torch.Tensor
+        Logits already divided by the temperature, shape [B, C].
+    is_target : torch.Tensor
+        Boolean one-hot mask of the target class, shape [B, C].
+
+    Returns
+    -------
+    log_probs : torch.Tensor
+        log_softmax of each row without its target class.
+    """
+    n_rows, n_classes = logits.shape
+    non_target = logits[~is_target].view(n_rows, n_classes - 1)
+    return F.log_softmax(non_target, dim=-1)
 
 
 def _kl_from_log_probs(log_q, log_p):

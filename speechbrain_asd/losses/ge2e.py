@@ -31,6 +31,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from speechbrain_asd.checks import check_number, check_positive
 from speechbrain_asd.losses.checks import check_reduction, reduce_losses
 
 # Added to softplus(w_raw) so that w stays > 0 even where softplus underflows.
@@ -166,20 +167,14 @@ class GE2ELoss(torch.nn.Module):
     def __init__(self, init_w=10.0, init_b=-5.0, reduction="mean"):
         """Validates the initial values and creates w_raw and b."""
         super().__init__()
-        if isinstance(init_w, bool) or not isinstance(init_w, (int, float)):
-            raise ValueError(f"init_w must be a number, got {init_w!r}")
-        if not math.isfinite(init_w) or init_w <= MIN_SCALE:
-            raise ValueError(f"init_w must be > {MIN_SCALE}, got {init_w}")
-        if isinstance(init_b, bool) or not isinstance(init_b, (int, float)):
-            raise ValueError(f"init_b must be a number, got {init_b!r}")
-        if not math.isfinite(init_b):
-            raise ValueError(f"init_b must be finite, got {init_b}")
+        init_w = check_positive("init_w", init_w, above=MIN_SCALE)
+        init_b = check_number("init_b", init_b)
         check_reduction(reduction)
         self.reduction = reduction
         self.w_raw = torch.nn.Parameter(
             torch.tensor(_softplus_inverse(init_w - MIN_SCALE))
         )
-        self.b = torch.nn.Parameter(torch.tensor(float(init_b)))
+        self.b = torch.nn.Parameter(torch.tensor(init_b))
 
     @property
     def w(self):

@@ -36,9 +36,9 @@ Authors
 import torch
 import torch.nn.functional as F
 
+from speechbrain_asd.checks import check_number
 from speechbrain_asd.losses.checks import (
     check_logits,
-    check_number,
     check_reduction,
     check_same_shape,
     check_targets,

@@ -1,0 +1,186 @@
+"""Checks of plain arguments (integers, numbers, choices) with clear errors.
+
+The lowest layer of the package: standard library only, so that every
+module, from the score files up to the attacks, can check its arguments the
+same way. Each check raises a ``ValueError`` that names the argument and its
+bad value, before the value can fail somewhere deep inside numpy or torch,
+and returns the value in a plain Python type. Integer checks accept numpy
+integers too (they are ``numbers.Integral``); ``bool`` is never taken for a
+number.
+
+Authors
+ * speechbrain-asd developers
+"""
+
+import math
+import numbers
+
+
+def check_int(name, value, minimum=None):
+    """Checks that an argument is an integer, at least ``minimum``.
+
+    Arguments
+    ---------
+    name : str
+        The argument's name, used in the error message.
+    value : int
+        The value to check (a Python or numpy integer, not a bool).
+    minimum : int, optional
+        Smallest allowed value.
+
+    Returns
+    -------
+    value : int
+        The value as a Python int.
+
+    Raises
+    ------
+    ValueError
+        If the value is not an integer or is below ``minimum``.
+
+    Example
+    -------
+    >>> check_int("n_speakers", 4, minimum=1)
+    4
+    >>> check_int("n_speakers", 0, minimum=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_speakers must be >= 1, got 0
+    >>> check_int("seed", 1.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: seed must be an integer, got 1.5
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_number(name, value, minimum=None, maximum=None, strict=False):
+    """Checks that an argument is a finite real number inside bounds.
+
+    Arguments
+    ---------
+    name : str
+        The argument's name, used in the error message.
+    value : float
+        The value to check (an int or a float, not a bool).
+    minimum : float, optional
+        Lowest allowed value (inclusive unless ``strict``).
+    maximum : float, optional
+        Highest allowed value (inclusive).
+    strict : bool
+        If True, ``value`` must be strictly greater than ``minimum``.
+
+    Returns
+    -------
+    value : float
+        The value as a Python float.
+
+    Raises
+    ------
+    ValueError
+        If the value is not a finite number or lies outside the bounds; the
+        message gives the allowed interval.
+
+    Example
+    -------
+    >>> check_number("temperature", 5, minimum=0.0, strict=True)
+    5.0
+    >>> check_number("gamma", 1.5, minimum=0.0, maximum=1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: gamma must be in [0.0, 1.0], got 1.5
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    too_low = minimum is not None and (
+        value <= minimum if strict else value < minimum
+    )
+    too_high = maximum is not None and value > maximum
+    if too_low or too_high:
+        low = "-inf" if minimum is None else minimum
+        high = "inf" if maximum is None else maximum
+        bracket = "(" if strict else "["
+        raise ValueError(
+            f"{name} must be in {bracket}{low}, {high}], got {value}"
+        )
+    return value
+
+
+def check_positive(name, value, above=0):
+    """Checks that an argument is a finite real number greater than ``above``.
+
+    Arguments
+    ---------
+    name : str
+        The argument's name, used in the error message.
+    value : float
+        The value to check (an int or a float, not a bool).
+    above : float
+        The value must be strictly greater than this (default 0).
+
+    Returns
+    -------
+    value : float
+        The value as a Python float.
+
+    Raises
+    ------
+    ValueError
+        If the value is not a finite number or is not above the bound.
+
+    Example
+    -------
+    >>> check_positive("alpha", 3)
+    3.0
+    >>> check_positive("alpha", -1)
+    Traceback (most recent call last):
+    ...
+    ValueError: alpha must be > 0, got -1.0
+    """
+    value = check_number(name, value)
+    if not value > above:
+        raise ValueError(f"{name} must be > {above}, got {value}")
+    return value
+
+
+def check_choice(name, value, choices):
+    """Checks that an argument is one of a few allowed values.
+
+    Arguments
+    ---------
+    name : str
+        The argument's name, used in the error message.
+    value : object
+        The value to check.
+    choices : tuple
+        The allowed values.
+
+    Returns
+    -------
+    value : object
+        The value, unchanged.
+
+    Raises
+    ------
+    ValueError
+        If the value is not among ``choices``.
+
+    Example
+    -------
+    >>> check_choice("keep", "below", ("below", "above"))
+    'below'
+    >>> check_choice("keep", "middle", ("below", "above"))
+    Traceback (most recent call last):
+    ...
+    ValueError: keep must be one of ('below', 'above'), got 'middle'
+    """
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
