@@ -31,10 +31,7 @@ Authors
 """
 
 import contextlib
-import csv
-import io
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List, Mapping, Optional, Sequence, Tuple, Union
@@ -47,9 +44,9 @@ from speechbrain.utils.data_utils import batch_pad_right
 from speechbrain.utils.logger import get_logger
 from tqdm import tqdm
 
+from speechbrain_asd.atomic import atomic_output, write_csv_atomic
 from speechbrain_asd.checks import check_choice, check_int, check_positive
 from speechbrain_asd.data.asvspoof import CM_HEADER, class_label
-from speechbrain_asd.scorefiles import write_text_atomic
 
 logger = get_logger(__name__)
 
@@ -974,12 +971,8 @@ def _write_flac(path, audio, sample_rate):
     sample_rate : int
         Sample rate.
     """
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    with atomic_output(path) as tmp:
         sf.write(tmp, audio, sample_rate, format="FLAC", subtype="PCM_16")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _write_manifest(path, rows):
@@ -992,8 +985,4 @@ def _write_manifest(path, rows):
     rows : List[dict]
         Rows with the ASVspoof manifest columns (``CM_HEADER``).
     """
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CM_HEADER, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text_atomic(path, buffer.getvalue())
+    write_csv_atomic(path, CM_HEADER, rows)

@@ -17,14 +17,13 @@ Authors
  * speechbrain-asd developers
 """
 
-import os
-import tempfile
 from io import BytesIO
 from pathlib import Path
 
 import numpy as np
 from scipy.special import ndtri
 
+from speechbrain_asd.atomic import write_bytes_atomic
 from speechbrain_asd.metrics import (
     check_cm_scores,
     compute_det_curve,
@@ -359,29 +358,6 @@ def histogram_figure(bonafide_scores, spoof_scores, spoof_attacks, title=None):
     return figure
 
 
-def _write_bytes_atomic(path, data):
-    """Writes a binary file atomically: temp file in its folder, then rename.
-
-    Arguments
-    ---------
-    path : pathlib.Path
-        The file to write (its folder exists).
-    data : bytes
-        The whole content.
-    """
-    handle, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def _png_path(path):
     """Checks that a file name ends in ``.png``.
 
@@ -443,7 +419,7 @@ def save_figure(figure, path):
     image = BytesIO()
     figure.savefig(image, format="png", dpi=_DPI)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_bytes_atomic(path, image.getvalue())
+    write_bytes_atomic(path, image.getvalue())
     return path
 
 

@@ -42,7 +42,6 @@ Authors
 
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from typing import (
     Dict,
@@ -56,6 +55,8 @@ from typing import (
 )
 
 import numpy as np
+
+from speechbrain_asd.atomic import write_text_atomic
 
 BONAFIDE = "bonafide"
 SPOOF = "spoof"
@@ -463,42 +464,6 @@ def _asv_score(source, key, value):
     if problem:
         return None, problem
     return _parse_score(value)
-
-
-def write_text_atomic(path: FilePath, text: str) -> None:
-    """Writes a text file atomically, creating its parent folder.
-
-    The text goes to a temporary file in the same folder, which then replaces
-    ``path`` in one step: readers never see a half-written file.
-
-    Arguments
-    ---------
-    path : str or os.PathLike
-        The file to write.
-    text : str
-        Its whole content.
-
-    Example
-    -------
-    >>> path = getfixture("tmp_path") / "sub" / "a.txt"
-    >>> write_text_atomic(path, "hello\\n")
-    >>> path.read_text()
-    'hello\\n'
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(
-        dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def _write_lines(path, lines, error_cls, what):

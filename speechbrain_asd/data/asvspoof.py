@@ -66,12 +66,12 @@ import soundfile as sf
 from speechbrain.dataio.dataio import load_pkl, save_pkl
 from speechbrain.utils.logger import get_logger
 
+from speechbrain_asd.atomic import write_text_atomic
 from speechbrain_asd.scorefiles import (
     ProtocolError,
     read_asv_enrolment,
     read_asv_protocol,
     read_cm_protocol,
-    write_text_atomic,
 )
 
 logger = get_logger(__name__)

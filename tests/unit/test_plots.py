@@ -10,7 +10,6 @@ import sys
 import numpy as np
 import pytest
 
-from speechbrain_asd import plots
 from speechbrain_asd.evaluation import plot_score_file
 from speechbrain_asd.metrics import compute_det_curve, compute_eer
 from speechbrain_asd.plots import (
@@ -209,32 +208,6 @@ def test_a_file_name_not_ending_in_png_is_refused(tmp_path, plotter):
     with pytest.raises(ValueError, match=r"must end in '\.png'.*plot\.jpg"):
         plotter(*_scores(), tmp_path / "plot.jpg")
     assert list(tmp_path.iterdir()) == []
-
-
-def test_failed_write_keeps_the_old_file_and_leaves_no_temp(
-    tmp_path, monkeypatch
-):
-    """A write failing at the rename leaves the previous plot untouched."""
-    path = tmp_path / "det.png"
-    path.write_bytes(b"old")
-
-    def failing_replace(source, target):
-        """Fails as a full disk or a permission problem would.
-
-        Arguments
-        ---------
-        source : str
-            The temporary file.
-        target : str
-            The destination.
-        """
-        raise OSError("disk full")
-
-    monkeypatch.setattr(plots.os, "replace", failing_replace)
-    with pytest.raises(OSError, match="disk full"):
-        plot_det_curves(*_scores(), path)
-    assert path.read_bytes() == b"old"
-    assert [p.name for p in tmp_path.iterdir()] == ["det.png"]
 
 
 def test_missing_matplotlib_says_how_to_install_it(monkeypatch):
