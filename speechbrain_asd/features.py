@@ -167,7 +167,10 @@ class LogMelFeatures(torch.nn.Module):
             raise ValueError(
                 f"lengths must have shape [{batch}], got {tuple(lengths.shape)}"
             )
-        if bool(((lengths <= 0) | (lengths > 1)).any()):
+        # A data-dependent check cannot be traced: skipped in ONNX export.
+        if not torch.compiler.is_exporting() and bool(
+            ((lengths <= 0) | (lengths > 1)).any()
+        ):
             raise ValueError(
                 f"lengths must lie in (0, 1], got {lengths.tolist()}"
             )
