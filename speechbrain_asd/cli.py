@@ -173,6 +173,129 @@ def _cmd_model_card(args):
     return 0
 
 
+def _cmd_export(args):
+    """Writes a self-contained model folder from a recipe stage's output.
+
+    Arguments
+    ---------
+    args : argparse.Namespace
+        Parsed arguments of ``export``.
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    from speechbrain_asd.export import export_model_folder, export_onnx
+
+    folder = export_model_folder(
+        args.source, args.out, overwrite=args.overwrite
+    )
+    written = {"model_dir": str(folder)}
+    if args.onnx or args.int8:
+        written["onnx"] = str(export_onnx(folder, quantize=args.int8))
+    if args.json:
+        _print_json(written)
+    else:
+        for name, path in written.items():
+            print(f"{name:<10} {path}")
+    return 0
+
+
+def _cmd_classify(args):
+    """Prints the bona fide score and class of each audio file.
+
+    Arguments
+    ---------
+    args : argparse.Namespace
+        Parsed arguments of ``classify``.
+
+    Returns
+    -------
+    int
+        Exit status: 2 when any file could not be scored.
+    """
+    from speechbrain_asd.inference import SpoofDetector
+
+    detector = SpoofDetector.from_hparams(
+        args.model, backend=args.backend, onnx_file=args.onnx_file
+    )
+    results = [
+        result.to_dict()
+        for result in detector.score_files(args.files, skip_errors=True)
+    ]
+    if args.json:
+        _print_json(results)
+    else:
+        print(f"{'score':>9}  {'P(bona fide)':>12}  {'class':<12} file")
+        for row in results:
+            if "error" in row:
+                print(f"{'-':>9}  {'-':>12}  {'error':<12} {row['error']}")
+            else:
+                print(
+                    f"{row['bonafide_score']:>9.4f}  "
+                    f"{row['bonafide_prob']:>12.4f}  "
+                    f"{row['label']:<12} {row['file']}"
+                )
+    failed = any("error" in row for row in results)
+    return EXIT_BAD_INPUT if failed else 0
+
+
+def _cmd_score(args):
+    """Scores a file list or CM protocol into an ASVspoof score file.
+
+    Arguments
+    ---------
+    args : argparse.Namespace
+        Parsed arguments of ``score``.
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    from speechbrain_asd.inference import score_list_to_file
+
+    count = score_list_to_file(
+        args.model,
+        args.list,
+        args.out,
+        audio_dir=args.audio_dir,
+        backend=args.backend,
+        onnx_file=args.onnx_file,
+        progress=True,
+    )
+    if args.json:
+        _print_json({"scores": str(args.out), "trials": count})
+    else:
+        print(f"wrote {count} scores to {args.out}")
+    return 0
+
+
+def _add_backend_flags(parser):
+    """Adds the model folder and backend options shared by scoring commands.
+
+    Arguments
+    ---------
+    parser : argparse.ArgumentParser
+        The sub-command's parser.
+    """
+    parser.add_argument(
+        "--model", required=True, help="model folder written by 'export'"
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("torch", "onnx"),
+        default="torch",
+        help="run the model with PyTorch or onnxruntime",
+    )
+    parser.add_argument(
+        "--onnx-file",
+        default="model.onnx",
+        help="ONNX file of the folder (model.int8.onnx for int8)",
+    )
+
+
 def _add_json_flag(parser):
     """Adds the ``--json`` flag shared by every sub-command.
 
@@ -314,6 +437,71 @@ def build_parser():
     )
     _add_json_flag(card)
     card.set_defaults(handler=_cmd_model_card)
+
+    export = commands.add_parser(
+        "export",
+        help="write a model folder that SpoofDetector.from_hparams loads",
+        description=(
+            "Select the best checkpoint (lowest dev EER) of a recipe stage's "
+            "output folder and write a self-contained model folder, "
+            "optionally with an ONNX (and int8) model."
+        ),
+    )
+    export.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        help="output folder of the recipe's teacher or student stage",
+    )
+    export.add_argument("--out", required=True, help="model folder to write")
+    export.add_argument(
+        "--onnx", action="store_true", help="also export model.onnx"
+    )
+    export.add_argument(
+        "--int8",
+        action="store_true",
+        help="also write a dynamically quantised model.int8.onnx",
+    )
+    export.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing, different model folder",
+    )
+    _add_json_flag(export)
+    export.set_defaults(handler=_cmd_export)
+
+    classify = commands.add_parser(
+        "classify",
+        help="bona fide score and class of audio files",
+        description=(
+            "Score audio files (any sample rate, mono or stereo, anything "
+            "soundfile reads). Higher scores mean bona fide."
+        ),
+    )
+    _add_backend_flags(classify)
+    classify.add_argument("files", nargs="+", help="audio files")
+    _add_json_flag(classify)
+    classify.set_defaults(handler=_cmd_classify)
+
+    score = commands.add_parser(
+        "score",
+        help="write an ASVspoof score file for a file list or protocol",
+        description=(
+            "Score every file of a list (one path per line) or of an "
+            "ASVspoof CM protocol (with --audio-dir) and write the score "
+            "file atomically."
+        ),
+    )
+    _add_backend_flags(score)
+    score.add_argument("--list", required=True, help="file list or CM protocol")
+    score.add_argument("--out", required=True, help="score file to write")
+    score.add_argument(
+        "--audio-dir",
+        default=None,
+        help="audio folder of a protocol's trials (<trial>.flac)",
+    )
+    _add_json_flag(score)
+    score.set_defaults(handler=_cmd_score)
     return parser
 
 

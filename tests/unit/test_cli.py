@@ -19,6 +19,9 @@ SUBCOMMANDS = (
     "prepare",
     "evaluate",
     "model-card",
+    "export",
+    "classify",
+    "score",
 )
 
 
