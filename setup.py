@@ -33,6 +33,8 @@ setup(
         "soundfile>=0.12",
         "sentencepiece",
         "pyworld>=0.3",
+        # pyworld imports pkg_resources, which setuptools 81 removes.
+        "setuptools<81",
         "tqdm",
     ],
     extras_require={

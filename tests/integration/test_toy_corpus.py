@@ -1,0 +1,294 @@
+"""End-to-end tests of the offline corpus on its small size.
+
+The small corpus is generated once for the module (about 10 s on 2 cores).
+
+Authors
+ * speechbrain-asd developers
+"""
+
+import os
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from speechbrain_asd.data.toy import make_toy_corpus
+from speechbrain_asd.data.toy.difficulty import lr_difficulty
+from speechbrain_asd.data.toy.dsp import active_rms
+from speechbrain_asd.data.toy.layout import (
+    asv_enrolment_path,
+    asv_trials_path,
+    cm_protocol_path,
+    write_protocols,
+)
+from speechbrain_asd.data.toy.plan import make_plan
+from speechbrain_asd.data.toy.render import flac_path, synthesize_item
+from speechbrain_asd.metrics import compute_eer
+from speechbrain_asd.scorefiles import (
+    read_asv_enrolment,
+    read_asv_protocol,
+    read_cm_protocol,
+)
+
+pytestmark = pytest.mark.integration
+
+SEED = 1234
+SPLITS = ("train", "dev", "eval")
+LETTER = {"train": "T", "dev": "D", "eval": "E"}
+SEEN = {"A01", "A02", "A03", "A04", "A05", "A06"}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """Generates the small corpus once.
+
+    Arguments
+    ---------
+    tmp_path_factory : pytest.TempPathFactory
+        Gives the folder.
+
+    Returns
+    -------
+    tuple
+        ``(root, summary)``.
+    """
+    root = tmp_path_factory.mktemp("toy") / "corpus"
+    summary = make_toy_corpus(root, seed=SEED, size="small", progress=False)
+    return root, summary
+
+
+@pytest.fixture(scope="module")
+def trials(corpus):
+    """The CM trials of each split, read back with scorefiles.
+
+    Arguments
+    ---------
+    corpus : tuple
+        The generated corpus.
+
+    Returns
+    -------
+    dict
+        Split -> list of CMTrial.
+    """
+    root, _ = corpus
+    return {s: read_cm_protocol(cm_protocol_path(root, s)) for s in SPLITS}
+
+
+def _flac(root, split, utt_id):
+    """Path of a corpus FLAC file.
+
+    Arguments
+    ---------
+    root : pathlib.Path
+        The corpus folder.
+    split : str
+        The split.
+    utt_id : str
+        The utterance id.
+
+    Returns
+    -------
+    pathlib.Path
+        The file.
+    """
+    return root / "LA" / f"ASVspoof2019_LA_{split}" / "flac" / f"{utt_id}.flac"
+
+
+def test_layout_and_naming(corpus, trials):
+    """ASVspoof 2019 LA folders, file names and protocol lines."""
+    root, summary = corpus
+    assert summary["skipped"] is False
+    line = re.compile(
+        r"LA_00\d\d LA_[TDE]_\d{7} - (-|A0[1-8]) (bonafide|spoof)"
+    )
+    for split in SPLITS:
+        text = Path(cm_protocol_path(root, split)).read_text()
+        assert all(line.fullmatch(row) for row in text.splitlines())
+        names = set(os.listdir(_flac(root, split, "x").parent))
+        assert all(
+            re.fullmatch(rf"LA_{LETTER[split]}_\d{{7}}\.flac", n) for n in names
+        )
+        listed = {f"{t.trial}.flac" for t in trials[split]}
+        assert listed <= names
+        extra = names - listed
+        if split == "train":
+            assert not extra
+        else:
+            enrolled = set()
+            for gender in ("female", "male"):
+                for utts in read_asv_enrolment(
+                    asv_enrolment_path(root, split, gender)
+                ).values():
+                    enrolled.update(f"{u}.flac" for u in utts)
+            assert extra == enrolled
+    for split in ("dev", "eval"):
+        assert os.path.exists(asv_trials_path(root, split))
+    assert (root / "toy_corpus.json").exists()
+    assert not [p for p in root.parent.iterdir() if ".partial-" in p.name]
+
+
+def test_audio_is_16khz_mono_flac(corpus, trials):
+    """Every trial file is 16 kHz mono 16-bit FLAC, 1-8 s, not clipped."""
+    root, _ = corpus
+    for split in SPLITS:
+        for trial in trials[split]:
+            path = _flac(root, split, trial.trial)
+            info = sf.info(str(path))
+            assert (info.samplerate, info.channels) == (16000, 1)
+            assert (info.format, info.subtype) == ("FLAC", "PCM_16")
+            assert 1.0 < info.duration < 8.0
+    wave, _ = sf.read(str(_flac(root, "eval", trials["eval"][0].trial)))
+    assert np.max(np.abs(wave)) < 1.0
+
+
+def test_speakers(trials):
+    """Speaker-disjoint splits; >= 12 speakers; >= 8 train with >= 10."""
+    speakers = {s: {t.speaker for t in trials[s]} for s in SPLITS}
+    assert not speakers["train"] & speakers["dev"]
+    assert not speakers["train"] & speakers["eval"]
+    assert not speakers["dev"] & speakers["eval"]
+    assert sum(len(v) for v in speakers.values()) >= 12
+    per_speaker = Counter(t.speaker for t in trials["train"])
+    assert len(per_speaker) >= 8 and min(per_speaker.values()) >= 10
+    for split in SPLITS:
+        bona = {t.speaker for t in trials[split] if t.key == "bonafide"}
+        assert bona == speakers[split]
+
+
+def test_attacks_balanced_unseen_only_in_eval(trials):
+    """Every split has its attacks in equal numbers; A07/A08 only in eval."""
+    for split in SPLITS:
+        counts = Counter(t.attack for t in trials[split] if t.key == "spoof")
+        assert len(set(counts.values())) == 1
+        expected = SEEN | ({"A07", "A08"} if split == "eval" else set())
+        assert set(counts) == expected
+        assert all(
+            t.attack == "bonafide" for t in trials[split] if t.key == "bonafide"
+        )
+
+
+def test_asv_lists(corpus, trials):
+    """Enrolled speakers are the claimed ones; keys agree with the CM."""
+    root, _ = corpus
+    for split in ("dev", "eval"):
+        cm = {t.trial: t for t in trials[split]}
+        enrolled = {}
+        for gender in ("female", "male"):
+            part = read_asv_enrolment(asv_enrolment_path(root, split, gender))
+            assert part
+            enrolled.update(part)
+        asv = read_asv_protocol(asv_trials_path(root, split))
+        assert {t.speaker for t in asv} == set(enrolled)
+        assert Counter(t.key for t in asv).keys() == {
+            "target",
+            "nontarget",
+            "spoof",
+        }
+        for trial in asv:
+            item = cm[trial.trial]
+            if trial.key == "spoof":
+                assert item.key == "spoof" and item.attack == trial.attack
+                assert item.speaker == trial.speaker
+            else:
+                assert item.key == "bonafide"
+                same = item.speaker == trial.speaker
+                assert same == (trial.key == "target")
+
+
+def test_augmentation_csvs_load_in_speechbrain(corpus):
+    """SpeechBrain's legacy CSV reader loads the noise and RIR sets."""
+    from speechbrain.dataio.legacy import ExtendedCSVDataset
+
+    root, summary = corpus
+    assert summary["augmentation"] == {"noise": 5, "rir": 3}
+    for name in ("noise", "rir"):
+        dataset = ExtendedCSVDataset(
+            csvpath=str(root / "augmentation" / f"{name}.csv")
+        )
+        item = dataset[0]
+        assert item["wav"].ndim == 1 and item["wav"].numel() > 1000
+
+
+def test_class_not_revealed_by_length_level_or_band(corpus, trials):
+    """Duration, speech level and >4.2 kHz energy alone stay near chance."""
+    root, _ = corpus
+    features = {"bonafide": [], "spoof": []}
+    for split in SPLITS:
+        for trial in trials[split]:
+            x, sr = sf.read(str(_flac(root, split, trial.trial)))
+            power = np.abs(np.fft.rfft(x)) ** 2
+            high = power[np.fft.rfftfreq(len(x), 1 / sr) > 4200].sum()
+            features[trial.key].append(
+                (
+                    len(x) / sr,
+                    20 * np.log10(active_rms(x, sr)),
+                    10 * np.log10(high / power.sum()),
+                )
+            )
+    bona, spoof = np.array(features["bonafide"]), np.array(features["spoof"])
+    for column in range(3):
+        eer = min(
+            compute_eer(bona[:, column], spoof[:, column])[0],
+            compute_eer(-bona[:, column], -spoof[:, column])[0],
+        )
+        assert eer > 0.3
+
+
+def test_rerun_skips_or_refuses(corpus, tmp_path):
+    """Same seed and size: skip; other seed or size: refuse; foreign: refuse."""
+    root, summary = corpus
+    again = make_toy_corpus(root, seed=SEED, size="small", progress=False)
+    assert again["skipped"] is True
+    assert again["splits"] == summary["splits"]
+    with pytest.raises(ValueError, match="already holds a toy corpus"):
+        make_toy_corpus(root, seed=SEED + 1, size="small", progress=False)
+    with pytest.raises(ValueError, match="already holds a toy corpus"):
+        make_toy_corpus(root, seed=SEED, size="default", progress=False)
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="holds no complete toy corpus"):
+        make_toy_corpus(foreign, seed=SEED, size="small", progress=False)
+    assert os.listdir(foreign) == ["notes.txt"]
+
+
+def test_deterministic(corpus, tmp_path):
+    """Same seed: same protocols, and the same audio for a sample of files.
+
+    The sample is made again here, in this process and in another order
+    than the two worker processes of the generation made it.
+    """
+    root, _ = corpus
+    plan = make_plan(SEED, "small")
+    write_protocols(tmp_path, plan)
+    for split in SPLITS:
+        assert (
+            Path(cm_protocol_path(tmp_path, split)).read_bytes()
+            == Path(cm_protocol_path(root, split)).read_bytes()
+        )
+    for split in ("dev", "eval"):
+        assert (
+            Path(asv_trials_path(tmp_path, split)).read_bytes()
+            == Path(asv_trials_path(root, split)).read_bytes()
+        )
+    sample = []
+    for attack in sorted(SEEN | {"A07", "A08", "bonafide"}):
+        sample += [i for i in plan.items if i.attack == attack][:2]
+    for item in reversed(sample):
+        wave = synthesize_item(item, SEED)
+        stored, _ = sf.read(flac_path(root, item), dtype="int16")
+        expected = np.clip(np.round(wave * 32768), -32768, 32767)
+        np.testing.assert_allclose(stored, expected, atol=1)
+
+
+def test_lr_difficulty_runs_on_the_small_corpus(corpus):
+    """The difficulty check gives an EER per eval attack."""
+    root, _ = corpus
+    result = lr_difficulty(root)
+    assert 0.0 <= result["pooled_eer"] <= 1.0
+    assert sorted(result["per_attack_eer"]) == sorted(SEEN | {"A07", "A08"})
+    assert result["train_trials"] == 99 and result["eval_trials"] == 42
