@@ -29,7 +29,6 @@ sysdeps:
 demo: install
 	$(BIN)/speechbrain-asd make-toy-corpus $(CORPUS) --seed $(SEED)
 	$(BIN)/speechbrain-asd prepare $(CORPUS) $(MANIFESTS)
-	$(BIN)/speechbrain-asd corpus-summary $(CORPUS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
