@@ -1,0 +1,587 @@
+"""Datasets, audio pipelines and samplers of the ASVspoof 2019 LA recipe.
+
+The stages read the CSV manifests of ``asvspoof_prepare.py`` (columns
+``ID,duration,wav,spk_id,system,key,label``) into SpeechBrain
+``DynamicItemDataset`` objects that provide ``sig`` (the waveform, cropped
+as the stage asks) and ``class_index`` (the 8-class label).
+
+Crops. Training takes a random crop of ``crop_seconds`` from each
+utterance; an utterance shorter than that is repeated until it fills the
+crop (as the ASVspoof baselines do), so training batches hold no padding.
+Dev and eval read each utterance from its start, whole or cut at
+``max_seconds``; nothing is repeated: the batch is padded and the lengths go
+to the model, whose every layer masks the padding, so a padded utterance
+scores as it would alone.
+
+Active AEG changes the adversarial part of the training set before every
+epoch: ``SlotSampler`` draws from a dataset of the original items plus one
+"slot" per attacked pair, and includes a slot only in the epochs whose
+adversarial set kept that pair (see its docstring).
+
+Authors
+ * speechbrain-asd developers
+"""
+
+import csv
+import json
+import math
+import os
+from collections import defaultdict
+
+import numpy as np
+import soundfile as sf
+import speechbrain as sb
+import torch
+from speechbrain.dataio.dataio import load_data_csv, read_audio
+from speechbrain.dataio.dataset import DynamicItemDataset
+from speechbrain.utils.checkpoints import (
+    mark_as_loader,
+    mark_as_saver,
+    register_checkpoint_hooks,
+)
+from speechbrain.utils.logger import get_logger
+from torch.utils.data import Sampler
+
+from speechbrain_asd.attacks import (
+    ADVERSARIAL_KEY,
+    ADVERSARIAL_LABEL,
+    ADVERSARIAL_SYSTEM,
+)
+from speechbrain_asd.data.asvspoof import CM_HEADER, DATA_ROOT
+
+logger = get_logger(__name__)
+
+AUDIO_EXTENSIONS = (".wav", ".flac")
+AUGMENTATION_HEADER = ["ID", "duration", "wav", "wav_format", "wav_opts"]
+
+
+def load_rows(csv_path, data_folder):
+    """Reads a manifest into ``{ID: row}`` with ``$data_root`` replaced.
+
+    Arguments
+    ---------
+    csv_path : str
+        The manifest.
+    data_folder : str
+        The folder ``$data_root`` stands for.
+
+    Returns
+    -------
+    rows : dict
+        ID -> row dict (``duration`` as float, other columns as strings).
+    """
+    if not os.path.isfile(csv_path):
+        raise FileNotFoundError(
+            f"manifest {csv_path} not found: run the stage that writes it "
+            "(data preparation: skip_prep=False) or check the path"
+        )
+    return load_data_csv(csv_path, replacements={DATA_ROOT: data_folder})
+
+
+def select_subset(rows, max_items, key, seed):
+    """Keeps at most ``max_items`` rows, in proportion to the groups of a key.
+
+    Each group (e.g. each ``system`` or ``spk_id``) keeps a share of
+    ``max_items`` proportional to its size (largest remainders, at least one
+    row per group when ``max_items`` allows); within a group the rows are
+    drawn at random. The choice depends only on the rows and ``seed``.
+
+    Arguments
+    ---------
+    rows : dict
+        ID -> row.
+    max_items : int or None
+        How many rows to keep; None or a number >= len(rows) keeps all.
+    key : str
+        The column that defines the groups.
+    seed : int
+        Seed of the draw.
+
+    Returns
+    -------
+    rows : dict
+        The kept rows, in the original order.
+    """
+    if max_items is None or max_items >= len(rows):
+        return rows
+    if max_items < 1:
+        raise ValueError(f"max_items must be >= 1 or null, got {max_items}")
+    groups = defaultdict(list)
+    for utt_id in sorted(rows):
+        groups[rows[utt_id][key]].append(utt_id)
+    names = sorted(groups)
+    total = len(rows)
+    exact = [max_items * len(groups[g]) / total for g in names]
+    quota = [math.floor(value) for value in exact]
+    if max_items >= len(names):
+        quota = [max(1, q) for q in quota]
+    order = sorted(
+        range(len(names)), key=lambda i: exact[i] - math.floor(exact[i])
+    )
+    while sum(quota) < max_items:
+        index = order.pop()
+        quota[index] += 1
+    while sum(quota) > max_items:
+        index = max(range(len(names)), key=lambda i: quota[i])
+        quota[index] -= 1
+    rng = np.random.default_rng(seed)
+    keep = set()
+    for name, count in zip(names, quota):
+        members = groups[name]
+        keep.update(members[i] for i in rng.permutation(len(members))[:count])
+    return {utt_id: row for utt_id, row in rows.items() if utt_id in keep}
+
+
+def crop_signal(signal, n_samples, random_start, fill):
+    """Cuts a waveform to ``n_samples``, optionally repeating a short one.
+
+    Arguments
+    ---------
+    signal : torch.Tensor
+        Waveform, shape [samples].
+    n_samples : int
+        Target length.
+    random_start : bool
+        Start the crop at a random sample (True) or at 0 (False).
+    fill : bool
+        Repeat a shorter waveform until it has ``n_samples`` (True) or
+        return it unchanged (False).
+
+    Returns
+    -------
+    signal : torch.Tensor
+        The crop.
+    """
+    length = signal.shape[0]
+    if length >= n_samples:
+        start = 0
+        if random_start and length > n_samples:
+            start = int(torch.randint(length - n_samples + 1, ()))
+        return signal[start : start + n_samples]
+    if not fill:
+        return signal
+    return signal.repeat(math.ceil(n_samples / length))[:n_samples]
+
+
+def make_audio_pipeline(sample_rate, seconds=None, train=False):
+    """Builds the dynamic item that reads ``wav`` into ``sig``.
+
+    Arguments
+    ---------
+    sample_rate : int
+        Sample rate of the audio, in Hz.
+    seconds : float, optional
+        Training: the crop length; dev/eval: the maximum duration read from
+        the start of each file. None reads whole files.
+    train : bool
+        True for the training crops (random start, short utterances
+        repeated); False for dev/eval (from the start, never repeated).
+
+    Returns
+    -------
+    pipeline : callable
+        A SpeechBrain dynamic item taking ``wav`` and providing ``sig``.
+    """
+    if seconds is not None and not seconds > 0:
+        raise ValueError(f"crop length must be > 0 s or null, got {seconds}")
+    if train and seconds is None:
+        raise ValueError("training needs a crop length in seconds")
+    n_samples = None if seconds is None else int(round(seconds * sample_rate))
+
+    @sb.utils.data_pipeline.takes("wav")
+    @sb.utils.data_pipeline.provides("sig")
+    def audio_pipeline(wav):
+        """Reads one waveform and crops it.
+
+        Arguments
+        ---------
+        wav : str
+            Path of the audio file.
+
+        Returns
+        -------
+        sig : torch.Tensor
+            The waveform, shape [samples].
+        """
+        signal = read_audio(wav)
+        if signal.dim() != 1:
+            raise ValueError(f"{wav}: expected mono audio")
+        if n_samples is None:
+            return signal
+        return crop_signal(signal, n_samples, random_start=train, fill=train)
+
+    return audio_pipeline
+
+
+@sb.utils.data_pipeline.takes("label")
+@sb.utils.data_pipeline.provides("class_index")
+def label_pipeline(label):
+    """Turns the manifest's label column into a class index tensor.
+
+    Arguments
+    ---------
+    label : str
+        Class index (-1 for eval attacks outside the 8 classes).
+
+    Returns
+    -------
+    class_index : torch.Tensor
+        Shape [1], int64.
+    """
+    return torch.LongTensor([int(label)])
+
+
+def make_dataset(rows, audio_pipeline, with_labels=True):
+    """Wraps manifest rows into a dataset providing ``sig`` (and labels).
+
+    Arguments
+    ---------
+    rows : dict
+        ID -> row.
+    audio_pipeline : callable
+        From ``make_audio_pipeline``.
+    with_labels : bool
+        Also provide ``class_index`` (needs a ``label`` column).
+
+    Returns
+    -------
+    dataset : speechbrain.dataio.dataset.DynamicItemDataset
+        Output keys ``id``, ``sig`` and, with labels, ``class_index``.
+    """
+    pipelines = [audio_pipeline]
+    keys = ["id", "sig"]
+    if with_labels:
+        pipelines.append(label_pipeline)
+        keys.append("class_index")
+    return DynamicItemDataset(
+        dict(rows), dynamic_items=pipelines, output_keys=keys
+    )
+
+
+def sorted_by_duration(dataset):
+    """Sorts a dataset by duration (least padding in dev/eval batches).
+
+    Arguments
+    ---------
+    dataset : speechbrain.dataio.dataset.DynamicItemDataset
+        A dataset whose rows have a ``duration``.
+
+    Returns
+    -------
+    dataset : speechbrain.dataio.dataset.DynamicItemDataset
+        The same items, shortest first.
+    """
+    return dataset.filtered_sorted(sort_key="duration")
+
+
+def merge_rows(*parts):
+    """Joins row dicts, refusing repeated IDs.
+
+    Arguments
+    ---------
+    *parts : dict
+        ID -> row dicts.
+
+    Returns
+    -------
+    rows : dict
+        All rows, in order.
+    """
+    merged = {}
+    for part in parts:
+        repeated = sorted(set(part) & set(merged))
+        if repeated:
+            raise ValueError(
+                f"the same ID appears in two manifests: {repeated[:5]}"
+            )
+        merged.update(part)
+    return merged
+
+
+def adversarial_slot_rows(pairs, output_dir, max_duration=None):
+    """The rows that active AEG's examples will have, one per pair.
+
+    ``generate_adversarial_set`` names each kept example
+    ``<target ID>_adv_<reference ID>`` and writes it to
+    ``<output_dir>/<ID>.flac``; these rows point there, whether the pair is
+    kept in a given epoch or not.
+
+    Arguments
+    ---------
+    pairs : list of (dict, dict)
+        ``(reference, target)`` rows from ``make_same_speaker_pairs``.
+    output_dir : str
+        The folder the adversarial FLAC files are written to.
+    max_duration : float, optional
+        Seconds of each target that are attacked (None: all).
+
+    Returns
+    -------
+    rows : dict
+        ID -> row with the manifest columns (system ``adversarial``, key
+        ``spoof``, label 7).
+    """
+    rows = {}
+    for reference, target in pairs:
+        utt_id = f"{target['ID']}_adv_{reference['ID']}"
+        duration = float(target["duration"])
+        if max_duration is not None:
+            duration = min(duration, max_duration)
+        rows[utt_id] = {
+            "duration": duration,
+            "wav": os.path.join(output_dir, f"{utt_id}.flac"),
+            "spk_id": target["spk_id"],
+            "system": ADVERSARIAL_SYSTEM,
+            "key": ADVERSARIAL_KEY,
+            "label": str(ADVERSARIAL_LABEL),
+        }
+    return rows
+
+
+def write_augmentation_csv(folder, csv_path):
+    """Lists the audio files under a folder (e.g. MUSAN, RIRS) into a CSV.
+
+    The CSV has SpeechBrain's legacy columns
+    ``ID,duration,wav,wav_format,wav_opts`` that ``AddNoise`` and
+    ``AddReverb`` read, with absolute paths. It is rewritten only when
+    missing.
+
+    Arguments
+    ---------
+    folder : str
+        Folder searched recursively for ``.wav`` and ``.flac`` files.
+    csv_path : str
+        The CSV to write.
+
+    Returns
+    -------
+    csv_path : str
+        The CSV.
+    """
+    if os.path.isfile(csv_path):
+        return csv_path
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"augmentation folder {folder} not found")
+    rows = []
+    for root, _, files in sorted(os.walk(folder)):
+        for name in sorted(files):
+            if not name.lower().endswith(AUDIO_EXTENSIONS):
+                continue
+            path = os.path.abspath(os.path.join(root, name))
+            info = sf.info(path)
+            relative = os.path.relpath(path, folder)
+            rows.append(
+                {
+                    "ID": os.path.splitext(relative)[0].replace(os.sep, "_"),
+                    "duration": f"{info.frames / info.samplerate:.4f}",
+                    "wav": path,
+                    "wav_format": os.path.splitext(name)[1][1:].lower(),
+                    "wav_opts": "",
+                }
+            )
+    if not rows:
+        raise ValueError(f"no .wav or .flac file under {folder}")
+    os.makedirs(os.path.dirname(os.path.abspath(csv_path)), exist_ok=True)
+    tmp = f"{csv_path}.tmp"
+    with open(tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=AUGMENTATION_HEADER)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, csv_path)
+    logger.info("Listed %d files of %s in %s", len(rows), folder, csv_path)
+    return csv_path
+
+
+def read_manifest_ids(csv_path):
+    """Reads the IDs of a manifest written by ``generate_adversarial_set``.
+
+    Arguments
+    ---------
+    csv_path : str
+        The manifest.
+
+    Returns
+    -------
+    ids : list of str
+        The ``ID`` column.
+    """
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames != CM_HEADER:
+            raise ValueError(
+                f"{csv_path}: header {reader.fieldnames}, expected {CM_HEADER}"
+            )
+        return [row["ID"] for row in reader]
+
+
+@register_checkpoint_hooks
+class SlotSampler(Sampler):
+    """Shuffles the fixed items of a dataset plus the slots switched on.
+
+    The dataset holds ``n_fixed`` items that every epoch uses (the original
+    training set), followed by one slot per optional item (one per
+    adversarial pair of active AEG). Before each epoch, ``switch_on`` names
+    the slots to use in it (the pairs whose example passed the filter this
+    time) and the epoch they were prepared for; the sampler then yields a
+    permutation of the fixed items and those slots, seeded by ``(seed,
+    epoch)``.
+
+    The switched-on slots and their epoch are saved in checkpoints
+    (``register_checkpoint_hooks``): a run resumed in the middle of an
+    epoch finds the same slots (``prepared_for(epoch)``), so it reuses the
+    adversarial set already written for that epoch instead of generating a
+    different one with the half-trained model, and the same permutation
+    lets the DataLoader skip exactly the batches already seen.
+
+    Under DDP, the permutation is padded with its first indices to a
+    multiple of ``world_size`` and rank ``r`` takes every
+    ``world_size``-th index from ``r`` on; build the DataLoader with this
+    sampler yourself (Brain's ``make_dataloader`` would wrap it again).
+
+    Arguments
+    ---------
+    n_fixed : int
+        Number of items always used (dataset indices ``0 .. n_fixed - 1``).
+    slot_ids : list of str
+        IDs of the slots, in dataset order (indices ``n_fixed ..``).
+    seed : int
+        Seed of the permutations.
+    rank : int, optional
+        This process's rank (default: from torch.distributed, else 0).
+    world_size : int, optional
+        Number of processes (default: from torch.distributed, else 1).
+    """
+
+    def __init__(self, n_fixed, slot_ids, seed=0, rank=None, world_size=None):
+        """Stores the layout; no slot is on until ``switch_on``."""
+        initialised = (
+            torch.distributed.is_available()
+            and torch.distributed.is_initialized()
+        )
+        if world_size is None:
+            world_size = (
+                torch.distributed.get_world_size() if initialised else 1
+            )
+        if rank is None:
+            rank = torch.distributed.get_rank() if initialised else 0
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} not in [0, {world_size})")
+        self.n_fixed = int(n_fixed)
+        self.slot_index = {
+            slot: self.n_fixed + i for i, slot in enumerate(slot_ids)
+        }
+        if len(self.slot_index) != len(slot_ids):
+            raise ValueError("slot_ids repeat")
+        self.seed = int(seed)
+        self.rank = rank
+        self.world_size = world_size
+        self.epoch = 0
+        self.prepared_epoch = None
+        self.active = []
+
+    def switch_on(self, slot_ids, epoch):
+        """Sets the slots used in an epoch.
+
+        Arguments
+        ---------
+        slot_ids : iterable of str
+            IDs of the slots to use (others are off).
+        epoch : int
+            The epoch they were prepared for.
+        """
+        unknown = sorted(set(slot_ids) - set(self.slot_index))
+        if unknown:
+            raise ValueError(f"unknown slot IDs: {unknown[:5]}")
+        self.active = sorted(set(slot_ids))
+        self.prepared_epoch = int(epoch)
+
+    def prepared_for(self, epoch):
+        """Tells whether the slots were switched on for this epoch.
+
+        Arguments
+        ---------
+        epoch : int
+            The epoch about to run.
+
+        Returns
+        -------
+        bool
+            True when ``switch_on`` was called (or recovered) for it.
+        """
+        return self.prepared_epoch == epoch
+
+    def set_epoch(self, epoch):
+        """Sets the epoch of the next permutation.
+
+        Arguments
+        ---------
+        epoch : int
+            Epoch number.
+        """
+        self.epoch = int(epoch)
+
+    def _indices(self):
+        """All ranks' indices of the current epoch, shuffled and padded.
+
+        Returns
+        -------
+        indices : list of int
+            Fixed items and active slots, permuted, padded to a multiple
+            of ``world_size``.
+        """
+        pool = list(range(self.n_fixed))
+        pool += [self.slot_index[slot] for slot in self.active]
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = [pool[i] for i in rng.permutation(len(pool))]
+        padding = (-len(order)) % self.world_size
+        return order + order[:padding]
+
+    def __iter__(self):
+        """Yields this rank's dataset indices of the epoch.
+
+        Returns
+        -------
+        iterator of int
+            The indices.
+        """
+        return iter(self._indices()[self.rank :: self.world_size])
+
+    def __len__(self):
+        """Number of indices this rank yields in the epoch.
+
+        Returns
+        -------
+        int
+            The count.
+        """
+        return math.ceil((self.n_fixed + len(self.active)) / self.world_size)
+
+    @mark_as_saver
+    def _save(self, path):
+        """Saves the switched-on slots and their epoch.
+
+        Arguments
+        ---------
+        path : str or pathlib.Path
+            The file to write.
+        """
+        state = {"prepared_epoch": self.prepared_epoch, "active": self.active}
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(state, handle)
+
+    @mark_as_loader
+    def _recover(self, path, end_of_epoch):
+        """Restores the switched-on slots and their epoch.
+
+        Arguments
+        ---------
+        path : str or pathlib.Path
+            The file to read.
+        end_of_epoch : bool
+            Whether the checkpoint was taken at the end of an epoch.
+        """
+        del end_of_epoch
+        with open(path, encoding="utf-8") as handle:
+            state = json.load(handle)
+        self.prepared_epoch = state["prepared_epoch"]
+        self.active = [s for s in state["active"] if s in self.slot_index]

@@ -1,0 +1,176 @@
+"""Scores of a countermeasure on dev/eval: score files, EER and t-DCF.
+
+The Brains collect one bona fide score per utterance (``bonafide_score`` of
+the logits: bona fide log-odds, higher = bona fide); this module turns them
+into an ASVspoof 4-column score file (``TRIAL ATTACK KEY SCORE``) and into
+the numbers the recipe reports: pooled and per-attack EER and min t-DCF in
+the 2019 and 2021 forms (``speechbrain_asd.metrics.cm_report``, with the
+ASV scores of the same split), plus the EER of bona fide against the
+attacks seen in training (A01-A06) and against the other ones.
+
+Authors
+ * speechbrain-asd developers
+"""
+
+import os
+
+from speechbrain.utils.logger import get_logger
+
+from speechbrain_asd.data.asvspoof import CLASS_NAMES
+from speechbrain_asd.metrics import cm_report, compute_eer
+from speechbrain_asd.scorefiles import (
+    BONAFIDE,
+    CMTrial,
+    read_asv_scores,
+    write_cm_scores,
+)
+
+logger = get_logger(__name__)
+
+SEEN_ATTACKS = tuple(CLASS_NAMES[1:7])
+
+
+class ScoreCollector:
+    """Accumulates the bona fide scores of a pass over a dataset.
+
+    Example
+    -------
+    >>> import torch
+    >>> collector = ScoreCollector()
+    >>> collector.append(["a", "b"], torch.tensor([0.5, -1.0]))
+    >>> collector.scores
+    {'a': 0.5, 'b': -1.0}
+    """
+
+    def __init__(self):
+        """Starts empty."""
+        self.scores = {}
+
+    def append(self, ids, scores):
+        """Adds the scores of a batch.
+
+        Arguments
+        ---------
+        ids : list of str
+            Utterance IDs.
+        scores : torch.Tensor
+            Bona fide scores, shape [batch].
+        """
+        for utt_id, value in zip(ids, scores.detach().cpu().tolist()):
+            self.scores[utt_id] = float(value)
+
+
+def load_asv_scores(path, split):
+    """Reads the ASV scores used for the t-DCF, or None when absent.
+
+    Arguments
+    ---------
+    path : str or None
+        ASV score file (``<source> <target|nontarget|spoof> <score>``).
+    split : str
+        ``dev`` or ``eval``, for the message.
+
+    Returns
+    -------
+    asv : speechbrain_asd.scorefiles.ASVScores or None
+        The scores; None (with a warning) when no file is given or found.
+    """
+    if path is None or not os.path.isfile(path):
+        logger.warning(
+            "No ASV scores for %s (%s): min t-DCF not computed", split, path
+        )
+        return None
+    asv = read_asv_scores(path)
+    for key in ("target", "nontarget", "spoof"):
+        if getattr(asv, key).size == 0:
+            raise ValueError(f"{path}: no '{key}' ASV score line")
+    return asv
+
+
+def split_scores(scores, rows):
+    """Separates bona fide and spoof scores, with the attack of each spoof.
+
+    Arguments
+    ---------
+    scores : dict
+        ID -> bona fide score.
+    rows : dict
+        ID -> manifest row (``system``, ``key``).
+
+    Returns
+    -------
+    bonafide : list of float
+        Scores of bona fide utterances.
+    spoof : list of float
+        Scores of spoofed utterances.
+    attacks : list of str
+        The attack (``system``) of each spoofed utterance.
+    """
+    missing = sorted(set(rows) - set(scores))
+    if missing:
+        raise ValueError(f"{len(missing)} utterances unscored: {missing[:5]}")
+    bonafide, spoof, attacks = [], [], []
+    for utt_id, row in rows.items():
+        if row["key"] == BONAFIDE:
+            bonafide.append(scores[utt_id])
+        else:
+            spoof.append(scores[utt_id])
+            attacks.append(row["system"])
+    return bonafide, spoof, attacks
+
+
+def cm_results(scores, rows, asv_scores=None):
+    """EER and min t-DCF of a set of scores, pooled, per attack, seen/unseen.
+
+    Arguments
+    ---------
+    scores : dict
+        ID -> bona fide score.
+    rows : dict
+        ID -> manifest row of every scored utterance.
+    asv_scores : speechbrain_asd.scorefiles.ASVScores, optional
+        ASV scores of the same split, for the t-DCF.
+
+    Returns
+    -------
+    results : dict
+        ``report`` (``cm_report``: pooled and per-attack rows), ``eer``,
+        ``min_tdcf_2019``, ``min_tdcf_2021`` (pooled), ``eer_seen`` (bona
+        fide vs A01-A06) and ``eer_unseen`` (bona fide vs the other
+        attacks); None where a subset is empty.
+    """
+    bonafide, spoof, attacks = split_scores(scores, rows)
+    report = cm_report(bonafide, spoof, attacks, asv_scores)
+    results = {
+        "eer": report["pooled"]["eer"],
+        "min_tdcf_2019": report["pooled"]["min_tdcf_2019"],
+        "min_tdcf_2021": report["pooled"]["min_tdcf_2021"],
+    }
+    for name, seen in (("eer_seen", True), ("eer_unseen", False)):
+        subset = [
+            score
+            for score, attack in zip(spoof, attacks)
+            if (attack in SEEN_ATTACKS) == seen
+        ]
+        results[name] = compute_eer(bonafide, subset)[0] if subset else None
+    results["report"] = report
+    return results
+
+
+def write_score_file(path, scores, rows):
+    """Writes an ASVspoof 4-column CM score file (``TRIAL ATTACK KEY SCORE``).
+
+    Arguments
+    ---------
+    path : str
+        The file to write (atomically).
+    scores : dict
+        ID -> bona fide score.
+    rows : dict
+        ID -> manifest row (``spk_id``, ``system``, ``key``).
+    """
+    trials = {
+        utt_id: CMTrial(row["spk_id"], utt_id, row["system"], row["key"])
+        for utt_id, row in rows.items()
+    }
+    write_cm_scores(path, {i: scores[i] for i in rows}, trials)

@@ -1,0 +1,420 @@
+#!/usr/bin/env python3
+"""Runs the recipe's stages in order from an override file (demo, paper grid).
+
+An override file (``overrides/demo.yaml``, ``overrides/paper.yaml``) names
+the corpus, the flags every stage gets, the flags of each stage, and the
+jobs: each job runs one stage (``ge2e``, ``aeg``, ``teacher``,
+``student``) with its own flags and output folder. The recipe YAMLs are
+never edited: everything goes through command-line overrides. The runner
+chains the jobs (GE2E checkpoint and ASV scores, the static adversarial
+set, the teacher of a student), skips jobs that already finished, and
+writes ``<results>/<name>/summary.json`` (one entry per reported model and
+seed) and ``summary.md`` (mean +- std over the seeds run).
+
+Usage, from the repository root::
+
+    python recipes/ASVspoof2019_LA/run_pipeline.py \\
+        recipes/ASVspoof2019_LA/overrides/demo.yaml --seed 1
+
+Authors
+ * speechbrain-asd developers
+"""
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+RECIPE = Path(__file__).resolve().parent
+STAGES = {
+    "ge2e": (
+        "train_ge2e.py",
+        "hparams/ge2e.yaml",
+        "asv_scores/asv_scores.json",
+    ),
+    "aeg": ("generate_aeg.py", "hparams/aeg.yaml", "aeg_summary.json"),
+    "teacher": ("train.py", "hparams/teacher.yaml", "eval_report.json"),
+    "student": ("train.py", "hparams/student.yaml", "eval_report.json"),
+}
+ASV_FILE = "asv_scores/ASVspoof2019.LA.asv.{split}.gi.trl.scores.txt"
+SUMMARY_FIELDS = (
+    "dev_eer",
+    "eval_eer",
+    "eval_eer_seen",
+    "eval_eer_unseen",
+    "min_tdcf_2019",
+    "min_tdcf_2021",
+)
+
+
+def load_plan(path):
+    """Reads and checks an override file.
+
+    Arguments
+    ---------
+    path : str
+        The override file (plain YAML).
+
+    Returns
+    -------
+    plan : dict
+        ``name``, ``corpus``, ``flags``, ``stage_flags``, ``jobs`` and
+        ``report`` (the jobs whose models enter the summary).
+    """
+    with open(path, encoding="utf-8") as handle:
+        plan = yaml.safe_load(handle)
+    for key in ("name", "corpus", "jobs", "report"):
+        if key not in plan:
+            raise ValueError(f"{path}: missing '{key}'")
+    names = [job["name"] for job in plan["jobs"]]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{path}: job names repeat: {names}")
+    for job in plan["jobs"]:
+        if job.get("stage") not in STAGES:
+            raise ValueError(
+                f"{path}: job {job['name']} has stage {job.get('stage')!r}, "
+                f"expected one of {sorted(STAGES)}"
+            )
+    unknown = sorted(set(plan["report"]) - set(names))
+    if unknown:
+        raise ValueError(f"{path}: report names unknown jobs {unknown}")
+    plan.setdefault("flags", {})
+    plan.setdefault("stage_flags", {})
+    return plan
+
+
+def ensure_corpus(corpus, root):
+    """Generates the offline corpus when the plan asks for one.
+
+    Arguments
+    ---------
+    corpus : dict
+        ``folder`` (relative to the repository root), and for a generated
+        corpus ``size`` and ``seed``.
+    root : pathlib.Path
+        The repository root.
+
+    Returns
+    -------
+    folder : pathlib.Path
+        The folder that contains ``LA/``.
+    """
+    folder = (root / corpus["folder"]).resolve()
+    if "size" in corpus:
+        from speechbrain_asd.data.toy import make_toy_corpus
+
+        make_toy_corpus(folder, seed=corpus["seed"], size=corpus["size"])
+    if not (folder / "LA").is_dir():
+        raise FileNotFoundError(f"{folder} holds no LA/ folder")
+    return folder
+
+
+def yaml_keys(path):
+    """Top-level keys of a recipe YAML (read as text: it has custom tags).
+
+    Arguments
+    ---------
+    path : pathlib.Path
+        The YAML file.
+
+    Returns
+    -------
+    keys : set of str
+        Its top-level keys.
+    """
+    text = path.read_text(encoding="utf-8")
+    return set(re.findall(r"^([A-Za-z_]\w*):", text, flags=re.MULTILINE))
+
+
+def job_flags(plan, job, folders, data_folder, seed):
+    """The command-line flags of one job, chained to the earlier jobs.
+
+    Arguments
+    ---------
+    plan : dict
+        From ``load_plan``; its ``flags`` go to the stages whose YAML has
+        the key.
+    job : dict
+        The job (``name``, ``stage``, optional ``flags``, ``ge2e``, ``aeg``,
+        ``teacher`` naming earlier jobs).
+    folders : dict
+        Job name -> output folder of the jobs so far.
+    data_folder : pathlib.Path
+        The corpus.
+    seed : int
+        The seed of this run.
+
+    Returns
+    -------
+    flags : dict
+        Flag name -> value.
+    """
+    stage = job["stage"]
+    earlier = {j["stage"]: j["name"] for j in plan["jobs"][::-1]}
+    flags = {
+        "data_folder": str(data_folder),
+        "output_folder": str(folders[job["name"]]),
+        "seed": seed,
+    }
+    ge2e = folders.get(job.get("ge2e", earlier.get("ge2e")))
+    aeg = folders.get(job.get("aeg", earlier.get("aeg")))
+    if stage in ("aeg", "teacher") and ge2e is not None:
+        flags["ge2e_folder"] = str(ge2e)
+    if stage in ("teacher", "student"):
+        if aeg is not None:
+            flags["adversarial_csv"] = str(aeg / "adversarial.csv")
+        if ge2e is not None:
+            for split in ("dev", "eval"):
+                path = ge2e / ASV_FILE.format(split=split)
+                flags[f"asv_scores_{split}"] = str(path)
+    if stage == "student":
+        flags["teacher_folder"] = str(folders[job["teacher"]])
+    known = yaml_keys(RECIPE / STAGES[stage][1])
+    flags.update({k: v for k, v in plan["flags"].items() if k in known})
+    flags.update(plan["stage_flags"].get(stage, {}))
+    flags.update(job.get("flags", {}))
+    return flags
+
+
+def run_job(job, flags, log_path):
+    """Runs one stage as a subprocess, its output shown and kept.
+
+    Arguments
+    ---------
+    job : dict
+        The job.
+    flags : dict
+        Its flags.
+    log_path : pathlib.Path
+        File that keeps the output.
+    """
+    script, hparams, _ = STAGES[job["stage"]]
+    command = [sys.executable, script, hparams]
+    command += [
+        f"--{key}={format_value(value)}" for key, value in flags.items()
+    ]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=RECIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for line in process.stdout:
+            sys.stdout.write(line)
+            log.write(line)
+        if process.wait() != 0:
+            raise RuntimeError(
+                f"job {job['name']} failed ({process.returncode}): "
+                f"see {log_path}"
+            )
+
+
+def format_value(value):
+    """Writes a flag value as SpeechBrain's overrides read it (YAML).
+
+    Arguments
+    ---------
+    value : object
+        A number, string, boolean, None or list.
+
+    Returns
+    -------
+    str
+        The value as YAML flow text without spaces.
+    """
+    if isinstance(value, bool):
+        return str(value)
+    if value is None:
+        return "null"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(format_value(v) for v in value) + "]"
+    return str(value)
+
+
+def summary_entry(name, folder, seed):
+    """The summary fields of one reported model.
+
+    Arguments
+    ---------
+    name : str
+        The job name.
+    folder : pathlib.Path
+        Its output folder (with ``eval_report.json``).
+    seed : int
+        The seed.
+
+    Returns
+    -------
+    entry : dict
+        ``name``, ``seed``, ``params``, ``macs``, ``aeg``, ``kd``,
+        ``self_distill``, the metrics (fractions) and ``folder``.
+    """
+    with open(folder / "eval_report.json", encoding="utf-8") as handle:
+        report = json.load(handle)
+    entry = {"name": name, "seed": seed}
+    for key in ("params", "macs", "aeg", "kd", "self_distill"):
+        entry[key] = report[key]
+    entry.update({key: report[key] for key in SUMMARY_FIELDS})
+    entry["folder"] = str(folder)
+    return entry
+
+
+def _cell(values, percent):
+    """Mean (and std over seeds) of a column, formatted.
+
+    Arguments
+    ---------
+    values : list of float or None
+        One value per seed.
+    percent : bool
+        Show as a percentage.
+
+    Returns
+    -------
+    str
+        ``mean`` or ``mean +- std``; ``-`` without values.
+    """
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    scale = 100.0 if percent else 1.0
+    mean = scale * statistics.fmean(values)
+    text = f"{mean:.2f}" if percent else f"{mean:.4f}"
+    if len(values) > 1:
+        std = scale * statistics.stdev(values)
+        text += f" +- {std:.2f}" if percent else f" +- {std:.4f}"
+    return text
+
+
+def markdown_table(entries):
+    """One row per model, mean +- std over its seeds.
+
+    Arguments
+    ---------
+    entries : list of dict
+        Summary entries (several seeds per name possible).
+
+    Returns
+    -------
+    str
+        A markdown table.
+    """
+    header = (
+        "| model | params | MACs (4 s) | AEG | KD | seeds | dev EER (%) | "
+        "eval EER (%) | seen (%) | unseen (%) | min t-DCF 2019 | "
+        "min t-DCF 2021 |"
+    )
+    lines = [header, "|" + "---|" * 12]
+    names = list(dict.fromkeys(entry["name"] for entry in entries))
+    for name in names:
+        group = [entry for entry in entries if entry["name"] == name]
+        first = group[0]
+        cells = [
+            name,
+            f"{first['params'] / 1e6:.2f} M",
+            f"{first['macs'] / 1e9:.2f} G",
+            first["aeg"],
+            first["kd"],
+            str(len(group)),
+        ]
+        for key in SUMMARY_FIELDS:
+            cells.append(
+                _cell([e[key] for e in group], not key.startswith("min"))
+            )
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_summary(out, entries):
+    """Merges this run's entries into the summary files.
+
+    Arguments
+    ---------
+    out : pathlib.Path
+        ``<results>/<name>``.
+    entries : list of dict
+        Entries of this run (one seed).
+
+    Returns
+    -------
+    all_entries : list of dict
+        Entries of every seed run so far.
+    """
+    path = out / "summary.json"
+    previous = []
+    if path.is_file():
+        with open(path, encoding="utf-8") as handle:
+            previous = json.load(handle)["models"]
+    seeds = {entry["seed"] for entry in entries}
+    merged = [e for e in previous if e["seed"] not in seeds] + entries
+    merged.sort(key=lambda e: e["seed"])
+    tmp = path.with_suffix(".json.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump({"models": merged}, handle, indent=2)
+    os.replace(tmp, path)
+    (out / "summary.md").write_text(markdown_table(merged) + "\n")
+    return merged
+
+
+def main(argv=None):
+    """Runs the plan of an override file.
+
+    Arguments
+    ---------
+    argv : list of str, optional
+        Command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("plan", help="override file, e.g. overrides/demo.yaml")
+    parser.add_argument("--seed", type=int, default=None, help="run seed")
+    parser.add_argument(
+        "--results", default="results", help="results folder (repo-relative)"
+    )
+    args = parser.parse_args(argv)
+    root = RECIPE.parents[1]
+    plan = load_plan(args.plan)
+    seed = plan.get("seed", 1986) if args.seed is None else args.seed
+    out = (root / args.results / plan["name"]).resolve()
+    data_folder = ensure_corpus(plan["corpus"], root)
+    folders = {
+        job["name"]: out / f"seed{seed}" / job["name"] for job in plan["jobs"]
+    }
+    start = time.perf_counter()
+    for index, job in enumerate(plan["jobs"], 1):
+        folder = folders[job["name"]]
+        done = folder / STAGES[job["stage"]][2]
+        label = f"[{index}/{len(plan['jobs'])}] {job['name']} ({job['stage']})"
+        if done.is_file():
+            print(f"{label}: done, skipped", flush=True)
+            continue
+        print(f"{label}: running", flush=True)
+        job_start = time.perf_counter()
+        flags = job_flags(plan, job, folders, data_folder, seed)
+        run_job(job, flags, out / f"seed{seed}" / f"{job['name']}.log")
+        print(f"{label}: {time.perf_counter() - job_start:.0f} s", flush=True)
+    entries = [
+        summary_entry(name, folders[name], seed) for name in plan["report"]
+    ]
+    merged = write_summary(out, entries)
+    print(markdown_table(merged))
+    print(f"{plan['name']}: {time.perf_counter() - start:.0f} s -> {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,794 @@
+#!/usr/bin/env python3
+"""Stages 3-5 of adversarial speaker distillation: the countermeasure Brains.
+
+``CMBrain`` fine-tunes a ResNetSE on the 8 classes (bona fide, A01-A06,
+adversarial) with NLL and on-the-fly augmentation (noise, reverberation):
+the teacher stage (``hparams/teacher.yaml``: G-ResNetSE initialised from
+the GE2E stage), or a student trained alone. ``DistillationBrain`` trains
+the student L-ResNetSE from a frozen teacher (``hparams/student.yaml``,
+``kd: hinton | decoupled``). Both take the same options:
+
+* ``aeg: none | static | active``: no adversarial examples; the set written
+  once by ``generate_adversarial_set.py``; or a set regenerated with the
+  current model before every epoch (same pairs, same
+  ``generate_adversarial_set``). For active AEG the training set holds the
+  original utterances plus one slot per pair, and ``SlotSampler`` draws
+  each epoch from the originals and the slots whose example passed the
+  filter that time; the slots of an epoch are checkpointed with it, so a
+  run resumed mid-epoch reuses that epoch's set.
+* ``self_distill: True``: auxiliary exits after the first stages learn from
+  the deepest one (``SelfDistillationLoss``); they are dropped at export.
+
+Every epoch ends with the dev EER, the key of checkpoint selection
+(``dev_eer``, lowest best). At the end the best checkpoint scores eval: an
+ASVspoof score file, pooled and per-attack EER and min t-DCF (2019 and
+2021 forms, with the ASV scores ``asv_scores_eval``), ``eval_report.json``
+and ``model_info.json`` (model arguments, class names, metrics).
+
+Run from this folder::
+
+    python train.py hparams/teacher.yaml --data_folder=/path/to/ASVspoof2019
+    python train.py hparams/student.yaml --data_folder=/path/to/ASVspoof2019
+
+Authors
+ * speechbrain-asd developers
+"""
+
+import os
+import sys
+
+import speechbrain as sb
+import torch
+import torch.nn.functional as F
+from asvspoof_dataio import (
+    SlotSampler,
+    adversarial_slot_rows,
+    load_rows,
+    make_audio_pipeline,
+    make_dataset,
+    merge_rows,
+    read_manifest_ids,
+    select_subset,
+    sorted_by_duration,
+    write_augmentation_csv,
+)
+from asvspoof_prepare import prepare_asvspoof
+from asvspoof_stages import (
+    ModelMethod,
+    StageBrain,
+    best_checkpoint,
+    check_model_kwargs,
+    deployable_kwargs,
+    load_model_state,
+    read_json,
+    set_epoch_lr,
+    write_json,
+)
+from cm_scoring import (
+    ScoreCollector,
+    cm_results,
+    load_asv_scores,
+    write_score_file,
+)
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.dataio.dataloader import make_dataloader
+from speechbrain.utils.distributed import if_main_process, run_on_main
+from speechbrain.utils.logger import get_logger
+
+from speechbrain_asd.attacks import (
+    generate_adversarial_set,
+    make_same_speaker_pairs,
+)
+from speechbrain_asd.data.asvspoof import CLASS_NAMES
+from speechbrain_asd.evaluation import format_report_table
+from speechbrain_asd.lobes.complexity import count_macs, count_parameters
+from speechbrain_asd.lobes.resnet_se import ResNetSE
+from speechbrain_asd.lobes.score import bonafide_score
+
+logger = get_logger(__name__)
+
+MIN_KEY = "dev_eer"
+AEG_MODES = ("none", "static", "active")
+KD_MODES = ("none", "hinton", "decoupled")
+GE2E_KEY = "dev_speaker_eer"
+MACS_SECONDS = 4.0
+
+
+class CMBrain(StageBrain):
+    """Trains a ResNetSE countermeasure on the 8 classes with NLL.
+
+    ``modules`` holds ``compute_features`` and either ``model`` (its
+    ``forward`` gives the logits) or, with self-distillation, ``exits`` (the
+    model's ``forward_exits``) and ``sd_loss`` (the projections of the
+    self-distillation loss). Dev and eval passes collect the bona fide
+    score of every utterance.
+    """
+
+    def prepare_features(self, batch, stage):
+        """Augments (training only) and computes the log-Mel features.
+
+        Arguments
+        ---------
+        batch : speechbrain.dataio.batch.PaddedBatch
+            Waveforms ``sig``.
+        stage : speechbrain.Stage
+            TRAIN, VALID or TEST.
+
+        Returns
+        -------
+        feats : torch.Tensor
+            Features, shape [batch, frames, n_mels].
+        lens : torch.Tensor
+            Relative lengths, shape [batch].
+        """
+        batch = batch.to(self.device)
+        wavs, lens = batch.sig
+        if stage == sb.Stage.TRAIN and self.hparams.augment:
+            wavs, lens = self.hparams.wav_augment(wavs, lens)
+        return self.modules.compute_features(wavs, lens), lens
+
+    def forward_model(self, feats, lens, stage):
+        """Runs the model being trained.
+
+        Arguments
+        ---------
+        feats : torch.Tensor
+            Features, shape [batch, frames, n_mels].
+        lens : torch.Tensor
+            Relative lengths, shape [batch].
+        stage : speechbrain.Stage
+            TRAIN, VALID or TEST.
+
+        Returns
+        -------
+        outputs : torch.Tensor or list
+            Logits [batch, 8]; in training with self-distillation, the
+            ``(logits, feature)`` pair of every exit.
+        """
+        if not self.hparams.self_distill:
+            return self.modules.model(feats, lens)
+        exits = self.modules.exits(feats, lens)
+        return exits if stage == sb.Stage.TRAIN else exits[-1][0]
+
+    def compute_forward(self, batch, stage):
+        """Computes the outputs of the model.
+
+        Arguments
+        ---------
+        batch : speechbrain.dataio.batch.PaddedBatch
+            Waveforms ``sig`` and labels ``class_index``.
+        stage : speechbrain.Stage
+            TRAIN, VALID or TEST.
+
+        Returns
+        -------
+        outputs : torch.Tensor or list
+            See ``forward_model``.
+        """
+        feats, lens = self.prepare_features(batch, stage)
+        return self.forward_model(feats, lens, stage)
+
+    def targets(self, batch, stage):
+        """The class indices of a batch, repeated as the augmentation did.
+
+        Arguments
+        ---------
+        batch : speechbrain.dataio.batch.PaddedBatch
+            Labels ``class_index``.
+        stage : speechbrain.Stage
+            TRAIN, VALID or TEST.
+
+        Returns
+        -------
+        targets : torch.Tensor
+            Shape [batch], -1 for attacks outside the 8 classes.
+        """
+        targets = batch.class_index.data[:, 0].to(self.device)
+        if stage == sb.Stage.TRAIN and self.hparams.augment:
+            targets = self.hparams.wav_augment.replicate_labels(targets)
+        return targets
+
+    def student_loss(self, outputs, targets):
+        """NLL of the model, or the self-distillation loss with exits.
+
+        Arguments
+        ---------
+        outputs : torch.Tensor or list
+            From ``forward_model`` in training.
+        targets : torch.Tensor
+            Class indices, shape [batch].
+
+        Returns
+        -------
+        loss : torch.Tensor
+            Scalar loss.
+        """
+        if self.hparams.self_distill:
+            return self.modules.sd_loss(outputs, targets)
+        return F.cross_entropy(outputs, targets)
+
+    def compute_objectives(self, predictions, batch, stage):
+        """Training loss; on dev/eval, NLL of the labelled utterances.
+
+        Arguments
+        ---------
+        predictions : torch.Tensor or list
+            From ``compute_forward``.
+        batch : speechbrain.dataio.batch.PaddedBatch
+            The batch.
+        stage : speechbrain.Stage
+            TRAIN, VALID or TEST.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            Scalar loss.
+        """
+        targets = self.targets(batch, stage)
+        if stage == sb.Stage.TRAIN:
+            return self.student_loss(predictions, targets)
+        self.collector.append(batch.id, bonafide_score(predictions))
+        known = targets >= 0
+        if not bool(known.any()):
+            return torch.zeros((), device=self.device)
+        return F.cross_entropy(predictions[known], targets[known])
+
+    def on_stage_start(self, stage, epoch=None):
+        """Sets the learning rate and the adversarial set of the epoch.
+
+        Arguments
+        ---------
+        stage : speechbrain.Stage
+            TRAIN, VALID or TEST.
+        epoch : int, optional
+            The epoch.
+        """
+        if stage != sb.Stage.TRAIN:
+            self.collector = ScoreCollector()
+            return
+        self.lr = set_epoch_lr(self.optimizer, self.hparams.lr_annealing, epoch)
+        if self.hparams.aeg == "active":
+            self.refresh_adversarial_set(epoch)
+
+    def refresh_adversarial_set(self, epoch):
+        """Active AEG: regenerates the adversarial set with the current model.
+
+        The main process attacks the pairs with the model's embedding and
+        writes the kept examples (``generate_adversarial_set``); every
+        process then switches on the kept slots. A run resumed within an
+        epoch keeps the set of that epoch (restored with the sampler).
+
+        Arguments
+        ---------
+        epoch : int
+            The epoch about to run.
+        """
+        sampler = self.active_sampler
+        if not sampler.prepared_for(epoch):
+            run_on_main(self.generate_adversarial, kwargs={"epoch": epoch})
+            sampler.switch_on(read_manifest_ids(self.aeg_manifest), epoch)
+        else:
+            logger.info("Epoch %d resumed: keeping its adversarial set", epoch)
+        self.n_adversarial = len(sampler.active)
+
+    def generate_adversarial(self, epoch):
+        """Attacks every pair with the current model (main process).
+
+        Arguments
+        ---------
+        epoch : int
+            The epoch (for the log).
+        """
+        model = self.hparams.model
+        features = self.hparams.compute_features
+
+        def embed(wavs, lens):
+            """Embeds waveforms with the model being trained.
+
+            Arguments
+            ---------
+            wavs : torch.Tensor
+                Padded waveforms, shape [batch, samples].
+            lens : torch.Tensor
+                Relative lengths, shape [batch].
+
+            Returns
+            -------
+            torch.Tensor
+                Embeddings, shape [batch, emb_dim].
+            """
+            return model.embed(features(wavs, lens), lens)
+
+        stats = generate_adversarial_set(
+            embed,
+            self.aeg_pairs,
+            self.hparams.active_aeg_folder,
+            self.aeg_manifest,
+            device=self.device,
+            model=[model],
+            progress=not self.noprogressbar,
+            **self.hparams.aeg_options,
+        )
+        logger.info(
+            "Epoch %d active AEG: kept %d of %d pairs",
+            epoch,
+            stats.kept,
+            stats.tried,
+        )
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Logs the epoch, checkpoints on the dev EER, keeps eval scores.
+
+        Arguments
+        ---------
+        stage : speechbrain.Stage
+            TRAIN, VALID or TEST.
+        stage_loss : float
+            Average loss of the stage.
+        epoch : int, optional
+            The epoch.
+        """
+        if stage == sb.Stage.TRAIN:
+            self.train_loss = stage_loss
+            return
+        if stage == sb.Stage.TEST:
+            self.test_scores = dict(self.collector.scores)
+            return
+        results = cm_results(self.collector.scores, self.dev_rows, self.asv_dev)
+        meta = {
+            MIN_KEY: results["eer"],
+            "dev_min_tdcf_2019": results["min_tdcf_2019"],
+            "dev_min_tdcf_2021": results["min_tdcf_2021"],
+        }
+        stats_meta = {"epoch": epoch, "lr": self.lr}
+        if self.hparams.aeg == "active":
+            stats_meta["adversarial"] = self.n_adversarial
+        valid_stats = {"loss": stage_loss, "EER": 100 * results["eer"]}
+        if results["min_tdcf_2021"] is not None:
+            valid_stats["min_tDCF_2021"] = results["min_tdcf_2021"]
+        self.hparams.train_logger.log_stats(
+            stats_meta=stats_meta,
+            train_stats={"loss": self.train_loss},
+            valid_stats=valid_stats,
+        )
+        self.checkpointer.save_and_keep_only(meta=meta, min_keys=[MIN_KEY])
+
+
+class DistillationBrain(CMBrain):
+    """Distils a frozen teacher into the model being trained (the student).
+
+    The teacher is kept outside ``modules``, so that Brain never puts it in
+    training mode, never optimises it and never checkpoints it: it stays in
+    eval mode without gradients and sees the same augmented features as the
+    student. ``kd_loss`` (Hinton or decoupled KD) mixes the distillation
+    term with the student's NLL; with self-distillation, the exits' terms
+    are added on top.
+
+    Arguments
+    ---------
+    teacher : torch.nn.Module
+        The trained teacher (logits from ``forward``).
+    kd_loss : torch.nn.Module
+        ``kd_loss(student_logits, teacher_logits, targets)``.
+    **kwargs : dict
+        Arguments of ``speechbrain.Brain``.
+    """
+
+    def __init__(self, teacher, kd_loss, **kwargs):
+        """Stores the teacher and the KD loss, then builds the Brain."""
+        super().__init__(**kwargs)
+        self.teacher = teacher.to(self.device).eval().requires_grad_(False)
+        self.kd_loss = kd_loss
+
+    def compute_forward(self, batch, stage):
+        """Student outputs, plus the teacher's logits in training.
+
+        Arguments
+        ---------
+        batch : speechbrain.dataio.batch.PaddedBatch
+            The batch.
+        stage : speechbrain.Stage
+            TRAIN, VALID or TEST.
+
+        Returns
+        -------
+        predictions : torch.Tensor or tuple
+            As ``CMBrain``'s outside training; in training
+            ``(student outputs, teacher logits)``.
+        """
+        feats, lens = self.prepare_features(batch, stage)
+        outputs = self.forward_model(feats, lens, stage)
+        if stage != sb.Stage.TRAIN:
+            return outputs
+        with torch.no_grad():
+            teacher_logits = self.teacher(feats, lens)
+        return outputs, teacher_logits
+
+    def compute_objectives(self, predictions, batch, stage):
+        """KD loss in training; as ``CMBrain`` on dev/eval.
+
+        Arguments
+        ---------
+        predictions : torch.Tensor or tuple
+            From ``compute_forward``.
+        batch : speechbrain.dataio.batch.PaddedBatch
+            The batch.
+        stage : speechbrain.Stage
+            TRAIN, VALID or TEST.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            Scalar loss.
+        """
+        if stage != sb.Stage.TRAIN:
+            return super().compute_objectives(predictions, batch, stage)
+        outputs, teacher_logits = predictions
+        targets = self.targets(batch, stage)
+        if not self.hparams.self_distill:
+            return self.kd_loss(outputs, teacher_logits, targets)
+        logits = outputs[-1][0]
+        extra = self.modules.sd_loss(outputs, targets)
+        # sd_loss holds the deepest exit's NLL, which kd_loss already has.
+        extra = extra - F.cross_entropy(logits, targets)
+        return self.kd_loss(logits, teacher_logits, targets) + extra
+
+    def on_fit_start(self):
+        """Keeps the teacher frozen in eval mode on the Brain's device."""
+        super().on_fit_start()
+        self.teacher.to(self.device).eval()
+
+
+def check_options(hparams):
+    """Validates the stage options before anything runs.
+
+    Arguments
+    ---------
+    hparams : dict
+        The loaded hyperparameters.
+
+    Returns
+    -------
+    aeg : str
+        The AEG mode.
+    kd : str
+        The KD mode (``none`` without a teacher).
+    """
+    aeg = hparams["aeg"]
+    if aeg not in AEG_MODES:
+        raise ValueError(f"aeg must be one of {AEG_MODES}, got {aeg!r}")
+    kd = hparams.get("kd", "none")
+    if kd not in KD_MODES:
+        raise ValueError(f"kd must be one of {KD_MODES}, got {kd!r}")
+    return aeg, kd
+
+
+def build_modules(hparams):
+    """The Brain's modules for plain or self-distillation training.
+
+    Arguments
+    ---------
+    hparams : dict
+        The loaded hyperparameters (``modules`` holds compute_features,
+        model and sd_loss).
+
+    Returns
+    -------
+    modules : dict
+        ``compute_features`` and ``model``; with self-distillation,
+        ``exits`` (the model's ``forward_exits``) and ``sd_loss`` instead
+        of ``model``.
+    """
+    modules = dict(hparams["modules"])
+    sd_loss = modules.pop("sd_loss")
+    if hparams["self_distill"]:
+        modules["exits"] = ModelMethod(modules.pop("model"), "forward_exits")
+        modules["sd_loss"] = sd_loss
+    return modules
+
+
+def augmentation_csvs(hparams):
+    """Lists the noise and RIR folders into the CSVs that augmentation reads.
+
+    Arguments
+    ---------
+    hparams : dict
+        The loaded hyperparameters.
+    """
+    if not hparams["augment"]:
+        return
+    write_augmentation_csv(hparams["noise_folder"], hparams["noise_csv"])
+    write_augmentation_csv(hparams["rir_folder"], hparams["rir_csv"])
+
+
+def dataio_prepare(hparams, aeg):
+    """Reads the manifests into the datasets of the stage.
+
+    Arguments
+    ---------
+    hparams : dict
+        The loaded hyperparameters.
+    aeg : str
+        The AEG mode.
+
+    Returns
+    -------
+    data : dict
+        ``train_set``, ``dev_set``, ``eval_set`` (datasets), ``dev_rows``,
+        ``eval_rows`` (manifest rows), and for active AEG ``pairs`` and
+        ``slots`` (IDs of the adversarial slots, after the originals).
+    """
+    folder, seed = hparams["data_folder"], hparams["seed"]
+    train_rows = select_subset(
+        load_rows(hparams["train_csv"], folder),
+        hparams["train_max_items"],
+        "system",
+        seed,
+    )
+    data = {"train_rows": train_rows}
+    if aeg == "static":
+        if not os.path.isfile(hparams["adversarial_csv"]):
+            raise FileNotFoundError(
+                f"aeg: static needs the set of generate_aeg.py, but "
+                f"{hparams['adversarial_csv']} does not exist (run that "
+                "stage, set adversarial_csv, or choose aeg: none/active)"
+            )
+        adversarial = load_rows(hparams["adversarial_csv"], folder)
+        if not adversarial:
+            logger.warning("Static AEG: the adversarial set is empty")
+        logger.info("Static AEG: %d adversarial examples", len(adversarial))
+        train_rows = merge_rows(train_rows, adversarial)
+    elif aeg == "active":
+        data["pairs"] = make_same_speaker_pairs(
+            train_rows, hparams["aeg_n_pairs"], seed=seed
+        )
+        slots = adversarial_slot_rows(
+            data["pairs"],
+            hparams["active_aeg_folder"],
+            hparams["aeg_options"].get("max_duration"),
+        )
+        data["slots"] = list(slots)
+        data["n_fixed"] = len(train_rows)
+        train_rows = merge_rows(train_rows, slots)
+    rate = hparams["sample_rate"]
+    train_pipeline = make_audio_pipeline(rate, hparams["train_crop"], True)
+    eval_pipeline = make_audio_pipeline(rate, hparams["eval_max_duration"])
+    data["train_set"] = make_dataset(train_rows, train_pipeline)
+    splits = {
+        "dev": (hparams["dev_csv"], hparams["dev_max_items"]),
+        "eval": (hparams["eval_csv"], hparams["eval_max_items"]),
+    }
+    for split, (csv_path, max_items) in splits.items():
+        rows = select_subset(
+            load_rows(csv_path, folder), max_items, "system", seed
+        )
+        data[f"{split}_rows"] = rows
+        data[f"{split}_set"] = sorted_by_duration(
+            make_dataset(rows, eval_pipeline)
+        )
+    return data
+
+
+def load_teacher(teacher_folder):
+    """Builds the trained teacher from its stage folder.
+
+    Arguments
+    ---------
+    teacher_folder : str
+        Output folder of the teacher stage (``model_info.json``, ``save/``).
+
+    Returns
+    -------
+    teacher : ResNetSE
+        The teacher with the weights of its best checkpoint (by dev EER).
+    """
+    info = read_json(os.path.join(teacher_folder, "model_info.json"))
+    teacher = ResNetSE(**info["model_kwargs"])
+    checkpoint = best_checkpoint(os.path.join(teacher_folder, "save"), MIN_KEY)
+    load_model_state(teacher, checkpoint)
+    logger.info("Teacher: %s", checkpoint.path)
+    return teacher
+
+
+def initialise_from_ge2e(hparams):
+    """Loads the best GE2E checkpoint into the model (every key checked).
+
+    Arguments
+    ---------
+    hparams : dict
+        The loaded hyperparameters (``ge2e_folder``, ``model``).
+    """
+    save = os.path.join(hparams["ge2e_folder"], "save")
+    checkpoint = best_checkpoint(save, GE2E_KEY)
+    load_model_state(
+        hparams["model"], checkpoint, allow_missing_prefix="exits."
+    )
+    logger.info("Initialised from the GE2E checkpoint %s", checkpoint.path)
+
+
+def make_train_loader(brain, data, hparams):
+    """Training data for ``fit``: a dataset, or active AEG's own loader.
+
+    Arguments
+    ---------
+    brain : CMBrain
+        The Brain (gets the active AEG state).
+    data : dict
+        From ``dataio_prepare``.
+    hparams : dict
+        The loaded hyperparameters.
+
+    Returns
+    -------
+    train : Dataset or DataLoader
+        What ``fit`` trains on.
+    """
+    if hparams["aeg"] != "active":
+        return data["train_set"]
+    sampler = SlotSampler(data["n_fixed"], data["slots"], seed=hparams["seed"])
+    options = dict(hparams["train_dataloader_opts"])
+    options.pop("shuffle", None)
+    loader = make_dataloader(data["train_set"], sampler=sampler, **options)
+    brain.active_sampler = sampler
+    brain.train_sampler = sampler
+    brain.aeg_pairs = data["pairs"]
+    brain.aeg_manifest = os.path.join(
+        hparams["active_aeg_folder"], "adversarial.csv"
+    )
+    brain.checkpointer.add_recoverable("dataloader-TRAIN", loader)
+    brain.checkpointer.add_recoverable("active_aeg", sampler)
+    return loader
+
+
+def model_summary(model_kwargs):
+    """Size of the deployable model: parameters and MACs on 4 s.
+
+    Arguments
+    ---------
+    model_kwargs : dict
+        ``ResNetSE`` keyword arguments (exits excluded).
+
+    Returns
+    -------
+    summary : dict
+        ``params`` and ``macs``.
+    """
+    model = ResNetSE(**model_kwargs)
+    frames = int(round(MACS_SECONDS * 100))
+    return {
+        "params": count_parameters(model),
+        "macs": count_macs(model, frames, model_kwargs["n_mels"]),
+    }
+
+
+def evaluate_and_report(brain, data, hparams):
+    """Scores eval with the best checkpoint and writes the stage's reports.
+
+    Writes the ASVspoof score file, ``eval_report.json`` and
+    ``model_info.json``, and prints the pooled and per-attack table. Done
+    again only when the best checkpoint changed since the last report.
+
+    Arguments
+    ---------
+    brain : CMBrain
+        The trained Brain.
+    data : dict
+        From ``dataio_prepare``.
+    hparams : dict
+        The loaded hyperparameters.
+    """
+    best = best_checkpoint(hparams["save_folder"], MIN_KEY)
+    report_path = os.path.join(hparams["output_folder"], "eval_report.json")
+    if os.path.isfile(report_path):
+        previous = read_json(report_path)
+        if previous.get("checkpoint") == best.path.name:
+            logger.info("eval_report.json is up to date (%s)", best.path.name)
+            return
+    brain.evaluate(
+        data["eval_set"],
+        min_key=MIN_KEY,
+        test_loader_kwargs=dict(hparams["eval_dataloader_opts"]),
+    )
+    asv_eval = load_asv_scores(hparams["asv_scores_eval"], "eval")
+    results = cm_results(brain.test_scores, data["eval_rows"], asv_eval)
+    if not if_main_process():
+        return
+    print(format_report_table(results["report"]))
+    write_score_file(
+        hparams["score_file"], brain.test_scores, data["eval_rows"]
+    )
+    kwargs = deployable_kwargs(hparams["model_kwargs"])
+    metrics = {
+        "dev_eer": best.meta[MIN_KEY],
+        "dev_min_tdcf_2019": best.meta["dev_min_tdcf_2019"],
+        "dev_min_tdcf_2021": best.meta["dev_min_tdcf_2021"],
+        "eval_eer": results["eer"],
+        "eval_eer_seen": results["eer_seen"],
+        "eval_eer_unseen": results["eer_unseen"],
+        "min_tdcf_2019": results["min_tdcf_2019"],
+        "min_tdcf_2021": results["min_tdcf_2021"],
+    }
+    report = {
+        "name": hparams["run_name"],
+        "checkpoint": best.path.name,
+        "aeg": hparams["aeg"],
+        "kd": hparams.get("kd", "none"),
+        "self_distill": hparams["self_distill"],
+        **model_summary(kwargs),
+        **metrics,
+        "score_file": os.path.abspath(hparams["score_file"]),
+        "eval": results["report"],
+    }
+    write_json(report_path, report)
+    info = {
+        "model_kwargs": kwargs,
+        "class_names": list(CLASS_NAMES),
+        "sample_rate": hparams["sample_rate"],
+        "name": hparams["run_name"],
+        "metrics": metrics,
+    }
+    write_json(os.path.join(hparams["output_folder"], "model_info.json"), info)
+    logger.info(
+        "%s: dev EER %.2f %%, eval EER %.2f %% -> %s",
+        hparams["run_name"],
+        100 * metrics["dev_eer"],
+        100 * metrics["eval_eer"],
+        report_path,
+    )
+
+
+def main():
+    """Runs the teacher or student stage from the command line."""
+    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+    sb.utils.distributed.ddp_init_group(run_opts)
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    aeg, kd = check_options(hparams)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
+    run_on_main(
+        prepare_asvspoof,
+        kwargs={
+            "data_folder": hparams["data_folder"],
+            "save_folder": hparams["manifest_folder"],
+            "skip_prep": hparams["skip_prep"],
+        },
+    )
+    run_on_main(augmentation_csvs, kwargs={"hparams": hparams})
+    check_model_kwargs(hparams["model"], hparams["model_kwargs"])
+    data = dataio_prepare(hparams, aeg)
+    if hparams.get("ge2e_init", False):
+        initialise_from_ge2e(hparams)
+    brain_kwargs = dict(
+        modules=build_modules(hparams),
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+    if kd == "none":
+        brain = CMBrain(**brain_kwargs)
+    else:
+        kd_losses = {
+            "hinton": hparams["hinton_kd"],
+            "decoupled": hparams["decoupled_kd"],
+        }
+        teacher = load_teacher(hparams["teacher_folder"])
+        brain = DistillationBrain(teacher, kd_losses[kd], **brain_kwargs)
+    brain.dev_rows = data["dev_rows"]
+    brain.asv_dev = load_asv_scores(hparams["asv_scores_dev"], "dev")
+    brain.fit(
+        brain.hparams.epoch_counter,
+        make_train_loader(brain, data, hparams),
+        data["dev_set"],
+        train_loader_kwargs=dict(hparams["train_dataloader_opts"]),
+        valid_loader_kwargs=dict(hparams["eval_dataloader_opts"]),
+    )
+    evaluate_and_report(brain, data, hparams)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,438 @@
+#!/usr/bin/env python3
+"""Stage 1 of adversarial speaker distillation: GE2E pre-training.
+
+G-ResNetSE learns speaker embeddings (the output of its attentive pooling
+and embedding layer) with the generalized end-to-end loss on batches of
+N speakers x M utterances of the training set. After every epoch the
+speaker EER on the dev ASV trials (bona fide target against nontarget
+trials, cosine of the test embedding to the centroid of the claimed
+speaker's enrolment embeddings) selects the checkpoint. At the end the best
+model scores every ASV trial of dev and eval, spoofed ones included, and
+writes ASVspoof 2019 ASV score files (``<source> <target|nontarget|spoof>
+<score>``): the ASV system behind the t-DCF of the later stages on a corpus
+without organisers' ASV scores.
+
+Run from this folder::
+
+    python train_ge2e.py hparams/ge2e.yaml --data_folder=/path/to/ASVspoof2019
+
+Authors
+ * speechbrain-asd developers
+"""
+
+import os
+import sys
+
+import speechbrain as sb
+import torch
+import torch.nn.functional as F
+from asvspoof_dataio import (
+    load_rows,
+    make_audio_pipeline,
+    make_dataset,
+    select_subset,
+    sorted_by_duration,
+)
+from asvspoof_prepare import prepare_asvspoof
+from asvspoof_stages import (
+    ModelMethod,
+    StageBrain,
+    best_checkpoint,
+    check_model_kwargs,
+    read_json,
+    set_epoch_lr,
+    write_json,
+)
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.dataio.dataloader import make_dataloader
+from speechbrain.utils.distributed import if_main_process, run_on_main
+from speechbrain.utils.logger import get_logger
+
+from speechbrain_asd.data.sampler import SpeakerBatchSampler
+from speechbrain_asd.metrics import compute_eer
+from speechbrain_asd.scorefiles import write_asv_scores
+
+logger = get_logger(__name__)
+
+MIN_KEY = "dev_speaker_eer"
+ASV_SCORE_FILE = "ASVspoof2019.LA.asv.{split}.gi.trl.scores.txt"
+ASV_SUMMARY = "asv_scores.json"
+
+
+class GE2EBrain(StageBrain):
+    """Trains speaker embeddings with the GE2E loss on N x M batches.
+
+    ``modules`` holds ``compute_features`` (log-Mel), ``embedder`` (the
+    model's ``embed`` method, wrapped so that DDP sees it as ``forward``)
+    and ``ge2e_loss`` (its learnable scale and bias). Dev and eval passes
+    store the embedding of every utterance; the ASV trials are scored from
+    them in ``on_stage_end``.
+    """
+
+    def compute_forward(self, batch, stage):
+        """Computes the embeddings of a batch.
+
+        Arguments
+        ---------
+        batch : speechbrain.dataio.batch.PaddedBatch
+            Waveforms ``sig``; in training N x M of them, speaker-major.
+        stage : speechbrain.Stage
+            TRAIN, VALID or TEST.
+
+        Returns
+        -------
+        embeddings : torch.Tensor
+            Shape [batch, emb_dim].
+        """
+        batch = batch.to(self.device)
+        wavs, lens = batch.sig
+        feats = self.modules.compute_features(wavs, lens)
+        return self.modules.embedder(feats, lens)
+
+    def compute_objectives(self, predictions, batch, stage):
+        """GE2E loss in training; stores the embeddings otherwise.
+
+        Arguments
+        ---------
+        predictions : torch.Tensor
+            Embeddings, shape [batch, emb_dim].
+        batch : speechbrain.dataio.batch.PaddedBatch
+            The batch (``id``).
+        stage : speechbrain.Stage
+            TRAIN, VALID or TEST.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            The GE2E loss (zero outside training).
+        """
+        if stage == sb.Stage.TRAIN:
+            n_speakers = self.hparams.n_speakers
+            grouped = predictions.view(n_speakers, -1, predictions.shape[-1])
+            return self.modules.ge2e_loss(grouped)
+        for utt_id, embedding in zip(batch.id, predictions.detach().cpu()):
+            self.embeddings[utt_id] = embedding
+        return torch.zeros((), device=self.device)
+
+    def on_stage_start(self, stage, epoch=None):
+        """Sets the epoch's learning rate, or empties the embedding store.
+
+        Arguments
+        ---------
+        stage : speechbrain.Stage
+            TRAIN, VALID or TEST.
+        epoch : int, optional
+            The epoch.
+        """
+        if stage == sb.Stage.TRAIN:
+            self.lr = set_epoch_lr(
+                self.optimizer, self.hparams.lr_annealing, epoch
+            )
+        else:
+            self.embeddings = {}
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Logs the epoch and checkpoints on the dev speaker EER.
+
+        Arguments
+        ---------
+        stage : speechbrain.Stage
+            TRAIN, VALID or TEST.
+        stage_loss : float
+            Average loss of the stage.
+        epoch : int, optional
+            The epoch.
+        """
+        if stage == sb.Stage.TRAIN:
+            self.train_loss = stage_loss
+            return
+        if stage == sb.Stage.TEST:
+            return
+        rows = asv_trial_scores(
+            self.embeddings, self.dev_enrol, self.dev_trials
+        )
+        eer = speaker_eer(rows)
+        self.hparams.train_logger.log_stats(
+            stats_meta={"epoch": epoch, "lr": self.lr},
+            train_stats={"loss": self.train_loss},
+            valid_stats={"speaker_EER": 100 * eer},
+        )
+        self.checkpointer.save_and_keep_only(
+            meta={MIN_KEY: eer}, min_keys=[MIN_KEY]
+        )
+
+
+def enrolment_centroids(embeddings, enrol_rows):
+    """Unit-length mean of the unit-length enrolment embeddings per speaker.
+
+    Arguments
+    ---------
+    embeddings : dict
+        Utterance ID -> embedding tensor [D].
+    enrol_rows : dict
+        Enrolment utterance ID -> row with ``spk_id``.
+
+    Returns
+    -------
+    centroids : dict
+        Speaker -> unit vector [D].
+    """
+    grouped = {}
+    for utt_id, row in enrol_rows.items():
+        unit = F.normalize(embeddings[utt_id], dim=0)
+        grouped.setdefault(row["spk_id"], []).append(unit)
+    return {
+        speaker: F.normalize(torch.stack(units).mean(0), dim=0)
+        for speaker, units in grouped.items()
+    }
+
+
+def asv_trial_scores(embeddings, enrol_rows, trial_rows):
+    """Cosine scores of ASV trials against the claimed speakers' centroids.
+
+    Arguments
+    ---------
+    embeddings : dict
+        Utterance ID -> embedding [D] (enrolment and test utterances).
+    enrol_rows : dict
+        Enrolment rows (``spk_id``).
+    trial_rows : dict
+        Trial rows (``trial`` = test utterance, ``spk_id`` = claimed
+        speaker, ``system``, ``key``).
+
+    Returns
+    -------
+    rows : list of (str, str, float)
+        ``(source, key, score)`` per trial, as in an ASV score file.
+    """
+    centroids = enrolment_centroids(embeddings, enrol_rows)
+    scored = []
+    for row in trial_rows.values():
+        if row["spk_id"] not in centroids:
+            raise ValueError(
+                f"ASV trial of {row['trial']} claims speaker {row['spk_id']}, "
+                "who has no enrolment utterance"
+            )
+        test = F.normalize(embeddings[row["trial"]], dim=0)
+        score = float(test @ centroids[row["spk_id"]])
+        scored.append((row["system"], row["key"], score))
+    return scored
+
+
+def speaker_eer(scored):
+    """EER of target against nontarget trials.
+
+    Arguments
+    ---------
+    scored : list of (str, str, float)
+        ``(source, key, score)`` per trial.
+
+    Returns
+    -------
+    eer : float
+        The speaker-verification EER (fraction).
+    """
+    target = [score for _, key, score in scored if key == "target"]
+    nontarget = [score for _, key, score in scored if key == "nontarget"]
+    if not target or not nontarget:
+        raise ValueError("the ASV trials need target and nontarget trials")
+    return compute_eer(target, nontarget)[0]
+
+
+def asv_utterances(enrol_rows, trial_rows):
+    """The distinct utterances of enrolment and trial lists.
+
+    Arguments
+    ---------
+    enrol_rows : dict
+        Enrolment rows (``wav``, ``duration``).
+    trial_rows : dict
+        Trial rows (``trial``, ``wav``, ``duration``).
+
+    Returns
+    -------
+    rows : dict
+        Utterance ID -> ``{"wav", "duration"}``.
+    """
+    rows = {}
+    pairs = [(utt_id, row) for utt_id, row in enrol_rows.items()]
+    pairs += [(row["trial"], row) for row in trial_rows.values()]
+    for utt_id, row in pairs:
+        entry = {"wav": row["wav"], "duration": row["duration"]}
+        if rows.setdefault(utt_id, entry)["wav"] != entry["wav"]:
+            raise ValueError(f"utterance {utt_id} has two audio files")
+    return rows
+
+
+def dataio_prepare(hparams):
+    """Builds the training loader and the dev/eval ASV datasets.
+
+    Arguments
+    ---------
+    hparams : dict
+        The loaded hyperparameters.
+
+    Returns
+    -------
+    train_loader : speechbrain.dataio.dataloader.SaveableDataLoader
+        N x M batches from ``SpeakerBatchSampler``.
+    sampler : SpeakerBatchSampler
+        Its batch sampler (for ``brain.train_sampler``).
+    asv : dict
+        Per split (``dev``, ``eval``): ``enrol`` and ``trials`` rows.
+    """
+    data_folder = hparams["data_folder"]
+    train_rows = load_rows(hparams["train_csv"], data_folder)
+    if hparams["bonafide_only"]:
+        train_rows = {
+            k: r for k, r in train_rows.items() if r["key"] == "bonafide"
+        }
+    train_rows = select_subset(
+        train_rows, hparams["train_max_items"], "spk_id", hparams["seed"]
+    )
+    train_pipeline = make_audio_pipeline(
+        hparams["sample_rate"], hparams["train_crop"], train=True
+    )
+    train_set = make_dataset(train_rows, train_pipeline, with_labels=False)
+    sampler = SpeakerBatchSampler.from_dataset(
+        train_set,
+        hparams["n_speakers"],
+        hparams["n_utterances"],
+        seed=hparams["seed"],
+    )
+    train_loader = make_dataloader(
+        train_set, batch_sampler=sampler, num_workers=hparams["num_workers"]
+    )
+    asv = {
+        "dev": {
+            "enrol": load_rows(hparams["dev_enrol_csv"], data_folder),
+            "trials": load_rows(hparams["dev_trials_csv"], data_folder),
+        },
+        "eval": {
+            "enrol": load_rows(hparams["eval_enrol_csv"], data_folder),
+            "trials": load_rows(hparams["eval_trials_csv"], data_folder),
+        },
+    }
+    bona_fide = {
+        k: r
+        for k, r in asv["dev"]["trials"].items()
+        if r["key"] in ("target", "nontarget")
+    }
+    asv["dev_selection"] = select_subset(
+        bona_fide, hparams["dev_max_trials"], "key", hparams["seed"]
+    )
+    return train_loader, sampler, asv
+
+
+def asv_dataset(hparams, enrol_rows, trial_rows):
+    """Dataset of the utterances an ASV pass needs, shortest first.
+
+    Arguments
+    ---------
+    hparams : dict
+        The loaded hyperparameters.
+    enrol_rows : dict
+        Enrolment rows.
+    trial_rows : dict
+        Trial rows.
+
+    Returns
+    -------
+    dataset : speechbrain.dataio.dataset.DynamicItemDataset
+        Provides ``id`` and ``sig``.
+    """
+    pipeline = make_audio_pipeline(
+        hparams["sample_rate"], hparams["eval_max_duration"]
+    )
+    rows = asv_utterances(enrol_rows, trial_rows)
+    return sorted_by_duration(make_dataset(rows, pipeline, with_labels=False))
+
+
+def write_final_asv_scores(brain, hparams, asv):
+    """Scores every dev and eval ASV trial with the best checkpoint.
+
+    Skipped when the summary file says it was done with the same checkpoint.
+
+    Arguments
+    ---------
+    brain : GE2EBrain
+        The trained Brain.
+    hparams : dict
+        The loaded hyperparameters.
+    asv : dict
+        From ``dataio_prepare``.
+    """
+    best = best_checkpoint(hparams["save_folder"], MIN_KEY)
+    score_folder = hparams["asv_score_folder"]
+    summary_path = os.path.join(score_folder, ASV_SUMMARY)
+    try:
+        summary = read_json(summary_path)
+    except FileNotFoundError:
+        summary = {}
+    if summary.get("checkpoint") == best.path.name:
+        logger.info("ASV scores of %s are up to date", best.path.name)
+        return
+    summary = {"checkpoint": best.path.name, MIN_KEY: best.meta[MIN_KEY]}
+    for split in ("dev", "eval"):
+        enrol, trials = asv[split]["enrol"], asv[split]["trials"]
+        brain.evaluate(
+            asv_dataset(hparams, enrol, trials),
+            min_key=MIN_KEY,
+            test_loader_kwargs=dict(hparams["eval_dataloader_opts"]),
+        )
+        scored = asv_trial_scores(brain.embeddings, enrol, trials)
+        path = os.path.join(score_folder, ASV_SCORE_FILE.format(split=split))
+        if if_main_process():
+            write_asv_scores(path, scored)
+        eer = speaker_eer(scored)
+        summary[split] = {"speaker_eer": eer, "scores": path}
+        logger.info("%s ASV: speaker EER %.2f %% -> %s", split, 100 * eer, path)
+    if if_main_process():
+        write_json(summary_path, summary)
+
+
+def main():
+    """Runs GE2E pre-training from the command line."""
+    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+    sb.utils.distributed.ddp_init_group(run_opts)
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
+    run_on_main(
+        prepare_asvspoof,
+        kwargs={
+            "data_folder": hparams["data_folder"],
+            "save_folder": hparams["manifest_folder"],
+            "skip_prep": hparams["skip_prep"],
+        },
+    )
+    check_model_kwargs(hparams["model"], hparams["model_kwargs"])
+    train_loader, sampler, asv = dataio_prepare(hparams)
+    modules = dict(hparams["modules"])
+    modules["embedder"] = ModelMethod(hparams["model"], "embed")
+    brain = GE2EBrain(
+        modules=modules,
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+    brain.dev_enrol = asv["dev"]["enrol"]
+    brain.dev_trials = asv["dev_selection"]
+    brain.train_sampler = sampler
+    brain.checkpointer.add_recoverable("dataloader-TRAIN", train_loader)
+    brain.fit(
+        brain.hparams.epoch_counter,
+        train_loader,
+        asv_dataset(hparams, asv["dev"]["enrol"], asv["dev_selection"]),
+        valid_loader_kwargs=dict(hparams["eval_dataloader_opts"]),
+    )
+    write_final_asv_scores(brain, hparams, asv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,315 @@
+"""Fast checks of the pieces of the ASVspoof 2019 LA recipe.
+
+The recipe-local modules (``asvspoof_dataio``, ``asvspoof_stages``,
+``cm_scoring``) and the scoring functions of ``train_ge2e.py``, on tiny
+inputs: subsets, crops, the active-AEG sampler and its checkpoint, the
+adversarial slot names against what ``generate_adversarial_set`` writes,
+strict model loading, checkpoint selection, ASV and CM scoring.
+
+Authors
+ * speechbrain-asd developers
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from speechbrain.utils.checkpoints import Checkpointer
+
+RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "ASVspoof2019_LA"
+sys.path.insert(0, str(RECIPE))
+
+from asvspoof_dataio import (  # noqa: E402
+    SlotSampler,
+    adversarial_slot_rows,
+    crop_signal,
+    read_manifest_ids,
+    select_subset,
+)
+from asvspoof_stages import (  # noqa: E402
+    best_checkpoint,
+    check_model_kwargs,
+    drop_incomplete_checkpoints,
+    load_model_state,
+)
+from cm_scoring import cm_results, write_score_file  # noqa: E402
+from train_ge2e import asv_trial_scores, speaker_eer  # noqa: E402
+
+from speechbrain_asd.attacks import (  # noqa: E402
+    generate_adversarial_set,
+    make_same_speaker_pairs,
+)
+from speechbrain_asd.lobes.resnet_se import ResNetSE  # noqa: E402
+from speechbrain_asd.metrics import compute_eer  # noqa: E402
+
+TINY = {"channels": (4, 4, 8, 8), "blocks": (1, 1, 1, 1)}
+
+
+def test_select_subset_is_proportional_and_deterministic():
+    """Groups keep shares of the subset in proportion to their sizes."""
+    rows = {
+        f"u{i}": {"system": "A01" if i < 30 else "bonafide"} for i in range(40)
+    }
+    kept = select_subset(rows, 8, "system", seed=3)
+    systems = [row["system"] for row in kept.values()]
+    assert systems.count("A01") == 6 and systems.count("bonafide") == 2
+    assert kept == select_subset(rows, 8, "system", seed=3)
+    assert select_subset(rows, None, "system", 0) is rows
+    assert len(select_subset(rows, 1, "system", 0)) == 1
+    with pytest.raises(ValueError, match="max_items"):
+        select_subset(rows, 0, "system", 0)
+
+
+def test_crop_signal_repeats_only_in_training():
+    """Training crops fill short signals; dev/eval reads never repeat."""
+    signal = torch.arange(5.0)
+    assert crop_signal(signal, 12, True, True).tolist()[:7] == [
+        0,
+        1,
+        2,
+        3,
+        4,
+        0,
+        1,
+    ]
+    assert crop_signal(signal, 12, False, False).tolist() == signal.tolist()
+    assert crop_signal(signal, 3, False, False).tolist() == [0, 1, 2]
+    starts = {int(crop_signal(signal, 3, True, True)[0]) for _ in range(50)}
+    assert starts <= {0, 1, 2} and len(starts) > 1
+
+
+def test_slot_sampler_draws_fixed_items_and_switched_on_slots(tmp_path):
+    """An epoch holds the fixed items plus the slots on; state round-trips."""
+    sampler = SlotSampler(4, ["a", "b", "c"], seed=1)
+    sampler.switch_on(["c", "a"], epoch=2)
+    sampler.set_epoch(2)
+    indices = list(sampler)
+    assert sorted(indices) == [0, 1, 2, 3, 4, 6] and len(sampler) == 6
+    assert indices == list(sampler)
+    sampler.set_epoch(3)
+    assert sorted(sampler) == sorted(indices) and list(sampler) != indices
+    sampler._save(tmp_path / "state.json")
+    restored = SlotSampler(4, ["a", "b", "c"], seed=1)
+    restored._recover(tmp_path / "state.json", end_of_epoch=False)
+    assert restored.prepared_for(2) and not restored.prepared_for(3)
+    restored.set_epoch(2)
+    assert list(restored) == indices
+    with pytest.raises(ValueError, match="unknown slot"):
+        sampler.switch_on(["z"], epoch=4)
+
+
+def test_slot_sampler_splits_an_epoch_between_ranks():
+    """Two ranks get disjoint halves that cover the epoch (padded)."""
+    ranks = [
+        SlotSampler(5, ["s"], seed=0, rank=r, world_size=2) for r in (0, 1)
+    ]
+    for sampler in ranks:
+        sampler.switch_on(["s"], epoch=1)
+        sampler.set_epoch(1)
+    parts = [list(sampler) for sampler in ranks]
+    assert len(parts[0]) == len(parts[1]) == 3
+    assert set(parts[0]) | set(parts[1]) == set(range(6))
+
+
+def test_slots_name_the_files_that_generate_adversarial_set_writes(tmp_path):
+    """Active AEG's slot rows match the IDs and paths of the kept examples."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(4):
+        path = tmp_path / f"u{i}.flac"
+        sf.write(path, 0.1 * rng.standard_normal(1600), 16000)
+        rows.append(
+            {
+                "ID": f"u{i}",
+                "wav": str(path),
+                "duration": 0.1,
+                "spk_id": f"s{i % 2}",
+                "key": "bonafide",
+            }
+        )
+    pairs = make_same_speaker_pairs(rows, 3, seed=0)
+    out = tmp_path / "adv"
+    slots = adversarial_slot_rows(pairs, str(out))
+    net = torch.nn.Conv1d(1, 4, 160, stride=80)
+
+    def embed(wavs, lens):
+        """Mean-pooled convolution of the waveforms.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms, shape [batch, samples].
+        lens : torch.Tensor
+            Relative lengths, shape [batch] (unused).
+
+        Returns
+        -------
+        torch.Tensor
+            Shape [batch, 4].
+        """
+        return net(wavs.unsqueeze(1)).mean(-1)
+
+    generate_adversarial_set(
+        embed,
+        pairs,
+        out,
+        out / "adversarial.csv",
+        threshold=2.0,
+        model=net,
+        progress=False,
+    )
+    kept = read_manifest_ids(out / "adversarial.csv")
+    assert sorted(kept) == sorted(slots)
+    assert all(Path(slots[i]["wav"]).is_file() for i in kept)
+
+
+def test_strict_loading_and_checkpoint_selection(tmp_path):
+    """Best checkpoint by key (intra-epoch ones ignored), strict loading."""
+    model = ResNetSE(**TINY)
+    checkpointer = Checkpointer(tmp_path, recoverables={"model": model})
+    checkpointer.save_checkpoint(meta={"dev_eer": 0.3})
+    checkpointer.save_checkpoint(meta={"dev_eer": 0.1})
+    checkpointer.save_checkpoint(end_of_epoch=False)
+    best = best_checkpoint(str(tmp_path), "dev_eer")
+    assert best.meta["dev_eer"] == 0.1
+    with_exits = ResNetSE(**TINY, aux_exits=True)
+    load_model_state(with_exits, best, allow_missing_prefix="exits.")
+    with pytest.raises(ValueError, match="does not fit the model"):
+        load_model_state(with_exits, best)
+    with pytest.raises(ValueError, match="does not fit the model"):
+        load_model_state(ResNetSE(**TINY, n_classes=2), best)
+    with pytest.raises(FileNotFoundError, match="run that stage"):
+        best_checkpoint(str(tmp_path / "missing"), "dev_eer")
+    check_model_kwargs(with_exits, TINY)
+    with pytest.raises(ValueError, match="does not match model_kwargs"):
+        check_model_kwargs(model, {**TINY, "emb_dim": 16})
+
+
+def test_asv_scores_are_cosines_to_enrolment_centroids():
+    """Trials score the cosine to the claimed speaker's centroid."""
+    embeddings = {
+        "e1": torch.tensor([1.0, 0.0]),
+        "e2": torch.tensor([0.0, 2.0]),
+        "t1": torch.tensor([1.0, 0.0]),
+        "t2": torch.tensor([0.0, 1.0]),
+    }
+    enrol = {"e1": {"spk_id": "A"}, "e2": {"spk_id": "B"}}
+    trials = {
+        "A_t1": {
+            "trial": "t1",
+            "spk_id": "A",
+            "system": "bonafide",
+            "key": "target",
+        },
+        "B_t1": {
+            "trial": "t1",
+            "spk_id": "B",
+            "system": "bonafide",
+            "key": "nontarget",
+        },
+        "B_t2": {"trial": "t2", "spk_id": "B", "system": "A01", "key": "spoof"},
+    }
+    scored = asv_trial_scores(embeddings, enrol, trials)
+    assert scored == [
+        ("bonafide", "target", 1.0),
+        ("bonafide", "nontarget", 0.0),
+        ("A01", "spoof", 1.0),
+    ]
+    assert speaker_eer(scored) == 0.0
+
+
+def test_cm_results_split_seen_and_unseen_attacks(tmp_path):
+    """EER pooled and on seen/unseen attacks; the score file has 4 columns."""
+    rows = {
+        "b1": {"spk_id": "S", "system": "bonafide", "key": "bonafide"},
+        "b2": {"spk_id": "S", "system": "bonafide", "key": "bonafide"},
+        "s1": {"spk_id": "S", "system": "A01", "key": "spoof"},
+        "s2": {"spk_id": "S", "system": "A07", "key": "spoof"},
+    }
+    scores = {"b1": 2.0, "b2": 1.0, "s1": -1.0, "s2": 1.5}
+    results = cm_results(scores, rows)
+    assert results["eer_seen"] == 0.0
+    assert results["eer_unseen"] == compute_eer([2.0, 1.0], [1.5])[0]
+    assert results["eer"] == compute_eer([2.0, 1.0], [-1.0, 1.5])[0]
+    assert results["min_tdcf_2021"] is None
+    path = tmp_path / "scores.txt"
+    write_score_file(path, scores, rows)
+    assert path.read_text().splitlines()[:3] == [
+        "b1 - bonafide 2.0",
+        "b2 - bonafide 1.0",
+        "s1 A01 spoof -1.0",
+    ]
+    with pytest.raises(ValueError, match="unscored"):
+        cm_results({"b1": 1.0}, rows)
+
+
+def test_half_written_checkpoints_are_dropped(tmp_path):
+    """Newest checkpoints cut short by a kill go; the last whole one stays."""
+    model = ResNetSE(**TINY)
+    counter = torch.nn.Linear(2, 2)
+    checkpointer = Checkpointer(
+        tmp_path, recoverables={"model": model, "other": counter}
+    )
+    whole = checkpointer.save_checkpoint(meta={"dev_eer": 0.2})
+    truncated = checkpointer.save_checkpoint(end_of_epoch=False)
+    missing = checkpointer.save_checkpoint(end_of_epoch=False)
+    data = (truncated.path / "model.ckpt").read_bytes()
+    (truncated.path / "model.ckpt").write_bytes(data[: len(data) // 2])
+    (missing.path / "other.ckpt").unlink()
+    drop_incomplete_checkpoints(checkpointer)
+    assert [c.path for c in checkpointer.list_checkpoints()] == [whole.path]
+    drop_incomplete_checkpoints(checkpointer)
+    assert checkpointer.recover_if_possible().path == whole.path
+
+
+def test_pipeline_plans_chain_jobs_and_filter_common_flags(tmp_path):
+    """Jobs get their predecessors' outputs; common flags only where known."""
+    from run_pipeline import format_value, job_flags, load_plan, markdown_table
+
+    plan_path = tmp_path / "plan.yaml"
+    plan_path.write_text(
+        "name: t\n"
+        "corpus: {folder: c}\n"
+        "flags: {train_crop: 1.0, model_blocks: [1, 1, 1, 1]}\n"
+        "stage_flags: {student: {kd: none}}\n"
+        "jobs:\n"
+        "  - {name: g, stage: ge2e}\n"
+        "  - {name: a, stage: aeg}\n"
+        "  - {name: t, stage: teacher}\n"
+        "  - {name: s, stage: student, teacher: t, flags: {aeg: none}}\n"
+        "report: [t, s]\n"
+    )
+    plan = load_plan(plan_path)
+    folders = {job["name"]: tmp_path / job["name"] for job in plan["jobs"]}
+    aeg = job_flags(plan, plan["jobs"][1], folders, tmp_path, 3)
+    assert "train_crop" not in aeg and aeg["ge2e_folder"] == str(folders["g"])
+    student = job_flags(plan, plan["jobs"][3], folders, tmp_path, 3)
+    assert student["teacher_folder"] == str(folders["t"])
+    assert student["kd"] == "none" and student["aeg"] == "none"
+    assert student["asv_scores_eval"].startswith(str(folders["g"]))
+    assert format_value([1, 1]) == "[1,1]" and format_value(None) == "null"
+    entry = {
+        "name": "s",
+        "seed": 1,
+        "params": 1.44e6,
+        "macs": 0.9e9,
+        "aeg": "static",
+        "kd": "hinton",
+        "dev_eer": 0.1,
+        "eval_eer": 0.2,
+        "eval_eer_seen": 0.05,
+        "eval_eer_unseen": None,
+        "min_tdcf_2019": 0.3,
+        "min_tdcf_2021": 0.4,
+    }
+    table = markdown_table([entry, {**entry, "seed": 2, "eval_eer": 0.4}])
+    assert (
+        "| s | 1.44 M | 0.90 G | static | hinton | 2 | 10.00 +- 0.00 |" in table
+    )
+    assert "30.00 +- 14.14" in table
+    plan_path.write_text("name: t\ncorpus: {}\njobs: [{name: x}]\nreport: []\n")
+    with pytest.raises(ValueError, match="stage"):
+        load_plan(plan_path)
