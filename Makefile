@@ -6,12 +6,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.speechbrain-asd-installed
-SEED ?= 1234
-DATA ?= data
-CORPUS := $(DATA)/toy_corpus
-MANIFESTS := $(DATA)/manifests
+SEEDS ?= 1
+RESULTS ?= results
+PIPELINE := recipes/ASVspoof2019_LA/run_pipeline.py
+OVERRIDES := recipes/ASVspoof2019_LA/overrides
 
-.PHONY: all install sysdeps demo test lint unit integration benchmarks clean
+.PHONY: all install sysdeps demo paper test lint unit integration benchmarks clean
 
 all: test
 
@@ -26,9 +26,17 @@ install: $(STAMP) sysdeps
 sysdeps:
 	@bash scripts/install-system-deps.sh
 
+# The main job: corpus, GE2E -> static AEG -> teacher -> distilled student,
+# evaluation, export of the student, one table (results/demo/).
 demo: install
-	$(BIN)/speechbrain-asd make-toy-corpus $(CORPUS) --seed $(SEED)
-	$(BIN)/speechbrain-asd prepare $(CORPUS) $(MANIFESTS)
+	$(BIN)/python $(PIPELINE) $(OVERRIDES)/demo.yaml --results $(RESULTS)
+
+# The paper's tables in shape; SEEDS="1 2 3" make paper repeats them.
+paper: install
+	@for seed in $(SEEDS); do \
+		$(BIN)/python $(PIPELINE) $(OVERRIDES)/paper.yaml \
+			--results $(RESULTS) --seed $$seed || exit 1; \
+	done
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -46,6 +54,7 @@ integration: install
 benchmarks: install
 	$(BIN)/python benchmarks/metrics.py
 	$(BIN)/python benchmarks/toy_corpus.py
+	$(BIN)/python benchmarks/inference.py
 
 clean:
-	rm -rf $(DATA) results
+	rm -rf data $(RESULTS)
