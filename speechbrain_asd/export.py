@@ -437,7 +437,7 @@ def _write_model_folder(folder, hparams, state, info, checkpoint, model):
         json.dumps(card, indent=2, default=str) + "\n", encoding="utf-8"
     )
     (folder / CARD_MD_FILE).write_text(
-        format_model_card(card), encoding="utf-8"
+        model_card_markdown(card), encoding="utf-8"
     )
 
 
@@ -504,7 +504,7 @@ def model_card(info, checkpoint, model, checkpoint_file):
     }
 
 
-def format_model_card(card):
+def model_card_markdown(card):
     """Formats a model card as markdown.
 
     Arguments
@@ -524,7 +524,7 @@ def format_model_card(card):
     ...         "sample_rate": 16000, "metrics": {"eval_eer": 3.5},
     ...         "checkpoint": {"source": "save/CKPT+x",
     ...                        "meta": {"dev_eer": 1.2}}}
-    >>> print(format_model_card(card).splitlines()[0])
+    >>> print(model_card_markdown(card).splitlines()[0])
     # student: ResNetSE spoofing countermeasure
     """
     rows = [
