@@ -8,8 +8,12 @@ jobs: each job runs one stage (``ge2e``, ``aeg``, ``teacher``,
 never edited: everything goes through command-line overrides. The runner
 chains the jobs (GE2E checkpoint and ASV scores, the static adversarial
 set, the teacher of a student), skips jobs that already finished, and
+exports the models the plan names under ``export`` as model folders that
+``SpoofDetector.from_hparams`` loads (``<results>/<name>/<job>_model``, with
+a DET plot per attack in ``<job>_plots/det.png``), prints one table, and
 writes ``<results>/<name>/summary.json`` (one entry per reported model and
-seed) and ``summary.md`` (mean +- std over the seeds run).
+seed, with the exported folder) and ``summary.md`` (mean +- std over the
+seeds run).
 
 Usage, from the repository root::
 
@@ -44,6 +48,10 @@ STAGES = {
     "student": ("train.py", "hparams/student.yaml", "eval_report.json"),
 }
 ASV_FILE = "asv_scores/ASVspoof2019.LA.asv.{split}.gi.trl.scores.txt"
+OUTPUT_CHUNK = 4096
+EVAL_PROTOCOL = (
+    "LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.eval.trl.txt"
+)
 SUMMARY_FIELDS = (
     "dev_eer",
     "eval_eer",
@@ -66,7 +74,9 @@ def load_plan(path):
     -------
     plan : dict
         ``name``, ``corpus``, ``flags``, ``stage_flags``, ``jobs`` and
-        ``report`` (the jobs whose models enter the summary).
+        ``report`` (the jobs whose models enter the summary) and
+        ``export`` (reported jobs exported as model folders, with a DET
+        plot; none by default).
     """
     with open(path, encoding="utf-8") as handle:
         plan = yaml.safe_load(handle)
@@ -87,6 +97,10 @@ def load_plan(path):
         raise ValueError(f"{path}: report names unknown jobs {unknown}")
     plan.setdefault("flags", {})
     plan.setdefault("stage_flags", {})
+    plan.setdefault("export", [])
+    unexported = sorted(set(plan["export"]) - set(plan["report"]))
+    if unexported:
+        raise ValueError(f"{path}: export names unreported jobs {unexported}")
     return plan
 
 
@@ -186,6 +200,9 @@ def job_flags(plan, job, folders, data_folder, seed):
 def run_job(job, flags, log_path):
     """Runs one stage as a subprocess, its output shown and kept.
 
+    The output is passed on byte for byte, so that the stage's progress
+    bars (redrawn with carriage returns) stay one line each.
+
     Arguments
     ---------
     job : dict
@@ -201,17 +218,17 @@ def run_job(job, flags, log_path):
         f"--{key}={format_value(value)}" for key, value in flags.items()
     ]
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "w", encoding="utf-8") as log:
+    with open(log_path, "wb") as log:
         process = subprocess.Popen(
             command,
             cwd=RECIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            text=True,
         )
-        for line in process.stdout:
-            sys.stdout.write(line)
-            log.write(line)
+        while chunk := process.stdout.read1(OUTPUT_CHUNK):
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+            log.write(chunk)
         if process.wait() != 0:
             raise RuntimeError(
                 f"job {job['name']} failed ({process.returncode}): "
@@ -259,14 +276,69 @@ def summary_entry(name, folder, seed):
         ``name``, ``seed``, ``params``, ``macs``, ``aeg``, ``kd``,
         ``self_distill``, the metrics (fractions) and ``folder``.
     """
-    with open(folder / "eval_report.json", encoding="utf-8") as handle:
-        report = json.load(handle)
+    report = read_report(folder)
     entry = {"name": name, "seed": seed}
     for key in ("params", "macs", "aeg", "kd", "self_distill"):
         entry[key] = report[key]
     entry.update({key: report[key] for key in SUMMARY_FIELDS})
     entry["folder"] = str(folder)
     return entry
+
+
+def export_and_plot(name, folder, out, data_folder):
+    """Exports a reported model as a model folder and draws its DET curves.
+
+    The model folder (``export_model_folder``: best checkpoint by dev EER)
+    is loaded back with ``SpoofDetector.from_hparams`` as a check; the DET
+    curves per attack come from the job's eval score file and the corpus'
+    eval protocol (``plot_score_file``).
+
+    Arguments
+    ---------
+    name : str
+        The job name.
+    folder : pathlib.Path
+        Its output folder.
+    out : pathlib.Path
+        ``<results>/<plan name>``: the model folder is
+        ``<out>/<name>_model``, the plots ``<out>/<name>_plots``.
+    data_folder : pathlib.Path
+        The corpus (``LA/`` with the eval protocol).
+
+    Returns
+    -------
+    paths : dict
+        ``model_folder`` and ``det_plot`` (str).
+    """
+    from speechbrain_asd.evaluation import plot_score_file
+    from speechbrain_asd.export import export_model_folder
+    from speechbrain_asd.inference import SpoofDetector
+
+    model_dir = export_model_folder(folder, out / f"{name}_model", True)
+    SpoofDetector.from_hparams(source=str(model_dir))
+    report = read_report(folder)
+    det_plot, _ = plot_score_file(
+        report["score_file"], data_folder / EVAL_PROTOCOL, out / f"{name}_plots"
+    )
+    print(f"{name}: model folder {model_dir}, DET plot {det_plot}", flush=True)
+    return {"model_folder": str(model_dir), "det_plot": str(det_plot)}
+
+
+def read_report(folder):
+    """Reads the ``eval_report.json`` of a CM job.
+
+    Arguments
+    ---------
+    folder : pathlib.Path
+        The job's output folder.
+
+    Returns
+    -------
+    report : dict
+        Its contents.
+    """
+    with open(folder / "eval_report.json", encoding="utf-8") as handle:
+        return json.load(handle)
 
 
 def _cell(values, percent):
@@ -410,6 +482,14 @@ def main(argv=None):
     entries = [
         summary_entry(name, folders[name], seed) for name in plan["report"]
     ]
+    for entry in entries:
+        if entry["name"] in plan["export"]:
+            print(f"exporting {entry['name']}", flush=True)
+            entry.update(
+                export_and_plot(
+                    entry["name"], folders[entry["name"]], out, data_folder
+                )
+            )
     merged = write_summary(out, entries)
     print(markdown_table(merged))
     print(f"{plan['name']}: {time.perf_counter() - start:.0f} s -> {out}")

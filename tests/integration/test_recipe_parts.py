@@ -283,6 +283,7 @@ def test_pipeline_plans_chain_jobs_and_filter_common_flags(tmp_path):
         "report: [t, s]\n"
     )
     plan = load_plan(plan_path)
+    assert plan["export"] == []
     folders = {job["name"]: tmp_path / job["name"] for job in plan["jobs"]}
     aeg = job_flags(plan, plan["jobs"][1], folders, tmp_path, 3)
     assert "train_crop" not in aeg and aeg["ge2e_folder"] == str(folders["g"])
@@ -312,4 +313,10 @@ def test_pipeline_plans_chain_jobs_and_filter_common_flags(tmp_path):
     assert "30.00 +- 14.14" in table
     plan_path.write_text("name: t\ncorpus: {}\njobs: [{name: x}]\nreport: []\n")
     with pytest.raises(ValueError, match="stage"):
+        load_plan(plan_path)
+    plan_path.write_text(
+        "name: t\ncorpus: {}\njobs: [{name: x, stage: ge2e}]\n"
+        "report: []\nexport: [x]\n"
+    )
+    with pytest.raises(ValueError, match="export names unreported"):
         load_plan(plan_path)
