@@ -691,9 +691,7 @@ class ExportableDetector(torch.nn.Module):
         logits : torch.Tensor
             Shape [batch, n_classes].
         """
-        feats = self.features(wavs, lengths)
-        frame_lengths = self.features.frame_lengths(lengths, wavs.shape[1])
-        return self.model(feats, frame_lengths)
+        return self.model(*self.features.with_frame_lengths(wavs, lengths))
 
 
 def export_onnx(model_dir, onnx_path=None, quantize=False):

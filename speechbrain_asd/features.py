@@ -140,6 +140,40 @@ class LogMelFeatures(torch.nn.Module):
         total = self.num_frames(torch.tensor(num_samples))
         return self.num_frames(valid_samples).to(lengths.dtype) / total
 
+    def with_frame_lengths(self, wavs, lengths=None):
+        """Computes the features and their relative lengths in frames.
+
+        What every caller of a model that masks by relative lengths needs:
+        the lengths in frames make the model count exactly the valid frames
+        of the features (see ``frame_lengths``).
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms, shape [batch, samples].
+        lengths : torch.Tensor, optional
+            Relative lengths in (0, 1], shape [batch]; None means all full.
+
+        Returns
+        -------
+        feats : torch.Tensor
+            Features, shape [batch, frames, n_mels].
+        frame_lengths : torch.Tensor
+            Relative lengths in frames, shape [batch].
+
+        Example
+        -------
+        >>> feats, lens = LogMelFeatures().with_frame_lengths(
+        ...     torch.randn(2, 16000), torch.tensor([1.0, 0.5])
+        ... )
+        >>> feats.shape, lens
+        (torch.Size([2, 101, 40]), tensor([1.0000, 0.5050]))
+        """
+        if lengths is None:
+            lengths = torch.ones(wavs.shape[0], device=wavs.device)
+        feats = self(wavs, lengths)
+        return feats, self.frame_lengths(lengths, wavs.shape[1])
+
     def forward(self, wavs, lengths=None):
         """Computes the normalised log-Mel features of a batch.
 
@@ -226,3 +260,50 @@ def _masked_instance_norm(feats, mask, epsilon):
     centred = (feats - mean) * mask
     var = centred.square().sum(dim=1, keepdim=True) / count
     return centred / torch.sqrt(var + epsilon)
+
+
+def waveform_embedder(features, model):
+    """Chains a feature extractor and a model into ``embed_fn(wavs, lens)``.
+
+    The callable the adversarial attacks take (waveforms in, embeddings
+    out), with the model given exact lengths in frames.
+
+    Arguments
+    ---------
+    features : LogMelFeatures
+        The feature extractor.
+    model : torch.nn.Module
+        A model with ``embed(feats, lengths) -> [batch, emb_dim]``.
+
+    Returns
+    -------
+    Callable
+        ``embed_fn(wavs [batch, samples], lens [batch]) -> [batch, emb_dim]``.
+
+    Example
+    -------
+    >>> from speechbrain_asd.lobes.resnet_se import ResNetSE
+    >>> model = ResNetSE(channels=(4, 4, 4, 4), blocks=(1, 1, 1, 1))
+    >>> embed = waveform_embedder(LogMelFeatures(), model.eval())
+    >>> embed(torch.randn(2, 8000), torch.tensor([1.0, 0.6])).shape
+    torch.Size([2, 512])
+    """
+
+    def embed_fn(wavs, lens):
+        """Embeds padded waveforms.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Padded waveforms, shape [batch, samples].
+        lens : torch.Tensor
+            Relative lengths, shape [batch].
+
+        Returns
+        -------
+        torch.Tensor
+            Embeddings, shape [batch, emb_dim].
+        """
+        return model.embed(*features.with_frame_lengths(wavs, lens))
+
+    return embed_fn

@@ -988,8 +988,7 @@ class SpoofDetector(Pretrained):
         wavs, wav_lens = wavs.to(self.device), wav_lens.to(self.device)
         features = self.mods.compute_features
         with torch.inference_mode():
-            feats = features(wavs, wav_lens)
-            frame_lens = features.frame_lengths(wav_lens, wavs.shape[1])
+            feats, frame_lens = features.with_frame_lengths(wavs, wav_lens)
             return self.mods.model(feats, frame_lens).float().cpu()
 
     def _classify(self, logits):

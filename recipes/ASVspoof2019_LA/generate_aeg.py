@@ -39,6 +39,7 @@ from speechbrain_asd.attacks import (
     generate_adversarial_set,
     make_same_speaker_pairs,
 )
+from speechbrain_asd.features import waveform_embedder
 
 logger = get_logger(__name__)
 
@@ -87,22 +88,7 @@ def main():
     model.to(device).eval()
     features = hparams["compute_features"].to(device)
 
-    def embed(wavs, lens):
-        """Embeds waveforms with the GE2E model.
-
-        Arguments
-        ---------
-        wavs : torch.Tensor
-            Padded waveforms, shape [batch, samples].
-        lens : torch.Tensor
-            Relative lengths, shape [batch].
-
-        Returns
-        -------
-        torch.Tensor
-            Embeddings, shape [batch, emb_dim].
-        """
-        return model.embed(features(wavs, lens), lens)
+    embed = waveform_embedder(features, model)
 
     rows = select_subset(
         load_rows(hparams["train_csv"], hparams["data_folder"]),

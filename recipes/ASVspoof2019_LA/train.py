@@ -81,6 +81,7 @@ from speechbrain_asd.attacks import (
 )
 from speechbrain_asd.data.asvspoof import CLASS_NAMES
 from speechbrain_asd.evaluation import format_report_table
+from speechbrain_asd.features import waveform_embedder
 from speechbrain_asd.lobes.complexity import count_macs, count_parameters
 from speechbrain_asd.lobes.resnet_se import ResNetSE
 from speechbrain_asd.lobes.score import bonafide_score
@@ -119,13 +120,13 @@ class CMBrain(StageBrain):
         feats : torch.Tensor
             Features, shape [batch, frames, n_mels].
         lens : torch.Tensor
-            Relative lengths, shape [batch].
+            Relative lengths in frames, shape [batch].
         """
         batch = batch.to(self.device)
         wavs, lens = batch.sig
         if stage == sb.Stage.TRAIN and self.hparams.augment:
             wavs, lens = self.hparams.wav_augment(wavs, lens)
-        return self.modules.compute_features(wavs, lens), lens
+        return self.modules.compute_features.with_frame_lengths(wavs, lens)
 
     def forward_model(self, feats, lens, stage):
         """Runs the model being trained.
@@ -279,33 +280,16 @@ class CMBrain(StageBrain):
         epoch : int
             The epoch (for the log).
         """
-        model = self.hparams.model
-        features = self.hparams.compute_features
-
-        def embed(wavs, lens):
-            """Embeds waveforms with the model being trained.
-
-            Arguments
-            ---------
-            wavs : torch.Tensor
-                Padded waveforms, shape [batch, samples].
-            lens : torch.Tensor
-                Relative lengths, shape [batch].
-
-            Returns
-            -------
-            torch.Tensor
-                Embeddings, shape [batch, emb_dim].
-            """
-            return model.embed(features(wavs, lens), lens)
-
+        embed = waveform_embedder(
+            self.hparams.compute_features, self.hparams.model
+        )
         stats = generate_adversarial_set(
             embed,
             self.aeg_pairs,
             self.hparams.active_aeg_folder,
             self.aeg_manifest,
             device=self.device,
-            model=[model],
+            model=[self.hparams.model],
             progress=not self.noprogressbar,
             **self.hparams.aeg_options,
         )

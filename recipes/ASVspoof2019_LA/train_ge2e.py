@@ -86,8 +86,10 @@ class GE2EBrain(StageBrain):
         """
         batch = batch.to(self.device)
         wavs, lens = batch.sig
-        feats = self.modules.compute_features(wavs, lens)
-        return self.modules.embedder(feats, lens)
+        feats, frame_lens = self.modules.compute_features.with_frame_lengths(
+            wavs, lens
+        )
+        return self.modules.embedder(feats, frame_lens)
 
     def compute_objectives(self, predictions, batch, stage):
         """GE2E loss in training; stores the embeddings otherwise.
