@@ -422,11 +422,20 @@ def _intra_epoch_checkpoint_done(folder, recoverables):
     Returns
     -------
     bool
-        True once one exists.
+        True once one exists, complete by the rule the recipe applies when
+        it resumes (every file there, non-empty, every zip whole): a file
+        that merely exists may still be being written.
     """
+    sys.path.insert(0, str(RECIPE))
+    from asvspoof_stages import checkpoint_is_complete
+    from speechbrain.utils.checkpoints import Checkpoint
+
     for meta in (folder / "save").glob("CKPT+*/CKPT.yaml"):
-        files = {p.stem for p in meta.parent.glob("*.ckpt")}
-        if INTRA_EPOCH_FLAG in meta.read_text() and recoverables <= files:
+        if INTRA_EPOCH_FLAG not in meta.read_text():
+            continue
+        paramfiles = {p.stem: p for p in meta.parent.glob("*.ckpt")}
+        checkpoint = Checkpoint(meta.parent, {}, paramfiles)
+        if checkpoint_is_complete(checkpoint, recoverables):
             return True
     return False
 
@@ -439,7 +448,10 @@ def test_killed_run_resumes_inside_its_epoch(pipeline, workspace):
         row["test_debug_flags"],
         output_folder=f"{TMP_PREFIX}killed_teacher",
         number_of_epochs=1,
-        batch_size=4,
+        # ~48 steps: the kill, sent once the first intra-epoch checkpoint is
+        # complete, lands well before the epoch ends even on a loaded CPU.
+        train_max_items=96,
+        batch_size=2,
         ckpt_interval_minutes=0,
         ckpt_interval_steps=1,
     )
