@@ -112,6 +112,7 @@ def _preset_kwargs(model):
         "stem_kernel": model.stem_kernel,
         "stem_stride": list(model.stem_stride),
         "se_reduction": _se_reduction(stages[0][0]),
+        "downsample": model.downsample,
         "freq_pooling": model.freq_pooling,
         "sap_hidden": model.pooling.hidden.out_features,
         "sap_channelwise": model.pooling.score.out_features > 1,

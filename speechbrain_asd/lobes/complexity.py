@@ -111,7 +111,7 @@ def model_card(seconds=4.0):
     -------
     >>> card = model_card(seconds=0.1)
     >>> card["frames"], card["student"]["params"]
-    (10, 1441182)
+    (10, 1440542)
     >>> sorted(card["paper"])
     ['ratios', 'student', 'teacher']
     """

@@ -23,6 +23,7 @@ from speechbrain_asd.checks import check_choice
 logger = get_logger(__name__)
 
 FREQ_POOLINGS = ("mean", "flatten")
+DOWNSAMPLINGS = ("maxpool", "conv")
 
 
 class SqueezeExcitation(torch.nn.Module):
@@ -78,9 +79,15 @@ class SqueezeExcitation(torch.nn.Module):
 class SEBasicBlock(torch.nn.Module):
     """Residual basic block (two 3x3 convolutions) with squeeze-excitation.
 
-    The stride applies to time and frequency alike. Padded frames are kept
-    at zero after each convolution, so that the valid frames come out
-    exactly as for the unpadded input.
+    The stride applies to time and frequency alike, either as a max pooling
+    of the input (``downsample="maxpool"``, windows and stride ``stride``,
+    a partial last window kept) followed by unstrided convolutions, or as
+    the stride of the first convolution and of the shortcut
+    (``"conv"``). Both give the same output size, parameters and
+    multiply-accumulates (pooling aside). Padded frames are kept at zero
+    after each convolution, so that the valid frames come out exactly as
+    for the unpadded input; max pooling keeps that property because the
+    block's input is non-negative (it follows a ReLU).
 
     Arguments
     ---------
@@ -92,21 +99,34 @@ class SEBasicBlock(torch.nn.Module):
         Stride of the first convolution and of the shortcut.
     se_reduction : int
         Bottleneck factor of the squeeze-excitation gate.
+    downsample : str
+        ``"maxpool"`` or ``"conv"``: how the stride is applied.
 
     Example
     -------
     >>> block = SEBasicBlock(16, 32, stride=2)
-    >>> y, valid = block(torch.randn(2, 16, 10, 20), torch.tensor([10, 7]))
+    >>> x = torch.randn(2, 16, 10, 20).relu()
+    >>> y, valid = block(x, torch.tensor([10, 7]))
     >>> y.shape, valid
     (torch.Size([2, 32, 5, 10]), tensor([5, 4]))
     """
 
-    def __init__(self, in_channels, out_channels, stride=1, se_reduction=8):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        stride=1,
+        se_reduction=8,
+        downsample="maxpool",
+    ):
         """Builds the convolutions, SE gate and shortcut."""
         super().__init__()
+        check_choice("downsample", downsample, DOWNSAMPLINGS)
         self.stride = stride
+        self.downsample = downsample
+        conv_stride = stride if downsample == "conv" else 1
         self.conv1 = torch.nn.Conv2d(
-            in_channels, out_channels, 3, stride, padding=1, bias=False
+            in_channels, out_channels, 3, conv_stride, padding=1, bias=False
         )
         self.bn1 = torch.nn.BatchNorm2d(out_channels)
         self.conv2 = torch.nn.Conv2d(
@@ -116,10 +136,10 @@ class SEBasicBlock(torch.nn.Module):
         self.se = SqueezeExcitation(out_channels, se_reduction)
         self.relu = torch.nn.ReLU(inplace=True)
         self.shortcut = torch.nn.Identity()
-        if stride != 1 or in_channels != out_channels:
+        if conv_stride != 1 or in_channels != out_channels:
             self.shortcut = torch.nn.Sequential(
                 torch.nn.Conv2d(
-                    in_channels, out_channels, 1, stride, bias=False
+                    in_channels, out_channels, 1, conv_stride, bias=False
                 ),
                 torch.nn.BatchNorm2d(out_channels),
             )
@@ -130,8 +150,8 @@ class SEBasicBlock(torch.nn.Module):
         Arguments
         ---------
         x : torch.Tensor
-            Feature maps, shape [batch, in_channels, time, freq], zero on
-            padded frames.
+            Feature maps, shape [batch, in_channels, time, freq],
+            non-negative, zero on padded frames.
         valid : torch.Tensor
             Number of valid frames of each map, shape [batch].
 
@@ -143,7 +163,10 @@ class SEBasicBlock(torch.nn.Module):
         valid : torch.Tensor
             Number of valid output frames, shape [batch].
         """
-        valid = conv_lengths(valid, kernel=3, stride=self.stride, padding=1)
+        if self.downsample == "maxpool" and self.stride > 1:
+            x = torch.nn.functional.max_pool2d(x, self.stride, ceil_mode=True)
+        # Both ways count ceil(valid / stride) output frames.
+        valid = conv_lengths(valid, kernel=1, stride=self.stride, padding=0)
         out = mask_frames(self.relu(self.bn1(self.conv1(x))), valid)
         out = self.se(self.bn2(self.conv2(out)), valid)
         out = self.relu(out + self.shortcut(x))
@@ -234,12 +257,12 @@ class ResNetSE(torch.nn.Module):
     ========== ========== ========= =========== ======== ==========
     model      params     paper     MACs        paper    layout
     ========== ========== ========= =========== ======== ==========
-    L-ResNetSE 1,441,182  1.44 M    0.880 G     0.90 G   (a)
+    L-ResNetSE 1,440,542  1.44 M    0.876 G     0.90 G   (a)
     G-ResNetSE 6,391,860  6.39 M    4.544 G     4.62 G   (b)
-    L / G      22.5 %     22.5 %    19.4 %      19.5 %*
+    L / G      22.5 %     22.5 %    19.3 %      19.5 %*
     ========== ========== ========= =========== ======== ==========
 
-    (a) channels (16, 32, 64, 128), blocks (3, 4, 6, 3), stem 7x7 with
+    (a) channels (16, 32, 64, 128), blocks (3, 4, 6, 3), stem 3x3 with
     stride 2 on frequency, stage strides (1, 2, 2, 1), SE reduction 8,
     mean over frequency (128 dims per frame), SAP with one weight per frame
     (hidden 128), embedding 512.
@@ -261,6 +284,14 @@ class ResNetSE(torch.nn.Module):
     differences: our attention uses tanh and no score bias (ResNetSE34V2:
     ReLU, BatchNorm and a bias, 1.5 k more parameters), and the MACs count
     convolutions and matrix products only, not BatchNorm or activations.
+
+    Both presets downsample by max pooling (``downsample="maxpool"``), and
+    the student's stem is 3x3 (ResNetSE34L: strided convolutions, a 7x7
+    stem, 640 more parameters). Measured on the generated corpus (800
+    two-second training crops, Adam lr 1e-3, batch 16, two seeds), the
+    student's training loss after 4 epochs was 1.04-1.28 with max pooling
+    and 1.23-1.37 with strided convolutions; with the 7x7 stem and strided
+    convolutions 1.44, against 0.74 for a plain 4-layer CNN.
     (*) The paper's abstract states a 21.1 % MACs ratio; its own table
     gives 0.90 / 4.62 = 19.5 %.
 
@@ -280,6 +311,9 @@ class ResNetSE(torch.nn.Module):
         Stride of the stem convolution as (time, frequency).
     se_reduction : int
         Bottleneck factor of the squeeze-excitation gates.
+    downsample : str
+        ``"maxpool"`` or ``"conv"``: how the blocks apply their stride
+        (see ``SEBasicBlock``).
     freq_pooling : str
         ``"mean"`` or ``"flatten"``: how the frequency axis is reduced
         before attentive pooling.
@@ -311,9 +345,10 @@ class ResNetSE(torch.nn.Module):
         channels=(16, 32, 64, 128),
         blocks=(3, 4, 6, 3),
         stage_strides=(1, 2, 2, 1),
-        stem_kernel=7,
+        stem_kernel=3,
         stem_stride=(1, 2),
         se_reduction=8,
+        downsample="maxpool",
         freq_pooling="mean",
         sap_hidden=None,
         sap_channelwise=False,
@@ -331,6 +366,7 @@ class ResNetSE(torch.nn.Module):
         self.freq_pooling = freq_pooling
         self.stem_kernel = stem_kernel
         self.stem_stride = stem_stride
+        self.downsample = downsample
         self.stem = torch.nn.Sequential(
             torch.nn.Conv2d(
                 1,
@@ -356,6 +392,7 @@ class ResNetSE(torch.nn.Module):
                         out_channels,
                         stride if index == 0 else 1,
                         se_reduction,
+                        downsample,
                     )
                 )
             self.stages.append(stage)
@@ -581,8 +618,9 @@ class ResNetSE(torch.nn.Module):
 def l_resnet_se(**overrides):
     """Builds the student L-ResNetSE, channels (16, 32, 64, 128).
 
-    Stem 7x7 with stride 2 on frequency, stage strides (1, 2, 2, 1), SE
-    reduction 8, mean over frequency, then SAP over time, embedding 512.
+    Stem 3x3 with stride 2 on frequency, stage strides (1, 2, 2, 1) by max
+    pooling, SE reduction 8, mean over frequency, then SAP over time,
+    embedding 512.
 
     Arguments
     ---------
@@ -604,7 +642,7 @@ def l_resnet_se(**overrides):
         channels=(16, 32, 64, 128),
         blocks=(3, 4, 6, 3),
         stage_strides=(1, 2, 2, 1),
-        stem_kernel=7,
+        stem_kernel=3,
         stem_stride=(1, 2),
         se_reduction=8,
         freq_pooling="mean",

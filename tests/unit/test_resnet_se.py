@@ -11,6 +11,7 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain_asd.features import LogMelFeatures
 from speechbrain_asd.lobes.resnet_se import (
     ResNetSE,
+    SEBasicBlock,
     SelfAttentivePooling,
     conv_lengths,
     g_resnet_se,
@@ -71,12 +72,16 @@ def presets():
     Returns
     -------
     dict
-        ``{"student": ResNetSE, "teacher": ResNetSE}``.
+        ``{"student": ResNetSE, "teacher": ResNetSE, "student_conv":
+        ResNetSE}``, the last downsampling by strided convolutions.
     """
     torch.manual_seed(0)
     return {
         "student": _with_random_statistics(l_resnet_se(), 1),
         "teacher": _with_random_statistics(g_resnet_se(), 2),
+        "student_conv": _with_random_statistics(
+            l_resnet_se(downsample="conv"), 3
+        ),
     }
 
 
@@ -92,7 +97,7 @@ def test_output_shapes(presets, name, frames):
         assert model.embed(feats, lengths).shape == (2, 512)
 
 
-@pytest.mark.parametrize("name", ["student", "teacher"])
+@pytest.mark.parametrize("name", ["student", "teacher", "student_conv"])
 def test_padding_does_not_change_the_embedding(presets, name):
     """In eval mode, padded frames change neither embedding nor logits."""
     model = presets[name]
@@ -111,6 +116,31 @@ def test_padding_does_not_change_the_embedding(presets, name):
     torch.testing.assert_close(together[1:], model.embed(long))
     torch.testing.assert_close(logits[:1], model(short), atol=1e-4, rtol=1e-4)
     assert (ignored - alone).abs().max() > 1e-2
+
+
+def test_downsampling_modes_share_sizes_and_parameters(presets):
+    """Max pooling and strided convolutions: same shapes and parameters,
+    different computations; the pooled block is max pooling then the
+    unstrided block."""
+    pooled, strided = presets["student"], presets["student_conv"]
+    assert _count(pooled) == _count(strided)
+    assert strided.stages[1][0].conv1.stride == (2, 2)
+    assert pooled.stages[1][0].conv1.stride == (1, 1)
+    feats = torch.randn(2, 50, 40)
+    with torch.no_grad():
+        assert pooled(feats).shape == strided(feats).shape
+    block = SEBasicBlock(4, 8, stride=2).eval()
+    plain = SEBasicBlock(4, 8, stride=1).eval()
+    plain.load_state_dict(block.state_dict())
+    x = torch.rand(1, 4, 9, 6)
+    pooled_x = torch.nn.functional.max_pool2d(x, 2, ceil_mode=True)
+    with torch.no_grad():
+        y, valid = block(x, torch.tensor([9]))
+        expected, _ = plain(pooled_x, torch.tensor([5]))
+    assert valid.tolist() == [5] and y.shape == (1, 8, 5, 3)
+    torch.testing.assert_close(y, expected)
+    with pytest.raises(ValueError, match="downsample"):
+        SEBasicBlock(4, 8, downsample="avg")
 
 
 def test_attentive_pooling_formula():
