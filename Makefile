@@ -11,7 +11,7 @@ RESULTS ?= results
 PIPELINE := recipes/ASVspoof2019_LA/run_pipeline.py
 OVERRIDES := recipes/ASVspoof2019_LA/overrides
 
-.PHONY: all install sysdeps demo paper test lint unit integration benchmarks clean
+.PHONY: all install sysdeps demo edge paper test lint unit integration benchmarks clean
 
 all: test
 
@@ -30,6 +30,10 @@ sysdeps:
 # evaluation, export of the student, one table (results/demo/).
 demo: install
 	$(BIN)/python $(PIPELINE) $(OVERRIDES)/demo.yaml --results $(RESULTS)
+
+# The demo's student scored by PyTorch, ONNX and int8 ONNX (after make demo).
+edge: install
+	$(BIN)/python benchmarks/edge.py --model $(RESULTS)/demo/student_model
 
 # The paper's tables in shape; SEEDS="1 2 3" make paper repeats them.
 paper: install
