@@ -35,7 +35,7 @@ from speechbrain_asd.inference import (
     ONNX_FILE,
     score_list_to_file,
 )
-from speechbrain_asd.metrics import compute_eer
+from speechbrain_asd.metrics import compute_eer, seen_unseen_eers
 from speechbrain_asd.scorefiles import read_cm_protocol, read_cm_scores
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -50,7 +50,7 @@ BACKENDS = {
 }
 
 
-def seen_split_eers(scores, trials, seen_attacks):
+def eval_eers(scores, trials, seen_attacks):
     """Pooled EER, and EERs on the seen and the unseen attacks.
 
     Arguments
@@ -75,25 +75,18 @@ def seen_split_eers(scores, trials, seen_attacks):
     ...     CMTrial("s", "b1", "-", "bonafide"),
     ...     CMTrial("s", "b2", "-", "bonafide"),
     ...     CMTrial("s", "x", "A01", "spoof"),
-    ...     CMTrial("s", "y", "A07", "spoof"),
     ... ]
-    >>> scores = {"b1": 2.0, "b2": 0.0, "x": -1.0, "y": 1.0}
-    >>> eers = seen_split_eers(scores, trials, {"A01"})
-    >>> eers["eer_seen"], eers["eer_unseen"]
-    (0.0, 0.75)
+    >>> eval_eers({"b1": 2.0, "b2": 0.0, "x": -1.0}, trials, {"A01"})
+    {'eer': 0.0, 'eer_seen': 0.0, 'eer_unseen': None}
     """
     bonafide = [scores[t.trial] for t in trials if t.key == "bonafide"]
-    subsets = {"eer": [], "eer_seen": [], "eer_unseen": []}
-    for trial in trials:
-        if trial.key == "spoof":
-            subsets["eer"].append(scores[trial.trial])
-            seen = trial.attack in seen_attacks
-            subsets["eer_seen" if seen else "eer_unseen"].append(
-                scores[trial.trial]
-            )
+    spoofs = [t for t in trials if t.key == "spoof"]
+    spoof = [scores[t.trial] for t in spoofs]
     return {
-        name: float(compute_eer(bonafide, spoof)[0]) if spoof else None
-        for name, spoof in subsets.items()
+        "eer": float(compute_eer(bonafide, spoof)[0]),
+        **seen_unseen_eers(
+            bonafide, spoof, [t.attack for t in spoofs], seen_attacks
+        ),
     }
 
 
@@ -145,7 +138,7 @@ def run(model_dir, data):
     rows : list of dict
         One row per backend: ``backend``, ``file``, ``megabytes``,
         ``max_abs_diff`` (against PyTorch), ``seconds``, and the EERs of
-        ``seen_split_eers``.
+        ``eval_eers``.
     """
     if not (model_dir / INT8_ONNX_FILE).is_file():
         export_onnx(model_dir, quantize=True)
@@ -168,7 +161,7 @@ def run(model_dir, data):
                         abs(scores[t] - reference[t]) for t in reference
                     ),
                     "seconds": seconds,
-                    **seen_split_eers(scores, trials, seen),
+                    **eval_eers(scores, trials, seen),
                 }
             )
     return rows

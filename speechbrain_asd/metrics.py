@@ -395,6 +395,40 @@ def compute_eer(bonafide_scores, spoof_scores):
     return _eer_from_curve(curve)
 
 
+def seen_unseen_eers(bonafide_scores, spoof_scores, spoof_attacks, seen):
+    """EERs of the bona fide trials against the seen and the unseen attacks.
+
+    Arguments
+    ---------
+    bonafide_scores : array_like
+        Scores of bona fide trials.
+    spoof_scores : array_like
+        Scores of spoofed trials.
+    spoof_attacks : sequence of str
+        The attack of each spoofed trial.
+    seen : collection of str
+        The attacks present in training.
+
+    Returns
+    -------
+    eers : dict
+        ``eer_seen`` and ``eer_unseen`` (``compute_eer``'s EER against the
+        spoofs of seen, resp. unseen, attacks), None for an empty side.
+
+    Example
+    -------
+    >>> seen_unseen_eers([2.0, 0.0], [-1.0, 1.0], ["A01", "A07"], {"A01"})
+    {'eer_seen': 0.0, 'eer_unseen': 0.75}
+    """
+    sides = {"eer_seen": [], "eer_unseen": []}
+    for score, attack in zip(spoof_scores, spoof_attacks):
+        sides["eer_seen" if attack in seen else "eer_unseen"].append(score)
+    return {
+        name: float(compute_eer(bonafide_scores, scores)[0]) if scores else None
+        for name, scores in sides.items()
+    }
+
+
 def asv_operating_point(
     target_scores, nontarget_scores, spoof_scores, threshold=None
 ):

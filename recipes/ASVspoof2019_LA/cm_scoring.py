@@ -17,7 +17,7 @@ import os
 from speechbrain.utils.logger import get_logger
 
 from speechbrain_asd.data.asvspoof import CLASS_NAMES
-from speechbrain_asd.metrics import cm_report, compute_eer
+from speechbrain_asd.metrics import cm_report, seen_unseen_eers
 from speechbrain_asd.scorefiles import (
     BONAFIDE,
     CMTrial,
@@ -146,13 +146,7 @@ def cm_results(scores, rows, asv_scores=None):
         "min_tdcf_2019": report["pooled"]["min_tdcf_2019"],
         "min_tdcf_2021": report["pooled"]["min_tdcf_2021"],
     }
-    for name, seen in (("eer_seen", True), ("eer_unseen", False)):
-        subset = [
-            score
-            for score, attack in zip(spoof, attacks)
-            if (attack in SEEN_ATTACKS) == seen
-        ]
-        results[name] = compute_eer(bonafide, subset)[0] if subset else None
+    results.update(seen_unseen_eers(bonafide, spoof, attacks, SEEN_ATTACKS))
     results["report"] = report
     return results
 
