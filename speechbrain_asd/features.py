@@ -217,6 +217,100 @@ class LogMelFeatures(torch.nn.Module):
         return _masked_instance_norm(feats, frame_mask, self.epsilon)
 
 
+class ConvolutionalFbank(torch.nn.Module):
+    """SpeechBrain's ``Fbank`` with its STFT written as one convolution.
+
+    The same log-Mel filterbanks, computed from a fixed basis: the real and
+    imaginary parts of the ``n_fft // 2 + 1`` DFT bins, each multiplied by
+    the analysis window (zero-padded to ``n_fft`` and centred, as
+    ``torch.stft`` places it), applied by a strided ``conv1d`` after the
+    same centre padding with zeros. The power spectrum (squared real plus
+    squared imaginary part) then goes through the ``Fbank``'s own
+    ``Filterbank``, so the Mel matrix and the dB conversion are
+    SpeechBrain's.
+
+    What it is for: ONNX export. onnxruntime's ``STFT`` operator computes
+    each frame without an FFT and returns the bins in a [..., 2] layout that
+    costs a slow transpose before the magnitude; together they made the
+    exported student slower than PyTorch. As a convolution the whole
+    spectrum is one GEMM, and the power spectrum stays in a [batch, bins,
+    frames] layout that the Mel product reads without a copy. In PyTorch
+    the FFT of ``Fbank`` is faster: the features use ``Fbank`` everywhere
+    else.
+
+    Arguments
+    ---------
+    fbank : speechbrain.lobes.features.Fbank
+        The filterbank to reproduce. Deltas, context windows, normalised,
+        two-sided or uncentred STFTs and padding other than zeros are not
+        supported (a ``ValueError`` says which).
+
+    Example
+    -------
+    >>> fbank = Fbank(n_mels=40)
+    >>> conv_fbank = ConvolutionalFbank(fbank)
+    >>> wavs = torch.randn(2, 16000)
+    >>> feats = conv_fbank(wavs)
+    >>> feats.shape
+    torch.Size([2, 101, 40])
+    >>> bool((feats - fbank(wavs)).abs().max() < 1e-3)
+    True
+    """
+
+    def __init__(self, fbank):
+        """Builds the windowed DFT basis; see the class docstring."""
+        super().__init__()
+        stft = fbank.compute_STFT
+        unsupported = {
+            "deltas": fbank.deltas,
+            "context": fbank.context,
+            "normalized_stft": stft.normalized_stft,
+            "center=False": not stft.center,
+            "onesided=False": not stft.onesided,
+            f"pad_mode={stft.pad_mode!r}": stft.pad_mode != "constant",
+        }
+        used = [name for name, on in unsupported.items() if on]
+        if used:
+            raise ValueError(
+                "ConvolutionalFbank cannot reproduce an Fbank with "
+                + ", ".join(used)
+            )
+        self.n_fft = stft.n_fft
+        self.hop = stft.hop_length
+        self.n_bins = self.n_fft // 2 + 1
+        window = torch.zeros(self.n_fft, dtype=torch.float64)
+        left = (self.n_fft - stft.win_length) // 2
+        window[left : left + stft.win_length] = stft.window.double()
+        samples = torch.arange(self.n_fft, dtype=torch.float64)
+        bins = torch.arange(self.n_bins, dtype=torch.float64)
+        angle = 2 * torch.pi * bins.unsqueeze(1) * samples / self.n_fft
+        basis = torch.cat([torch.cos(angle), -torch.sin(angle)]) * window
+        self.register_buffer("basis", basis.float().unsqueeze(1))
+        self.compute_fbanks = fbank.compute_fbanks
+
+    def forward(self, wavs):
+        """Computes the log-Mel filterbanks.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms, shape [batch, samples].
+
+        Returns
+        -------
+        fbanks : torch.Tensor
+            Shape [batch, 1 + samples // hop, n_mels], as ``Fbank`` gives.
+        """
+        half = self.n_fft // 2
+        padded = torch.nn.functional.pad(wavs.unsqueeze(1), (half, half))
+        spectrum = torch.nn.functional.conv1d(
+            padded, self.basis, stride=self.hop
+        )
+        batch, _, frames = spectrum.shape
+        power = spectrum.view(batch, 2, self.n_bins, frames).square().sum(1)
+        return self.compute_fbanks(power.transpose(1, 2))
+
+
 def _prefix_mask(valid, size):
     """Marks the first ``valid[b]`` positions of each row.
 

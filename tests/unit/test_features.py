@@ -8,7 +8,7 @@ import pytest
 import torch
 from speechbrain.lobes.features import Fbank
 
-from speechbrain_asd.features import LogMelFeatures
+from speechbrain_asd.features import ConvolutionalFbank, LogMelFeatures
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +104,59 @@ def test_frame_lengths_match_the_valid_frames_the_model_counts():
     counted = torch.round(relative * frames).long()
     nonzero = (feats.abs().sum(dim=-1) > 0).sum(dim=1)
     assert torch.equal(counted, nonzero)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"n_mels": 40, "n_fft": 512, "win_length": 25, "hop_length": 10},
+        {"n_mels": 80, "n_fft": 400, "win_length": 25, "hop_length": 10},
+        {
+            "n_mels": 24,
+            "n_fft": 256,
+            "win_length": 10,
+            "hop_length": 5,
+            "sample_rate": 8000,
+        },
+    ],
+)
+@pytest.mark.parametrize("samples", [1, 100, 511, 4001])
+def test_convolutional_fbank_equals_fbank(kwargs, samples):
+    """The DFT-by-convolution gives Fbank's frames and values, also on a
+    loud tone over quiet noise (80 dB of dynamic range) and on silence."""
+    generator = torch.Generator().manual_seed(samples)
+    time = torch.arange(samples) / kwargs.get("sample_rate", 16000)
+    wavs = torch.stack(
+        [
+            torch.randn(samples, generator=generator),
+            torch.sin(2 * torch.pi * 440 * time)
+            + 1e-4 * torch.randn(samples, generator=generator),
+            torch.zeros(samples),
+        ]
+    )
+    fbank = Fbank(**kwargs)
+    expected = fbank(wavs)
+    got = ConvolutionalFbank(fbank)(wavs)
+    assert got.shape == expected.shape
+    torch.testing.assert_close(got, expected, atol=1e-3, rtol=0)
+
+
+@pytest.mark.parametrize(
+    "module, option, value, named",
+    [
+        ("fbank", "deltas", True, "deltas"),
+        ("fbank", "context", True, "context"),
+        ("stft", "center", False, "center=False"),
+        ("stft", "onesided", False, "onesided=False"),
+        ("stft", "normalized_stft", True, "normalized_stft"),
+        ("stft", "pad_mode", "reflect", "pad_mode='reflect'"),
+    ],
+)
+def test_convolutional_fbank_refuses_what_it_cannot_reproduce(
+    module, option, value, named
+):
+    """Fbank options outside the DFT convolution are named in the error."""
+    fbank = Fbank()
+    setattr(fbank if module == "fbank" else fbank.compute_STFT, option, value)
+    with pytest.raises(ValueError, match=named):
+        ConvolutionalFbank(fbank)
