@@ -1,19 +1,20 @@
 """Edge deployment check: a model folder scored by PyTorch, ONNX and int8.
 
 The same exported model (by default the demo's student) scores the eval
-protocol of the generated corpus (or of ASVspoof 2019 LA) three ways:
-``SpoofDetector`` with PyTorch, with onnxruntime on ``model.onnx`` (fp32,
-feature extraction included) and on ``model.int8.onnx`` (dynamic int8
-quantisation). The ONNX files are written first if the folder lacks them.
-For each backend the script reports the largest absolute difference of its
-bona fide scores from PyTorch's, the pooled EER, the EER on the attacks
-seen in training (those of the train protocol) and on the unseen ones, the
-file size and the wall time of the scoring run. Writes
-``benchmarks/results/edge.json`` and ``benchmarks/results/edge.md`` and
-prints the markdown table.
+protocol of the generated corpus (or of ASVspoof 2019 LA) four ways:
+``SpoofDetector`` with PyTorch, and with onnxruntime on ``model.onnx``
+(fp32, feature extraction included), on ``model.int8.onnx`` (dynamic int8
+quantisation) and on ``model.int8.static.onnx`` (static int8 quantisation
+calibrated on training files). The ONNX files are written first if the
+folder lacks them. For each backend the script reports the largest
+absolute difference of its bona fide scores from PyTorch's, the pooled
+EER, the EER on the attacks seen in training (those of the train protocol)
+and on the unseen ones, the file size and the wall time of the scoring run.
+Writes ``benchmarks/results/edge.json`` and ``benchmarks/results/edge.md``
+and prints the markdown table.
 
 Usage: ``python benchmarks/edge.py [--model results/demo/student_model]
-[--data data/toy_corpus] [--threads 2]``
+[--data data/toy_corpus] [--threads 2] [--calibration-files 32]``
 
 Authors
  * speechbrain-asd developers
@@ -29,7 +30,7 @@ from pathlib import Path
 import torch
 
 from speechbrain_asd.atomic import write_text_atomic
-from speechbrain_asd.export import export_onnx
+from speechbrain_asd.export import export_onnx, quantize_onnx
 from speechbrain_asd.inference import (
     INT8_ONNX_FILE,
     ONNX_FILE,
@@ -43,11 +44,43 @@ PROTOCOLS = "LA/ASVspoof2019_LA_cm_protocols"
 EVAL_PROTOCOL = f"{PROTOCOLS}/ASVspoof2019.LA.cm.eval.trl.txt"
 TRAIN_PROTOCOL = f"{PROTOCOLS}/ASVspoof2019.LA.cm.train.trn.txt"
 EVAL_AUDIO = "LA/ASVspoof2019_LA_eval/flac"
+TRAIN_AUDIO = "LA/ASVspoof2019_LA_train/flac"
+STATIC_INT8_FILE = "model.int8.static.onnx"
 BACKENDS = {
     "pytorch": {"backend": "torch"},
     "onnx": {"backend": "onnx", "onnx_file": ONNX_FILE},
-    "onnx-int8": {"backend": "onnx", "onnx_file": INT8_ONNX_FILE},
+    "onnx-int8-dynamic": {"backend": "onnx", "onnx_file": INT8_ONNX_FILE},
+    "onnx-int8-static": {"backend": "onnx", "onnx_file": STATIC_INT8_FILE},
 }
+
+
+def calibration_files(data, count):
+    """Training files to calibrate static int8 on: half bona fide, half
+    spoofed, evenly spaced through the train protocol.
+
+    Arguments
+    ---------
+    data : pathlib.Path
+        Folder holding ``LA/``.
+    count : int
+        Number of files.
+
+    Returns
+    -------
+    paths : list of pathlib.Path
+        The audio files.
+    """
+    trials = read_cm_protocol(data / TRAIN_PROTOCOL)
+    paths = []
+    for is_bonafide, share in ((True, count // 2), (False, count - count // 2)):
+        group = [
+            t.trial for t in trials if (t.key == "bonafide") == is_bonafide
+        ]
+        step = max(1, len(group) // max(share, 1))
+        paths += [
+            data / TRAIN_AUDIO / f"{t}.flac" for t in group[::step][:share]
+        ]
+    return paths
 
 
 def eval_eers(scores, trials, seen_attacks):
@@ -123,15 +156,19 @@ def score_backend(model_dir, data, options, out_path):
     return read_cm_scores(out_path), time.perf_counter() - start
 
 
-def run(model_dir, data):
+def run(model_dir, data, n_calibration):
     """Scores with every backend and compares them with PyTorch.
 
     Arguments
     ---------
     model_dir : pathlib.Path
-        The model folder (ONNX files are added if missing).
+        The model folder (ONNX files are added if missing: the dynamic
+        int8 model as ``export_onnx`` writes it, the static one calibrated
+        on ``calibration_files``).
     data : pathlib.Path
         Folder holding ``LA/``.
+    n_calibration : int
+        Number of training files to calibrate static int8 on.
 
     Returns
     -------
@@ -142,6 +179,12 @@ def run(model_dir, data):
     """
     if not (model_dir / INT8_ONNX_FILE).is_file():
         export_onnx(model_dir, quantize=True)
+    if not (model_dir / STATIC_INT8_FILE).is_file():
+        quantize_onnx(
+            model_dir / ONNX_FILE,
+            model_dir / STATIC_INT8_FILE,
+            calibration=calibration_files(data, n_calibration),
+        )
     trials = read_cm_protocol(data / EVAL_PROTOCOL)
     seen = {t.attack for t in read_cm_protocol(data / TRAIN_PROTOCOL)} - {"-"}
     rows, reference = [], None
@@ -216,10 +259,16 @@ def main():
     parser.add_argument("--model", default="results/demo/student_model")
     parser.add_argument("--data", default="data/toy_corpus")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--calibration-files",
+        type=int,
+        default=32,
+        help="training files to calibrate static int8 on",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model_dir, data = Path(args.model), Path(args.data)
-    rows = run(model_dir, data)
+    rows = run(model_dir, data, args.calibration_files)
     n_trials = len(read_cm_protocol(data / EVAL_PROTOCOL))
     table = markdown(rows, n_trials)
     RESULTS.mkdir(exist_ok=True)
@@ -229,6 +278,7 @@ def main():
         "threads": args.threads,
         "machine": platform.processor() or platform.machine(),
         "trials": n_trials,
+        "calibration_files": args.calibration_files,
         "rows": rows,
     }
     write_text_atomic(RESULTS / "edge.json", json.dumps(result, indent=2))

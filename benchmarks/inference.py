@@ -5,12 +5,14 @@ seeded random weights (speed does not depend on them), the script writes a
 fake recipe output folder, exports it with ``export_model_folder``, writes
 ``model.onnx`` and ``model.int8.onnx`` with ``export_onnx``, then times
 ``SpoofDetector.classify_batch`` on 4 s clips (16 kHz) at batch 1 and 32 for
-each backend: PyTorch, ONNX (onnxruntime, fp32) and ONNX int8. Features are
+each backend: PyTorch, ONNX (onnxruntime, fp32), ONNX int8 quantised
+dynamically (``model.int8.onnx``) and statically (calibrated on noise
+clips; ``model.int8.static.onnx``). Features are
 included in every timing. Torch and onnxruntime each get ``--threads``
-intra-op threads. For each model and batch size the three backends are
-timed in turns (one call each per round, after a warm-up call) until each
-has had ``--min-time`` seconds, so that the load of a shared machine falls
-evenly on them; the median call time is kept. Writes
+intra-op threads. For each model and batch size the backends are
+timed in turns (per turn, an untimed call then a timed one) until each
+has had ``--min-time`` seconds of timed calls, so that the load of a shared
+machine falls evenly on them; the median call time is kept. Writes
 ``benchmarks/results/inference.json`` and ``benchmarks/results/inference.md``
 and prints the markdown table.
 
@@ -31,20 +33,27 @@ import time
 from pathlib import Path
 
 import onnxruntime
+import soundfile
 import torch
 from speechbrain.utils.checkpoints import Checkpointer
 
-from speechbrain_asd.export import export_model_folder, export_onnx
-from speechbrain_asd.inference import INT8_ONNX_FILE, SpoofDetector
+from speechbrain_asd.export import (
+    export_model_folder,
+    export_onnx,
+    quantize_onnx,
+)
+from speechbrain_asd.inference import INT8_ONNX_FILE, ONNX_FILE, SpoofDetector
 from speechbrain_asd.lobes.resnet_se import g_resnet_se, l_resnet_se
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PRESETS = {"student": l_resnet_se, "teacher": g_resnet_se}
 LABELS = {"student": "L-ResNetSE (student)", "teacher": "G-ResNetSE (teacher)"}
+STATIC_INT8_FILE = "model.int8.static.onnx"
 BACKENDS = {
     "pytorch": {"backend": "torch"},
     "onnx": {"backend": "onnx"},
-    "onnx-int8": {"backend": "onnx", "onnx_file": INT8_ONNX_FILE},
+    "onnx-int8-dynamic": {"backend": "onnx", "onnx_file": INT8_ONNX_FILE},
+    "onnx-int8-static": {"backend": "onnx", "onnx_file": STATIC_INT8_FILE},
 }
 CLIP_SECONDS = 4.0
 SAMPLE_RATE = 16000
@@ -88,7 +97,39 @@ def build_model_folder(preset, root):
     (run / "model_info.json").write_text(json.dumps(info))
     model_dir = export_model_folder(run, root / preset / "model")
     export_onnx(model_dir, quantize=True)
+    quantize_onnx(
+        model_dir / ONNX_FILE,
+        model_dir / STATIC_INT8_FILE,
+        calibration=_noise_clips(root / preset / "calibration"),
+    )
     return model_dir
+
+
+def _noise_clips(folder, count=8):
+    """Writes seeded 4 s noise clips to calibrate static int8 on (speed
+    does not depend on the ranges calibrated).
+
+    Arguments
+    ---------
+    folder : pathlib.Path
+        Where to write them.
+    count : int
+        Number of clips.
+
+    Returns
+    -------
+    paths : list of pathlib.Path
+        The clips.
+    """
+    folder.mkdir(parents=True)
+    generator = torch.Generator().manual_seed(1)
+    samples = round(CLIP_SECONDS * SAMPLE_RATE)
+    paths = []
+    for index in range(count):
+        wav = 0.1 * torch.randn(samples, generator=generator)
+        paths.append(folder / f"noise{index}.wav")
+        soundfile.write(paths[-1], wav.numpy(), SAMPLE_RATE, subtype="FLOAT")
+    return paths
 
 
 def _preset_kwargs(model):
@@ -140,10 +181,13 @@ def _se_reduction(block):
 def time_round_robin(functions, argument, min_time):
     """Median call duration of several functions, timed in turns.
 
-    Each function is called once to warm up; then rounds call every
-    function once, in turn, until ``min_time`` seconds have passed per
-    function (one round at least). Taking turns spreads the load of a
-    shared machine evenly over the functions compared.
+    Rounds call every function in turn, until ``min_time`` seconds of
+    timed calls have passed per function (one round at least). In each
+    turn the function is called twice and only the second call is timed:
+    the first lets the worker threads of the previous function go idle
+    (onnxruntime's spin for a while after a call and would slow whatever
+    runs next on a 2-core machine) and warms the caches. Taking turns
+    spreads the load of a shared machine evenly over the functions.
 
     Arguments
     ---------
@@ -159,15 +203,10 @@ def time_round_robin(functions, argument, min_time):
     medians : dict
         Name -> (median duration in seconds, number of timed calls).
     """
-    for function in functions.values():
-        function(argument)
     durations = {name: [] for name in functions}
-    start = time.perf_counter()
-    while (
-        time.perf_counter() - start < min_time * len(functions)
-        or not (durations[next(iter(functions))])
-    ):
+    while min(sum(values) for values in durations.values()) < min_time:
         for name, function in functions.items():
+            function(argument)
             begin = time.perf_counter()
             function(argument)
             durations[name].append(time.perf_counter() - begin)

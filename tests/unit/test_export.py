@@ -6,6 +6,7 @@ Authors
 """
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,12 +16,17 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.checkpoints import Checkpointer
 
 import speechbrain_asd.export as export
+from speechbrain_asd.cli import main
 from speechbrain_asd.export import (
     ExportError,
     export_model_folder,
     export_onnx,
 )
-from speechbrain_asd.inference import INT8_ONNX_FILE, SpoofDetector
+from speechbrain_asd.inference import (
+    INT8_ONNX_FILE,
+    AudioInputError,
+    SpoofDetector,
+)
 from speechbrain_asd.lobes.complexity import count_parameters
 from speechbrain_asd.lobes.resnet_se import ResNetSE
 
@@ -336,6 +342,98 @@ def test_int8_model_runs_and_follows_fp32(onnx_model_dir, tmp_path):
     ).stat().st_size
 
 
+def _op_types(path):
+    """The operator types of an ONNX file.
+
+    Arguments
+    ---------
+    path : pathlib.Path
+        The ONNX file.
+
+    Returns
+    -------
+    set of str
+        Its nodes' op types.
+    """
+    import onnx
+
+    return {node.op_type for node in onnx.load(str(path)).graph.node}
+
+
+def _dft_basis_is_float(path):
+    """Whether the features' DFT basis ([514, 1, 512]) is a float weight.
+
+    Arguments
+    ---------
+    path : pathlib.Path
+        The ONNX file.
+
+    Returns
+    -------
+    bool
+        True if a float32 initializer of that shape exists.
+    """
+    import onnx
+
+    return any(
+        list(init.dims) == [514, 1, 512]
+        and init.data_type == onnx.TensorProto.FLOAT
+        for init in onnx.load(str(path)).graph.initializer
+    )
+
+
+def test_dynamic_int8_quantises_on_the_fly(onnx_model_dir):
+    """Dynamic quantisation: integer convolutions, float features."""
+    ops = _op_types(onnx_model_dir / INT8_ONNX_FILE)
+    assert {"ConvInteger", "DynamicQuantizeLinear"} <= ops
+    assert "QuantizeLinear" not in ops
+    assert _dft_basis_is_float(onnx_model_dir / INT8_ONNX_FILE)
+
+
+def test_static_int8_is_calibrated_and_follows_fp32(onnx_model_dir, tmp_path):
+    """Static quantisation on calibration files: quantise/dequantise pairs
+    with stored ranges, float features, scores that follow fp32's."""
+    paths = _clips(tmp_path)
+    written = export.quantize_onnx(
+        onnx_model_dir / "model.onnx",
+        tmp_path / "static.int8.onnx",
+        calibration=paths[:5],
+        max_seconds=0.5,
+    )
+    ops = _op_types(written)
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    assert "ConvInteger" not in ops
+    assert _dft_basis_is_float(written)
+    (onnx_model_dir / "static.int8.onnx").write_bytes(written.read_bytes())
+    fp32 = SpoofDetector.from_hparams(onnx_model_dir, backend="onnx")
+    int8 = SpoofDetector.from_hparams(
+        onnx_model_dir, backend="onnx", onnx_file="static.int8.onnx"
+    )
+    a = [r.bonafide_score for r in fp32.score_files(paths)]
+    b = [r.bonafide_score for r in int8.score_files(paths)]
+    assert np.isfinite(b).all()
+    assert np.corrcoef(a, b)[0, 1] > 0.9
+
+
+def test_calibration_files_are_checked(onnx_model_dir, tmp_path):
+    """No files, a missing file, or a file that is not audio: clear errors
+    naming it, and no int8 file written."""
+    out = tmp_path / "bad.int8.onnx"
+    source = onnx_model_dir / "model.onnx"
+    with pytest.raises(ExportError, match="no calibration files"):
+        export.quantize_onnx(source, out, calibration=[])
+    with pytest.raises(AudioInputError, match="missing.wav"):
+        export.quantize_onnx(
+            source, out, calibration=[tmp_path / "missing.wav"]
+        )
+    text = tmp_path / "notes.wav"
+    text.write_text("not audio")
+    with pytest.raises(AudioInputError, match="notes.wav"):
+        export.quantize_onnx(source, out, calibration=[text])
+    assert not out.exists()
+    assert not list(tmp_path.glob(".onnx.*"))
+
+
 def test_onnx_graph_has_dynamic_axes_and_features(onnx_model_dir):
     """Waveforms in (dynamic batch and time), logits out, the features
     inside as a convolution (no slow STFT operator)."""
@@ -372,3 +470,34 @@ def test_exportable_detector_equals_the_torch_backend(onnx_model_dir):
     with torch.no_grad():
         expected = detector._logits(wavs, lens)
         torch.testing.assert_close(graph(wavs, lens), expected)
+
+
+def test_cli_export_with_static_int8(tmp_path, capsys):
+    """``export --int8 --calibration LIST`` writes the model folder, the
+    float and the calibrated int8 ONNX files, and says where in JSON."""
+    write_recipe_output(tmp_path / "run", [0.1], intra=False)
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    listing = tmp_path / "calibration.txt"
+    listing.write_text(
+        "".join(f"clips/{Path(p).name}\n" for p in _clips(clips, count=3))
+    )
+    argv = ["export", "--from", str(tmp_path / "run")]
+    argv += ["--out", str(tmp_path / "model"), "--int8", "--json"]
+    status = main(argv + ["--calibration", str(listing)])
+    assert status == 0
+    written = json.loads(capsys.readouterr().out)
+    assert Path(written["int8"]) == tmp_path / "model" / INT8_ONNX_FILE
+    assert "QuantizeLinear" in _op_types(Path(written["int8"]))
+    assert Path(written["onnx"]).is_file()
+
+
+def test_cli_calibration_needs_int8(tmp_path, capsys):
+    """``--calibration`` without ``--int8`` is refused before any work."""
+    status = main(
+        ["export", "--from", str(tmp_path / "run"), "--out"]
+        + [str(tmp_path / "model"), "--calibration", "list.txt"]
+    )
+    assert status == 2
+    assert "--calibration is for --int8" in capsys.readouterr().err
+    assert not (tmp_path / "model").exists()
