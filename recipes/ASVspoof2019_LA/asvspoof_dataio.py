@@ -1,4 +1,4 @@
-"""Datasets, audio pipelines and samplers of the ASVspoof 2019 LA recipe.
+"""Datasets and audio pipelines of the ASVspoof 2019 LA recipe.
 
 The stages read the CSV manifests of ``asvspoof_prepare.py`` (columns
 ``ID,duration,wav,spk_id,system,key,label``) into SpeechBrain
@@ -14,16 +14,15 @@ to the model, whose every layer masks the padding, so a padded utterance
 scores as it would alone.
 
 Active AEG changes the adversarial part of the training set before every
-epoch: ``SlotSampler`` draws from a dataset of the original items plus one
-"slot" per attacked pair, and includes a slot only in the epochs whose
-adversarial set kept that pair (see its docstring).
+epoch: ``adversarial_slot_rows`` gives one "slot" per attacked pair after
+the original items, and ``speechbrain_asd.data.sampler.SlotSampler``
+includes a slot only in the epochs whose adversarial set kept that pair.
 
 Authors
  * speechbrain-asd developers
 """
 
 import csv
-import json
 import math
 import os
 from collections import defaultdict
@@ -34,13 +33,7 @@ import speechbrain as sb
 import torch
 from speechbrain.dataio.dataio import load_data_csv, read_audio
 from speechbrain.dataio.dataset import DynamicItemDataset
-from speechbrain.utils.checkpoints import (
-    mark_as_loader,
-    mark_as_saver,
-    register_checkpoint_hooks,
-)
 from speechbrain.utils.logger import get_logger
-from torch.utils.data import Sampler
 
 from speechbrain_asd.attacks import (
     ADVERSARIAL_KEY,
@@ -412,176 +405,3 @@ def read_manifest_ids(csv_path):
                 f"{csv_path}: header {reader.fieldnames}, expected {CM_HEADER}"
             )
         return [row["ID"] for row in reader]
-
-
-@register_checkpoint_hooks
-class SlotSampler(Sampler):
-    """Shuffles the fixed items of a dataset plus the slots switched on.
-
-    The dataset holds ``n_fixed`` items that every epoch uses (the original
-    training set), followed by one slot per optional item (one per
-    adversarial pair of active AEG). Before each epoch, ``switch_on`` names
-    the slots to use in it (the pairs whose example passed the filter this
-    time) and the epoch they were prepared for; the sampler then yields a
-    permutation of the fixed items and those slots, seeded by ``(seed,
-    epoch)``.
-
-    The switched-on slots and their epoch are saved in checkpoints
-    (``register_checkpoint_hooks``): a run resumed in the middle of an
-    epoch finds the same slots (``prepared_for(epoch)``), so it reuses the
-    adversarial set already written for that epoch instead of generating a
-    different one with the half-trained model, and the same permutation
-    lets the DataLoader skip exactly the batches already seen.
-
-    Under DDP, the permutation is padded with its first indices to a
-    multiple of ``world_size`` and rank ``r`` takes every
-    ``world_size``-th index from ``r`` on; build the DataLoader with this
-    sampler yourself (Brain's ``make_dataloader`` would wrap it again).
-
-    Arguments
-    ---------
-    n_fixed : int
-        Number of items always used (dataset indices ``0 .. n_fixed - 1``).
-    slot_ids : list of str
-        IDs of the slots, in dataset order (indices ``n_fixed ..``).
-    seed : int
-        Seed of the permutations.
-    rank : int, optional
-        This process's rank (default: from torch.distributed, else 0).
-    world_size : int, optional
-        Number of processes (default: from torch.distributed, else 1).
-    """
-
-    def __init__(self, n_fixed, slot_ids, seed=0, rank=None, world_size=None):
-        """Stores the layout; no slot is on until ``switch_on``."""
-        initialised = (
-            torch.distributed.is_available()
-            and torch.distributed.is_initialized()
-        )
-        if world_size is None:
-            world_size = (
-                torch.distributed.get_world_size() if initialised else 1
-            )
-        if rank is None:
-            rank = torch.distributed.get_rank() if initialised else 0
-        if not 0 <= rank < world_size:
-            raise ValueError(f"rank {rank} not in [0, {world_size})")
-        self.n_fixed = int(n_fixed)
-        self.slot_index = {
-            slot: self.n_fixed + i for i, slot in enumerate(slot_ids)
-        }
-        if len(self.slot_index) != len(slot_ids):
-            raise ValueError("slot_ids repeat")
-        self.seed = int(seed)
-        self.rank = rank
-        self.world_size = world_size
-        self.epoch = 0
-        self.prepared_epoch = None
-        self.active = []
-
-    def switch_on(self, slot_ids, epoch):
-        """Sets the slots used in an epoch.
-
-        Arguments
-        ---------
-        slot_ids : iterable of str
-            IDs of the slots to use (others are off).
-        epoch : int
-            The epoch they were prepared for.
-        """
-        unknown = sorted(set(slot_ids) - set(self.slot_index))
-        if unknown:
-            raise ValueError(f"unknown slot IDs: {unknown[:5]}")
-        self.active = sorted(set(slot_ids))
-        self.prepared_epoch = int(epoch)
-
-    def prepared_for(self, epoch):
-        """Tells whether the slots were switched on for this epoch.
-
-        Arguments
-        ---------
-        epoch : int
-            The epoch about to run.
-
-        Returns
-        -------
-        bool
-            True when ``switch_on`` was called (or recovered) for it.
-        """
-        return self.prepared_epoch == epoch
-
-    def set_epoch(self, epoch):
-        """Sets the epoch of the next permutation.
-
-        Arguments
-        ---------
-        epoch : int
-            Epoch number.
-        """
-        self.epoch = int(epoch)
-
-    def _indices(self):
-        """All ranks' indices of the current epoch, shuffled and padded.
-
-        Returns
-        -------
-        indices : list of int
-            Fixed items and active slots, permuted, padded to a multiple
-            of ``world_size``.
-        """
-        pool = list(range(self.n_fixed))
-        pool += [self.slot_index[slot] for slot in self.active]
-        rng = np.random.default_rng([self.seed, self.epoch])
-        order = [pool[i] for i in rng.permutation(len(pool))]
-        padding = (-len(order)) % self.world_size
-        return order + order[:padding]
-
-    def __iter__(self):
-        """Yields this rank's dataset indices of the epoch.
-
-        Returns
-        -------
-        iterator of int
-            The indices.
-        """
-        return iter(self._indices()[self.rank :: self.world_size])
-
-    def __len__(self):
-        """Number of indices this rank yields in the epoch.
-
-        Returns
-        -------
-        int
-            The count.
-        """
-        return math.ceil((self.n_fixed + len(self.active)) / self.world_size)
-
-    @mark_as_saver
-    def _save(self, path):
-        """Saves the switched-on slots and their epoch.
-
-        Arguments
-        ---------
-        path : str or pathlib.Path
-            The file to write.
-        """
-        state = {"prepared_epoch": self.prepared_epoch, "active": self.active}
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(state, handle)
-
-    @mark_as_loader
-    def _recover(self, path, end_of_epoch):
-        """Restores the switched-on slots and their epoch.
-
-        Arguments
-        ---------
-        path : str or pathlib.Path
-            The file to read.
-        end_of_epoch : bool
-            Whether the checkpoint was taken at the end of an epoch.
-        """
-        del end_of_epoch
-        with open(path, encoding="utf-8") as handle:
-            state = json.load(handle)
-        self.prepared_epoch = state["prepared_epoch"]
-        self.active = [s for s in state["active"] if s in self.slot_index]

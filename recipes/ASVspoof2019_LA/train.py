@@ -12,10 +12,11 @@ the student L-ResNetSE from a frozen teacher (``hparams/student.yaml``,
   once by ``generate_adversarial_set.py``; or a set regenerated with the
   current model before every epoch (same pairs, same
   ``generate_adversarial_set``). For active AEG the training set holds the
-  original utterances plus one slot per pair, and ``SlotSampler`` draws
-  each epoch from the originals and the slots whose example passed the
-  filter that time; the slots of an epoch are checkpointed with it, so a
-  run resumed mid-epoch reuses that epoch's set.
+  original utterances plus one slot per pair, and ``SlotSampler``
+  (``speechbrain_asd.data.sampler``) draws each epoch from the originals
+  and the slots whose example passed the filter that time; the slots of
+  an epoch are checkpointed with it, so a run resumed mid-epoch reuses
+  that epoch's set.
 * ``self_distill: True``: auxiliary exits after the first stages learn from
   the deepest one (``SelfDistillationLoss``); they are dropped at export.
 
@@ -41,7 +42,6 @@ import speechbrain as sb
 import torch
 import torch.nn.functional as F
 from asvspoof_dataio import (
-    SlotSampler,
     adversarial_slot_rows,
     load_rows,
     make_audio_pipeline,
@@ -80,6 +80,7 @@ from speechbrain_asd.attacks import (
     make_same_speaker_pairs,
 )
 from speechbrain_asd.data.asvspoof import CLASS_NAMES
+from speechbrain_asd.data.sampler import SlotSampler
 from speechbrain_asd.evaluation import format_report_table
 from speechbrain_asd.features import waveform_embedder
 from speechbrain_asd.lobes.complexity import count_macs, count_parameters

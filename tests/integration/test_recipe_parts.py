@@ -2,9 +2,9 @@
 
 The recipe-local modules (``asvspoof_dataio``, ``asvspoof_stages``,
 ``cm_scoring``) and the scoring functions of ``train_ge2e.py``, on tiny
-inputs: subsets, crops, the active-AEG sampler and its checkpoint, the
-adversarial slot names against what ``generate_adversarial_set`` writes,
-strict model loading, checkpoint selection, ASV and CM scoring.
+inputs: subsets, crops, the adversarial slot names against what
+``generate_adversarial_set`` writes, strict model loading, checkpoint
+selection, ASV and CM scoring.
 
 Authors
  * speechbrain-asd developers
@@ -23,7 +23,6 @@ RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "ASVspoof2019_LA"
 sys.path.insert(0, str(RECIPE))
 
 from asvspoof_dataio import (  # noqa: E402
-    SlotSampler,
     adversarial_slot_rows,
     crop_signal,
     read_manifest_ids,
@@ -79,39 +78,6 @@ def test_crop_signal_repeats_only_in_training():
     assert crop_signal(signal, 3, False, False).tolist() == [0, 1, 2]
     starts = {int(crop_signal(signal, 3, True, True)[0]) for _ in range(50)}
     assert starts <= {0, 1, 2} and len(starts) > 1
-
-
-def test_slot_sampler_draws_fixed_items_and_switched_on_slots(tmp_path):
-    """An epoch holds the fixed items plus the slots on; state round-trips."""
-    sampler = SlotSampler(4, ["a", "b", "c"], seed=1)
-    sampler.switch_on(["c", "a"], epoch=2)
-    sampler.set_epoch(2)
-    indices = list(sampler)
-    assert sorted(indices) == [0, 1, 2, 3, 4, 6] and len(sampler) == 6
-    assert indices == list(sampler)
-    sampler.set_epoch(3)
-    assert sorted(sampler) == sorted(indices) and list(sampler) != indices
-    sampler._save(tmp_path / "state.json")
-    restored = SlotSampler(4, ["a", "b", "c"], seed=1)
-    restored._recover(tmp_path / "state.json", end_of_epoch=False)
-    assert restored.prepared_for(2) and not restored.prepared_for(3)
-    restored.set_epoch(2)
-    assert list(restored) == indices
-    with pytest.raises(ValueError, match="unknown slot"):
-        sampler.switch_on(["z"], epoch=4)
-
-
-def test_slot_sampler_splits_an_epoch_between_ranks():
-    """Two ranks get disjoint halves that cover the epoch (padded)."""
-    ranks = [
-        SlotSampler(5, ["s"], seed=0, rank=r, world_size=2) for r in (0, 1)
-    ]
-    for sampler in ranks:
-        sampler.switch_on(["s"], epoch=1)
-        sampler.set_epoch(1)
-    parts = [list(sampler) for sampler in ranks]
-    assert len(parts[0]) == len(parts[1]) == 3
-    assert set(parts[0]) | set(parts[1]) == set(range(6))
 
 
 def test_slots_name_the_files_that_generate_adversarial_set_writes(tmp_path):

@@ -1,4 +1,4 @@
-"""Tests of the N speakers x M utterances GE2E batch sampler.
+"""Tests of the GE2E batch sampler and the active-AEG slot sampler.
 
 Authors
  * speechbrain-asd developers
@@ -12,7 +12,7 @@ import torch
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.dataio.dataset import DynamicItemDataset
 
-from speechbrain_asd.data.sampler import SpeakerBatchSampler
+from speechbrain_asd.data.sampler import SlotSampler, SpeakerBatchSampler
 
 # Unbalanced speakers: 12, 7, 5, 4, 3 and 1 utterance(s).
 COUNTS = {"s0": 12, "s1": 7, "s2": 5, "s3": 4, "s4": 3, "s5": 1}
@@ -244,3 +244,44 @@ def test_from_dataset_reads_labels_without_audio_and_checks_the_key():
     assert sampler.speakers == ["s0", "s1", "s2", "s3", "s4"]
     with pytest.raises(ValueError, match="item 'utt00' has no column 'spk'"):
         SpeakerBatchSampler.from_dataset(dataset, 2, 2, key="spk")
+
+
+def test_slot_sampler_draws_fixed_items_and_switched_on_slots(tmp_path):
+    """An epoch holds the fixed items plus the slots on; state round-trips."""
+    sampler = SlotSampler(4, ["a", "b", "c"], seed=1)
+    sampler.switch_on(["c", "a"], epoch=2)
+    sampler.set_epoch(2)
+    indices = list(sampler)
+    assert sorted(indices) == [0, 1, 2, 3, 4, 6] and len(sampler) == 6
+    assert indices == list(sampler)
+    sampler.set_epoch(3)
+    assert sorted(sampler) == sorted(indices) and list(sampler) != indices
+    sampler._save(tmp_path / "state.json")
+    restored = SlotSampler(4, ["a", "b", "c"], seed=1)
+    restored._recover(tmp_path / "state.json", end_of_epoch=False)
+    assert restored.prepared_for(2) and not restored.prepared_for(3)
+    restored.set_epoch(2)
+    assert list(restored) == indices
+    with pytest.raises(ValueError, match="unknown slot"):
+        sampler.switch_on(["z"], epoch=4)
+
+
+def test_slot_sampler_splits_an_epoch_between_ranks():
+    """Two ranks get disjoint halves that cover the epoch (padded)."""
+    ranks = [
+        SlotSampler(5, ["s"], seed=0, rank=r, world_size=2) for r in (0, 1)
+    ]
+    for sampler in ranks:
+        sampler.switch_on(["s"], epoch=1)
+        sampler.set_epoch(1)
+    parts = [list(sampler) for sampler in ranks]
+    assert len(parts[0]) == len(parts[1]) == 3
+    assert set(parts[0]) | set(parts[1]) == set(range(6))
+
+
+def test_slot_sampler_rejects_a_bad_layout():
+    """Repeated slot IDs and a rank outside the world are refused."""
+    with pytest.raises(ValueError, match="slot_ids repeat"):
+        SlotSampler(2, ["a", "a"])
+    with pytest.raises(ValueError, match="rank=2 must be < world_size=2"):
+        SlotSampler(2, ["a"], rank=2, world_size=2)
