@@ -43,9 +43,9 @@ from speechbrain_asd.inference import (
     HPARAMS_FILE,
     INT8_ONNX_FILE,
     ONNX_FILE,
-    AudioInputError,
     AudioWindows,
     SpoofDetector,
+    check_files_exist,
     check_model_folder,
     check_state_dict,
     read_state_dict,
@@ -683,7 +683,7 @@ class ExportableDetector(torch.nn.Module):
         """Keeps the two modules."""
         super().__init__()
         self.features = copy.deepcopy(features)
-        self.features.fbank = ConvolutionalFbank(features.fbank)
+        self.features.fbank = ConvolutionalFbank(self.features.fbank)
         self.model = model
 
     def forward(self, wavs, lengths):
@@ -886,13 +886,7 @@ class CalibrationFeeds:
         self.paths = [Path(path) for path in paths]
         if not self.paths:
             raise ExportError("no calibration files given")
-        missing = [str(path) for path in self.paths if not path.is_file()]
-        if missing:
-            raise AudioInputError(
-                missing[0],
-                f"no such file ({len(missing)} of the {len(self.paths)} "
-                "calibration files are missing)",
-            )
+        check_files_exist(self.paths, "given for calibration")
         self.sample_rate = sample_rate
         self.max_seconds = max_seconds
         self.position = 0

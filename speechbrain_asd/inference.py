@@ -1291,6 +1291,32 @@ def read_file_list(list_path):
     return files
 
 
+def check_files_exist(paths, listed_in):
+    """Checks, before any work, that every file of a list exists.
+
+    Arguments
+    ---------
+    paths : list of str or os.PathLike
+        The files.
+    listed_in : str
+        Where they come from, for the message (e.g. ``"listed in L"``).
+
+    Example
+    -------
+    >>> check_files_exist(["no/a.wav", "no/b.wav"], "given")
+    Traceback (most recent call last):
+    ...
+    speechbrain_asd.inference.AudioInputError: no/a.wav: no such file (2 of ...
+    """
+    missing = [str(path) for path in paths if not Path(path).is_file()]
+    if missing:
+        raise AudioInputError(
+            missing[0],
+            f"no such file ({len(missing)} of the {len(paths)} files "
+            f"{listed_in} are missing: {_listing(missing, 3)})",
+        )
+
+
 def score_list_to_file(
     model_dir,
     list_path,
@@ -1358,13 +1384,7 @@ def score_list_to_file(
             trial: str(Path(audio_dir) / f"{trial}{extension}")
             for trial in trials
         }
-    missing = [path for path in files.values() if not Path(path).is_file()]
-    if missing:
-        raise AudioInputError(
-            missing[0],
-            f"no such file ({len(missing)} of the {len(files)} files listed "
-            f"in {list_path} are missing: {_listing(missing, 3)})",
-        )
+    check_files_exist(list(files.values()), f"listed in {list_path}")
     detector = SpoofDetector.from_hparams(
         model_dir, backend=backend, onnx_file=onnx_file
     )
