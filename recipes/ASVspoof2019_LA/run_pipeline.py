@@ -7,18 +7,24 @@ jobs: each job runs one stage (``ge2e``, ``aeg``, ``teacher``,
 ``student``) with its own flags and output folder. The recipe YAMLs are
 never edited: everything goes through command-line overrides. The runner
 chains the jobs (GE2E checkpoint and ASV scores, the static adversarial
-set, the teacher of a student), skips jobs that already finished, and
-exports the models the plan names under ``export`` as model folders that
-``SpoofDetector.from_hparams`` loads (``<results>/<name>/<job>_model``, with
-a DET plot per attack in ``<job>_plots/det.png``), prints one table, and
-writes ``<results>/<name>/summary.json`` (one entry per reported model and
-seed, with the exported folder) and ``summary.md`` (mean +- std over the
-seeds run).
+set, the teacher of a student), skips jobs that already finished (so an
+interrupted run resumes where it stopped), and exports the models the plan
+names under ``export`` as model folders that ``SpoofDetector.from_hparams``
+loads (``<results>/<name>/<job>_model``, with a DET plot per attack in
+``<job>_plots/det.png``), prints one table, and writes
+``<results>/<name>/summary.json`` (one entry per reported model and seed,
+with the exported folder) and ``summary.md`` (mean +- std over the seeds
+run).
+
+Before each job it prints how many jobs are left over all the seeds asked
+for and the time they should take: each job's duration is kept in
+``<results>/<name>/timings.json``, and a job not yet timed is estimated by
+the other jobs of its stage, else by the plan's ``expected_minutes``.
 
 Usage, from the repository root::
 
     python recipes/ASVspoof2019_LA/run_pipeline.py \\
-        recipes/ASVspoof2019_LA/overrides/demo.yaml --seed 1
+        recipes/ASVspoof2019_LA/overrides/paper.yaml --seed 1 2 3
 
 Authors
  * speechbrain-asd developers
@@ -49,6 +55,7 @@ STAGES = {
 }
 ASV_FILE = "asv_scores/ASVspoof2019.LA.asv.{split}.gi.trl.scores.txt"
 OUTPUT_CHUNK = 4096
+TIMINGS_FILE = "timings.json"
 EVAL_PROTOCOL = (
     "LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.eval.trl.txt"
 )
@@ -438,8 +445,250 @@ def write_summary(out, entries):
     return merged
 
 
+def load_timings(path):
+    """Reads the measured job durations of earlier runs.
+
+    Arguments
+    ---------
+    path : pathlib.Path
+        ``<results>/<name>/timings.json``.
+
+    Returns
+    -------
+    timings : dict
+        Job name -> {seed (str) -> seconds}; empty when the file is absent.
+    """
+    if not path.is_file():
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def record_timing(path, timings, name, seed, seconds):
+    """Adds one job's duration and rewrites the timings file atomically.
+
+    Arguments
+    ---------
+    path : pathlib.Path
+        ``<results>/<name>/timings.json``.
+    timings : dict
+        From ``load_timings``; updated in place.
+    name : str
+        The job name.
+    seed : int
+        The seed of the run.
+    seconds : float
+        How long the job ran.
+    """
+    timings.setdefault(name, {})[str(seed)] = round(seconds, 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(timings, handle, indent=2, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def estimate_seconds(plan, job, timings):
+    """How long a job should take: measured here, or the plan's guess.
+
+    The job's own durations (any seed) come first, then those of the jobs
+    of the same stage, then the plan's ``expected_minutes`` of the stage.
+
+    Arguments
+    ---------
+    plan : dict
+        From ``load_plan``.
+    job : dict
+        The job.
+    timings : dict
+        From ``load_timings``.
+
+    Returns
+    -------
+    seconds : float or None
+        None when nothing is known.
+    """
+    own = list(timings.get(job["name"], {}).values())
+    if own:
+        return statistics.fmean(own)
+    same_stage = [
+        seconds
+        for other in plan["jobs"]
+        if other["stage"] == job["stage"]
+        for seconds in timings.get(other["name"], {}).values()
+    ]
+    if same_stage:
+        return statistics.fmean(same_stage)
+    minutes = plan.get("expected_minutes", {}).get(job["stage"])
+    return None if minutes is None else 60.0 * minutes
+
+
+def format_duration(seconds):
+    """A duration for a progress line: ``42 s``, ``13 min`` or ``2 h 05``.
+
+    Arguments
+    ---------
+    seconds : float
+        The duration.
+
+    Returns
+    -------
+    str
+        The rounded duration.
+
+    Example
+    -------
+    >>> format_duration(42.4), format_duration(780), format_duration(7500)
+    ('42 s', '13 min', '2 h 05')
+    """
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d}"
+
+
+def time_left(plan, pending, timings):
+    """The estimated time of the jobs still to run, as text.
+
+    Arguments
+    ---------
+    plan : dict
+        From ``load_plan``.
+    pending : list of dict
+        The jobs not yet done (over every seed still to run).
+    timings : dict
+        From ``load_timings``.
+
+    Returns
+    -------
+    str
+        E.g. ``about 1 h 20 left`` or ``about 40 min left (+3 jobs not
+        yet timed)``.
+    """
+    estimates = [estimate_seconds(plan, job, timings) for job in pending]
+    known = sum(e for e in estimates if e is not None)
+    unknown = sum(e is None for e in estimates)
+    text = f"about {format_duration(known)} left"
+    if unknown:
+        text += f" (+{unknown} jobs not yet timed)"
+    return text
+
+
+def run_seed(plan, seed, out, data_folder, progress):
+    """Runs (or skips, when done) every job of the plan for one seed.
+
+    Arguments
+    ---------
+    plan : dict
+        From ``load_plan``.
+    seed : int
+        The seed.
+    out : pathlib.Path
+        ``<results>/<name>``.
+    data_folder : pathlib.Path
+        The corpus.
+    progress : callable
+        Called with no argument before a job runs (prints progress).
+
+    Returns
+    -------
+    entries : list of dict
+        The summary entries of the reported jobs.
+    """
+    folders = {
+        job["name"]: out / f"seed{seed}" / job["name"] for job in plan["jobs"]
+    }
+    timings_path = out / TIMINGS_FILE
+    for job in plan["jobs"]:
+        folder = folders[job["name"]]
+        if (folder / STAGES[job["stage"]][2]).is_file():
+            continue
+        progress()
+        job_start = time.perf_counter()
+        flags = job_flags(plan, job, folders, data_folder, seed)
+        run_job(job, flags, out / f"seed{seed}" / f"{job['name']}.log")
+        seconds = time.perf_counter() - job_start
+        timings = load_timings(timings_path)
+        record_timing(timings_path, timings, job["name"], seed, seconds)
+        print(f"{job['name']} (seed {seed}): {seconds:.0f} s", flush=True)
+    entries = [
+        summary_entry(name, folders[name], seed) for name in plan["report"]
+    ]
+    for entry in entries:
+        if entry["name"] in plan["export"]:
+            entry.update(
+                export_and_plot(
+                    entry["name"], folders[entry["name"]], out, data_folder
+                )
+            )
+    return entries
+
+
+def pending_jobs(plan, seeds, out):
+    """The jobs not yet done, over the seeds to run.
+
+    Arguments
+    ---------
+    plan : dict
+        From ``load_plan``.
+    seeds : list of int
+        The seeds of this run.
+    out : pathlib.Path
+        ``<results>/<name>``.
+
+    Returns
+    -------
+    pending : list of (int, dict)
+        ``(seed, job)`` in running order.
+    """
+    return [
+        (seed, job)
+        for seed in seeds
+        for job in plan["jobs"]
+        if not (
+            out / f"seed{seed}" / job["name"] / STAGES[job["stage"]][2]
+        ).is_file()
+    ]
+
+
+def progress_line(plan, seeds, out, total, start):
+    """Where a run stands, before its next job: count, elapsed, time left.
+
+    Arguments
+    ---------
+    plan : dict
+        From ``load_plan``.
+    seeds : list of int
+        The seeds of this run.
+    out : pathlib.Path
+        ``<results>/<name>`` (job outputs and ``timings.json``).
+    total : int
+        Jobs this run had to do when it started.
+    start : float
+        ``time.perf_counter()`` at the start of the run.
+
+    Returns
+    -------
+    str
+        E.g. ``[3/12] teacher_none (teacher, seed 1): running; 20 min
+        elapsed, about 1 h 05 left``.
+    """
+    pending = pending_jobs(plan, seeds, out)
+    seed, job = pending[0]
+    left = time_left(
+        plan, [j for _, j in pending], load_timings(out / TIMINGS_FILE)
+    )
+    elapsed = format_duration(time.perf_counter() - start)
+    return (
+        f"[{total - len(pending) + 1}/{total}] {job['name']} "
+        f"({job['stage']}, seed {seed}): running; {elapsed} elapsed, {left}"
+    )
+
+
 def main(argv=None):
-    """Runs the plan of an override file.
+    """Runs the plan of an override file for one or more seeds.
 
     Arguments
     ---------
@@ -453,44 +702,29 @@ def main(argv=None):
     """
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("plan", help="override file, e.g. overrides/demo.yaml")
-    parser.add_argument("--seed", type=int, default=None, help="run seed")
+    parser.add_argument(
+        "--seed", type=int, nargs="+", default=None, help="run seed(s)"
+    )
     parser.add_argument(
         "--results", default="results", help="results folder (repo-relative)"
     )
     args = parser.parse_args(argv)
     root = RECIPE.parents[1]
     plan = load_plan(args.plan)
-    seed = plan.get("seed", 1986) if args.seed is None else args.seed
+    seeds = args.seed or [plan.get("seed", 1986)]
     out = (root / args.results / plan["name"]).resolve()
     data_folder = ensure_corpus(plan["corpus"], root)
-    folders = {
-        job["name"]: out / f"seed{seed}" / job["name"] for job in plan["jobs"]
-    }
     start = time.perf_counter()
-    for index, job in enumerate(plan["jobs"], 1):
-        folder = folders[job["name"]]
-        done = folder / STAGES[job["stage"]][2]
-        label = f"[{index}/{len(plan['jobs'])}] {job['name']} ({job['stage']})"
-        if done.is_file():
-            print(f"{label}: done, skipped", flush=True)
-            continue
-        print(f"{label}: running", flush=True)
-        job_start = time.perf_counter()
-        flags = job_flags(plan, job, folders, data_folder, seed)
-        run_job(job, flags, out / f"seed{seed}" / f"{job['name']}.log")
-        print(f"{label}: {time.perf_counter() - job_start:.0f} s", flush=True)
-    entries = [
-        summary_entry(name, folders[name], seed) for name in plan["report"]
-    ]
-    for entry in entries:
-        if entry["name"] in plan["export"]:
-            print(f"exporting {entry['name']}", flush=True)
-            entry.update(
-                export_and_plot(
-                    entry["name"], folders[entry["name"]], out, data_folder
-                )
-            )
-    merged = write_summary(out, entries)
+    total = len(pending_jobs(plan, seeds, out))
+
+    def progress():
+        """Prints the progress line of the job about to run."""
+        print(progress_line(plan, seeds, out, total, start), flush=True)
+
+    print(f"{plan['name']}: {total} jobs to run over seeds {seeds}", flush=True)
+    for seed in seeds:
+        entries = run_seed(plan, seed, out, data_folder, progress)
+        merged = write_summary(out, entries)
     print(markdown_table(merged))
     print(f"{plan['name']}: {time.perf_counter() - start:.0f} s -> {out}")
     return 0

@@ -286,3 +286,44 @@ def test_pipeline_plans_chain_jobs_and_filter_common_flags(tmp_path):
     )
     with pytest.raises(ValueError, match="export names unreported"):
         load_plan(plan_path)
+
+
+def test_pipeline_estimates_time_left_from_measured_jobs(tmp_path):
+    """Measured jobs first, then their stage, then the plan's guess."""
+    from run_pipeline import (
+        estimate_seconds,
+        load_timings,
+        progress_line,
+        record_timing,
+        time_left,
+    )
+
+    plan = {
+        "jobs": [
+            {"name": "g", "stage": "ge2e"},
+            {"name": "t1", "stage": "teacher"},
+            {"name": "t2", "stage": "teacher"},
+            {"name": "s", "stage": "student"},
+        ],
+        "expected_minutes": {"ge2e": 2},
+    }
+    path = tmp_path / "timings.json"
+    timings = load_timings(path)
+    assert timings == {}
+    g, t1, t2, s = plan["jobs"]
+    assert estimate_seconds(plan, g, timings) == 120.0
+    assert estimate_seconds(plan, t2, timings) is None
+    record_timing(path, timings, "t1", 1, 300.0)
+    record_timing(path, load_timings(path), "t1", 2, 500.0)
+    timings = load_timings(path)
+    assert timings == {"t1": {"1": 300.0, "2": 500.0}}
+    assert estimate_seconds(plan, t1, timings) == 400.0
+    assert estimate_seconds(plan, t2, timings) == 400.0
+    assert time_left(plan, [g, t2, s], timings) == (
+        "about 9 min left (+1 jobs not yet timed)"
+    )
+    (tmp_path / "seed1" / "g" / "asv_scores").mkdir(parents=True)
+    (tmp_path / "seed1" / "g" / "asv_scores" / "asv_scores.json").touch()
+    line = progress_line(plan, [1], tmp_path, 4, 0.0)
+    assert line.startswith("[2/4] t1 (teacher, seed 1): running;")
+    assert line.endswith("about 13 min left (+1 jobs not yet timed)")
