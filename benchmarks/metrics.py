@@ -1,4 +1,4 @@
-"""Times EER and both min t-DCF forms on 200,000 CM trials.
+"""Times EER, both min t-DCF forms and their bootstrap on 200,000 CM trials.
 
 Seeded random scores rounded to two decimals (so that many scores tie),
 10 % bona fide; the ASV operating point comes from 25,000 ASV trials and is
@@ -6,7 +6,16 @@ computed once, outside the timed calls. Each metric is timed over a few
 repeats and the median is kept. Writes ``benchmarks/results/metrics.json``
 and prints a markdown table.
 
-Usage: ``python benchmarks/metrics.py [--trials N] [--repeats R]``
+Then times ``speechbrain_asd.bootstrap`` once each (EER and both min t-DCF
+forms, ``--resamples`` resamples per design): trial resampling alone, trial
+and speaker resampling (67 speakers, as ASVspoof 2019 LA eval), and the
+paired comparison of two systems; and, for reference, the naive way (draw
+the trials, call the ``metrics`` functions) on a few resamples, scaled to
+``--resamples``. Writes ``benchmarks/results/bootstrap.json`` and prints a
+second table.
+
+Usage: ``python benchmarks/metrics.py [--trials N] [--repeats R]
+[--resamples B]`` (``--resamples 0`` skips the bootstrap part)
 
 Authors
  * speechbrain-asd developers
@@ -23,14 +32,21 @@ from pathlib import Path
 
 import numpy as np
 
+from speechbrain_asd.bootstrap import bootstrap_metrics, paired_bootstrap
 from speechbrain_asd.metrics import (
     asv_operating_point,
     compute_eer,
+    compute_min_tdcf,
     compute_min_tdcf_2019,
     compute_min_tdcf_2021,
+    tdcf_constants_2019,
+    tdcf_constants_2021,
 )
 
 RESULTS = Path(__file__).resolve().parent / "results" / "metrics.json"
+BOOTSTRAP_RESULTS = RESULTS.with_name("bootstrap.json")
+SPEAKERS = 67
+NAIVE_RESAMPLES = 5
 
 
 def make_scores(trials, seed):
@@ -107,11 +123,127 @@ def write_json(path, payload):
     os.replace(tmp, path)
 
 
+def naive_bootstrap(bonafide, spoof, constants, resamples, seed):
+    """The reference way: draw each resample's trials, call ``metrics``.
+
+    Arguments
+    ---------
+    bonafide : numpy.ndarray
+        Bona fide CM scores.
+    spoof : numpy.ndarray
+        Spoof CM scores.
+    constants : dict
+        Metric name -> t-DCF constants.
+    resamples : int
+        How many resamples.
+    seed : int
+        Seed of the numpy generator.
+
+    Returns
+    -------
+    list of float
+        The EER of each resample.
+    """
+    rng = np.random.default_rng(seed)
+    eers = []
+    for _ in range(resamples):
+        drawn_b = bonafide[rng.integers(0, bonafide.size, bonafide.size)]
+        drawn_s = spoof[rng.integers(0, spoof.size, spoof.size)]
+        eers.append(compute_eer(drawn_b, drawn_s)[0])
+        for values in constants.values():
+            compute_min_tdcf(drawn_b, drawn_s, values)
+    return eers
+
+
+def time_bootstrap(bonafide, spoof, asv_op, args):
+    """Times the bootstrap designs, writes their JSON, prints their table.
+
+    Arguments
+    ---------
+    bonafide : numpy.ndarray
+        Bona fide CM scores.
+    spoof : numpy.ndarray
+        Spoof CM scores.
+    asv_op : ASVOperatingPoint
+        The fixed ASV operating point.
+    args : argparse.Namespace
+        ``trials``, ``resamples`` and ``seed``.
+    """
+    constants = {
+        "min_tdcf_2019": tdcf_constants_2019(asv_op),
+        "min_tdcf_2021": tdcf_constants_2021(asv_op),
+    }
+    rng = np.random.default_rng(args.seed + 1)
+    speakers = (
+        rng.integers(0, SPEAKERS, bonafide.size).astype(str),
+        rng.integers(0, SPEAKERS, spoof.size).astype(str),
+    )
+    other = (bonafide + rng.normal(0.0, 0.3, bonafide.size), spoof)
+    common = {"tdcf_constants": constants, "n_resamples": args.resamples}
+    runs = {
+        "trial": lambda: bootstrap_metrics(bonafide, spoof, **common),
+        "trial_and_speaker": lambda: bootstrap_metrics(
+            bonafide, spoof, *speakers, **common
+        ),
+        "paired_trial_and_speaker": lambda: paired_bootstrap(
+            bonafide, spoof, *other, *speakers, **common
+        ),
+    }
+    seconds = {}
+    results = {}
+    for name, call in runs.items():
+        seconds[name], results[name] = median_seconds(call, 1)
+    naive, _ = median_seconds(
+        lambda: naive_bootstrap(
+            bonafide, spoof, constants, NAIVE_RESAMPLES, args.seed
+        ),
+        1,
+    )
+    seconds["naive_trial_scaled"] = naive * args.resamples / NAIVE_RESAMPLES
+    payload = {
+        "trials": args.trials,
+        "bonafide": int(bonafide.size),
+        "spoof": int(spoof.size),
+        "speakers": SPEAKERS,
+        "resamples_per_design": args.resamples,
+        "naive_resamples_timed": NAIVE_RESAMPLES,
+        "seconds": seconds,
+        "results": results,
+        "machine": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "cpus": os.cpu_count(),
+        },
+    }
+    write_json(BOOTSTRAP_RESULTS, payload)
+    print(
+        f"\n| {args.trials:,} trials, {args.resamples} resamples per design "
+        "(EER + both min t-DCF) | seconds |"
+    )
+    print("|---|---|")
+    for name, title in (
+        ("trial", "trial resampling"),
+        ("trial_and_speaker", "trial + speaker resampling"),
+        ("paired_trial_and_speaker", "paired, trial + speaker resampling"),
+        ("naive_trial_scaled", "naive trial resampling (scaled)"),
+    ):
+        print(f"| {title} | {seconds[name]:.1f} |")
+    eer = results["trial_and_speaker"]["eer"]
+    print(
+        f"\nEER {100 * eer['value']:.2f} %, 95 % interval (trials) "
+        f"[{100 * eer['trial'][0]:.2f}, {100 * eer['trial'][1]:.2f}], "
+        f"(speakers) [{100 * eer['speaker'][0]:.2f}, "
+        f"{100 * eer['speaker'][1]:.2f}]; naive timed on {NAIVE_RESAMPLES} "
+        f"resamples; written to {BOOTSTRAP_RESULTS}"
+    )
+
+
 def main():
     """Runs the benchmark, writes the JSON and prints the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -165,6 +297,8 @@ def main():
         f"{distinct:,} distinct scores; median of {args.repeats} runs; "
         f"written to {RESULTS}"
     )
+    if args.resamples:
+        time_bootstrap(bonafide, spoof, asv_op, args)
 
 
 if __name__ == "__main__":

@@ -128,11 +128,18 @@ def _cmd_evaluate(args):
         format_report_table,
     )
 
+    if args.bootstrap < 0:
+        raise ValueError(
+            f"--bootstrap must be 0 (no interval) or more, got {args.bootstrap}"
+        )
     report = evaluate_score_file(
         args.scores,
         args.protocol,
         asv_scores_path=args.asv_scores,
         subset=args.subset,
+        n_resamples=args.bootstrap,
+        seed=args.seed,
+        confidence=args.confidence,
     )
     if args.json:
         _print_json(report)
@@ -147,6 +154,41 @@ def _cmd_evaluate(args):
         print(
             "plots: " + ", ".join(str(path) for path in paths), file=sys.stderr
         )
+    return 0
+
+
+def _cmd_compare(args):
+    """Prints the paired bootstrap comparison of two score files.
+
+    Arguments
+    ---------
+    args : argparse.Namespace
+        Parsed arguments of ``compare``.
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    from speechbrain_asd.evaluation import (
+        compare_score_files,
+        format_comparison_table,
+    )
+
+    comparison = compare_score_files(
+        args.scores_a,
+        args.scores_b,
+        args.protocol,
+        asv_scores_path=args.asv_scores,
+        subset=args.subset,
+        n_resamples=args.bootstrap,
+        seed=args.seed,
+        confidence=args.confidence,
+    )
+    if args.json:
+        _print_json(comparison)
+    else:
+        print(format_comparison_table(comparison))
     return 0
 
 
@@ -307,6 +349,67 @@ def _add_backend_flags(parser):
     )
 
 
+def _add_trial_flags(parser):
+    """Adds the protocol, ASV score and subset options of score evaluation.
+
+    Arguments
+    ---------
+    parser : argparse.ArgumentParser
+        The sub-command's parser.
+    """
+    parser.add_argument(
+        "--protocol",
+        required=True,
+        help="ASVspoof 2019 CM protocol or 2021 trial_metadata.txt",
+    )
+    parser.add_argument(
+        "--asv-scores",
+        default=None,
+        help="ASV scores, '<source> <target|nontarget|spoof> <score>'",
+    )
+    parser.add_argument(
+        "--subset",
+        default=None,
+        help="2021 protocols only: keep this subset (eval/progress/hidden)",
+    )
+
+
+def _add_bootstrap_flags(parser, what):
+    """Adds the resample count, seed and confidence of the bootstrap.
+
+    Arguments
+    ---------
+    parser : argparse.ArgumentParser
+        The sub-command's parser.
+    what : str
+        Help text of ``--bootstrap``.
+    """
+    from speechbrain_asd.bootstrap import (
+        DEFAULT_CONFIDENCE,
+        DEFAULT_RESAMPLES,
+    )
+
+    parser.add_argument(
+        "--bootstrap",
+        metavar="N",
+        type=int,
+        default=DEFAULT_RESAMPLES,
+        help=what,
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the resamples (default 0): same seed, same intervals",
+    )
+    parser.add_argument(
+        "--confidence",
+        type=float,
+        default=DEFAULT_CONFIDENCE,
+        help="coverage of the percentile intervals (default 0.95)",
+    )
+
+
 def _add_json_flag(parser):
     """Adds the ``--json`` flag shared by every sub-command.
 
@@ -408,20 +511,11 @@ def build_parser():
         required=True,
         help="CM scores: 'trial score' or 'trial attack key score' lines",
     )
-    evaluate.add_argument(
-        "--protocol",
-        required=True,
-        help="ASVspoof 2019 CM protocol or 2021 trial_metadata.txt",
-    )
-    evaluate.add_argument(
-        "--asv-scores",
-        default=None,
-        help="ASV scores, '<source> <target|nontarget|spoof> <score>'",
-    )
-    evaluate.add_argument(
-        "--subset",
-        default=None,
-        help="2021 protocols only: keep this subset (eval/progress/hidden)",
+    _add_trial_flags(evaluate)
+    _add_bootstrap_flags(
+        evaluate,
+        "bootstrap resamples of the 95 %% intervals, per design (trials, "
+        "speakers); default 1000, 0 for no interval",
     )
     evaluate.add_argument(
         "--plot",
@@ -431,6 +525,26 @@ def build_parser():
     )
     _add_json_flag(evaluate)
     evaluate.set_defaults(handler=_cmd_evaluate)
+
+    compare = commands.add_parser(
+        "compare",
+        help="paired bootstrap of the EER and min t-DCF differences B - A",
+        description=(
+            "Compare two CM score files on the same trials: EER and min "
+            "t-DCF of each, their difference B - A (below 0: B is better) "
+            "with paired bootstrap intervals (trials and speakers "
+            "resampled within each class, the same resamples for both) "
+            "and the share of resamples where the difference flips sign."
+        ),
+    )
+    compare.add_argument("scores_a", help="CM scores of system A")
+    compare.add_argument("scores_b", help="CM scores of system B")
+    _add_trial_flags(compare)
+    _add_bootstrap_flags(
+        compare, "bootstrap resamples per design (default 1000)"
+    )
+    _add_json_flag(compare)
+    compare.set_defaults(handler=_cmd_compare)
 
     card = commands.add_parser(
         "model-card",

@@ -11,8 +11,23 @@ Authors
 """
 
 from pathlib import Path
+from typing import NamedTuple
 
-from speechbrain_asd.metrics import cm_report
+import numpy as np
+
+from speechbrain_asd.bootstrap import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_RESAMPLES,
+    DESIGNS,
+    bootstrap_metrics,
+    paired_bootstrap,
+)
+from speechbrain_asd.metrics import (
+    _asv_operating_points,
+    cm_report,
+    tdcf_constants_2019,
+    tdcf_constants_2021,
+)
 from speechbrain_asd.plots import plot_det_curves, plot_score_histograms
 from speechbrain_asd.scorefiles import (
     BONAFIDE,
@@ -26,6 +41,7 @@ DET_PLOT = "det.png"
 HISTOGRAM_PLOT = "histograms.png"
 """File name of the histogram plot that ``plot_score_file`` writes."""
 _IDS_SHOWN = 5
+_TDCF_KEYS = ("min_tdcf_2019", "min_tdcf_2021")
 _NO_SUBSET = "-"
 
 
@@ -152,13 +168,35 @@ def _read_asv(asv_scores_path):
     return asv
 
 
-def _read_cm_trials(scores_path, protocol_path, subset):
-    """Reads a CM score file and its protocol, split into bona fide and spoof.
+class _CMScores(NamedTuple):
+    """The CM scores of the evaluated trials, split by class.
 
     Arguments
     ---------
-    scores_path : str or os.PathLike
-        CM scores (see ``evaluate_score_file``).
+    bonafide : list of float
+        Scores of the bona fide trials, in protocol order.
+    spoof : list of float
+        Scores of the spoof trials, in protocol order.
+    attacks : list of str
+        Attack id of each spoof trial.
+    bonafide_speakers : list of str
+        Speaker id of each bona fide trial.
+    spoof_speakers : list of str
+        Speaker id of each spoof trial.
+    """
+
+    bonafide: list
+    spoof: list
+    attacks: list
+    bonafide_speakers: list
+    spoof_speakers: list
+
+
+def _read_protocol(protocol_path, subset):
+    """Reads a CM protocol and keeps the trials to evaluate.
+
+    Arguments
+    ---------
     protocol_path : str or os.PathLike
         ASVspoof 2019 CM protocol or ASVspoof 2021 ``trial_metadata.txt``.
     subset : str or None
@@ -166,36 +204,220 @@ def _read_cm_trials(scores_path, protocol_path, subset):
 
     Returns
     -------
-    bonafide_scores : list of float
-        Scores of the bona fide trials, in protocol order.
-    spoof_scores : list of float
-        Scores of the spoof trials, in protocol order.
-    spoof_attacks : list of str
-        Attack id of each spoof trial.
+    trials : list of CMTrial
+        Every trial of the protocol.
+    selected : list of CMTrial
+        The trials to evaluate, in protocol order.
 
     Raises
     ------
     ValueError
-        On malformed files, unknown or missing trials, a bad subset, or no
-        bona fide or no spoof trial to evaluate.
+        On a malformed protocol, a bad subset, or no bona fide or no spoof
+        trial to evaluate.
     """
     trials = read_cm_protocol(protocol_path)
-    scores = read_cm_scores(scores_path)
     selected = _select_subset(trials, subset, protocol_path)
-    _check_alignment(scores, trials, selected, scores_path, protocol_path)
-    bonafide = [scores[t.trial] for t in selected if t.key == BONAFIDE]
-    spoof = [t for t in selected if t.key != BONAFIDE]
     where = "" if subset is None else f" of subset {subset!r}"
-    for name, group in (("bona fide", bonafide), ("spoof", spoof)):
-        if not group:
+    for name, spoofed in (("bona fide", False), ("spoof", True)):
+        if not any((t.key != BONAFIDE) == spoofed for t in selected):
             raise ValueError(f"{protocol_path}: no {name} trial{where}")
-    return bonafide, [scores[t.trial] for t in spoof], [t.attack for t in spoof]
+    return trials, selected
+
+
+def _read_cm_trials(scores_path, protocol_path, protocol):
+    """Reads a CM score file and splits its scores by class.
+
+    Arguments
+    ---------
+    scores_path : str or os.PathLike
+        CM scores (see ``evaluate_score_file``).
+    protocol_path : str or os.PathLike
+        The protocol file, for error messages.
+    protocol : tuple
+        ``(trials, selected)`` as ``_read_protocol`` returns them.
+
+    Returns
+    -------
+    _CMScores
+        Scores, attacks and speakers of the selected trials.
+
+    Raises
+    ------
+    ValueError
+        On a malformed score file, or unknown or missing trials.
+    """
+    trials, selected = protocol
+    scores = read_cm_scores(scores_path)
+    _check_alignment(scores, trials, selected, scores_path, protocol_path)
+    bonafide = [t for t in selected if t.key == BONAFIDE]
+    spoof = [t for t in selected if t.key != BONAFIDE]
+    return _CMScores(
+        bonafide=[scores[t.trial] for t in bonafide],
+        spoof=[scores[t.trial] for t in spoof],
+        attacks=[t.attack for t in spoof],
+        bonafide_speakers=[t.speaker for t in bonafide],
+        spoof_speakers=[t.speaker for t in spoof],
+    )
+
+
+def _report_or_error(cm, asv, scores_path):
+    """``cm_report`` of a score file's scores, errors naming the file.
+
+    Arguments
+    ---------
+    cm : _CMScores
+        The scores.
+    asv : ASVScores or None
+        ASV scores for the t-DCF.
+    scores_path : str or os.PathLike
+        The score file, for error messages.
+
+    Returns
+    -------
+    dict
+        As ``speechbrain_asd.metrics.cm_report``.
+
+    Raises
+    ------
+    ValueError
+        As ``cm_report``, the message prefixed with the score file.
+    """
+    try:
+        return cm_report(cm.bonafide, cm.spoof, cm.attacks, asv)
+    except ValueError as error:
+        raise ValueError(f"{scores_path}: {error}") from None
+
+
+def _row_inputs(cm, asv):
+    """The spoof trials and the t-DCF constants of every row of a report.
+
+    Arguments
+    ---------
+    cm : _CMScores
+        The scores.
+    asv : ASVScores or None
+        ASV scores for the t-DCF (per-attack constants as in
+        ``metrics.cm_report``).
+
+    Returns
+    -------
+    dict
+        ``"pooled"`` and each attack -> ``(spoof_mask, constants)``: which
+        spoof trials the row keeps (boolean array) and its t-DCF constants
+        by metric name (empty without ASV scores).
+    """
+    attacks = np.asarray(cm.attacks, dtype=str)
+    names = [str(attack) for attack in np.unique(attacks)]
+    masks = {"pooled": np.ones(attacks.size, dtype=bool)}
+    masks.update((name, attacks == name) for name in names)
+    points = {} if asv is None else _asv_operating_points(asv, names)
+    rows = {}
+    for name, mask in masks.items():
+        constants = {}
+        if name in points:
+            op = points[name][0]
+            constants = {
+                "min_tdcf_2019": tdcf_constants_2019(op),
+                "min_tdcf_2021": tdcf_constants_2021(op),
+            }
+        rows[name] = (mask, constants)
+    return rows
+
+
+def _bootstrap_settings(n_resamples, seed, confidence):
+    """Describes the bootstrap of a report, for its ``bootstrap`` entry.
+
+    Arguments
+    ---------
+    n_resamples : int
+        Resamples per design.
+    seed : int
+        Seed of the resamples.
+    confidence : float
+        Coverage of the intervals.
+
+    Returns
+    -------
+    dict
+        The settings, the interval type and the designs.
+    """
+    return {
+        "n_resamples": int(n_resamples),
+        "seed": int(seed),
+        "confidence": float(confidence),
+        "interval": "percentile",
+        "designs": list(DESIGNS),
+    }
+
+
+def _row_slot(report, name):
+    """The row of a report (or comparison) named ``name``.
+
+    Arguments
+    ---------
+    report : dict
+        With ``pooled`` and ``per_attack``.
+    name : str
+        ``"pooled"`` or an attack id.
+
+    Returns
+    -------
+    dict
+        The row, to update in place.
+    """
+    return report["pooled"] if name == "pooled" else report["per_attack"][name]
+
+
+def _add_intervals(report, cm, asv, settings):
+    """Adds bootstrap intervals to every row of a report, in place.
+
+    Arguments
+    ---------
+    report : dict
+        As ``cm_report``; each row gains ``intervals``: metric -> ``{
+        "trial": [low, high], "speaker": [low, high]}`` (None for a
+        t-DCF that is None), and the report gains ``bootstrap``.
+    cm : _CMScores
+        The scores.
+    asv : ASVScores or None
+        ASV scores for the t-DCF.
+    settings : dict
+        ``n_resamples``, ``seed`` and ``confidence``.
+    """
+    spoof = np.asarray(cm.spoof)
+    spoof_speakers = np.asarray(cm.spoof_speakers, dtype=str)
+    for name, (mask, constants) in _row_inputs(cm, asv).items():
+        result = bootstrap_metrics(
+            cm.bonafide,
+            spoof[mask],
+            cm.bonafide_speakers,
+            spoof_speakers[mask],
+            tdcf_constants=constants,
+            **settings,
+        )
+        intervals = dict.fromkeys(("eer", *_TDCF_KEYS))
+        for metric, found in result.items():
+            if found["value"] is not None:
+                intervals[metric] = {d: found[d] for d in DESIGNS}
+        _row_slot(report, name)["intervals"] = intervals
+    report["bootstrap"] = _bootstrap_settings(**settings)
 
 
 def evaluate_score_file(
-    scores_path, protocol_path, asv_scores_path=None, subset=None
+    scores_path,
+    protocol_path,
+    asv_scores_path=None,
+    subset=None,
+    n_resamples=0,
+    seed=0,
+    confidence=DEFAULT_CONFIDENCE,
 ):
     """Pooled and per-attack EER and min t-DCF of a CM score file.
+
+    With ``n_resamples`` above 0, every row also gets percentile bootstrap
+    intervals (``speechbrain_asd.bootstrap``): trials resampled within each
+    class, and speakers (the protocol's first column) resampled within
+    each class. The t-DCF constants stay those of the ASV scores.
 
     Arguments
     ---------
@@ -214,6 +436,12 @@ def evaluate_score_file(
         ASVspoof 2021 protocols only: evaluate the trials of this subset
         (``eval``, ``progress`` or ``hidden``). By default every trial of
         the protocol is evaluated; the organisers' ranking uses ``eval``.
+    n_resamples : int
+        Bootstrap resamples per design; 0 (default) adds no interval.
+    seed : int
+        Seed of the resamples (default 0).
+    confidence : float
+        Coverage of the intervals (default 0.95).
 
     Returns
     -------
@@ -221,7 +449,11 @@ def evaluate_score_file(
         As ``speechbrain_asd.metrics.cm_report``: ``{"pooled": row,
         "per_attack": {attack: row}}``, each row with ``eer`` (fraction),
         ``min_tdcf_2019``, ``min_tdcf_2021``, ``n_bonafide``, ``n_spoof``
-        and ``asv_spoof_set``.
+        and ``asv_spoof_set``. With ``n_resamples``, each row also has
+        ``intervals``: ``{metric: {"trial": [low, high], "speaker": [low,
+        high]}}`` for ``eer``, ``min_tdcf_2019`` and ``min_tdcf_2021``
+        (None where the metric is None), and the report a ``bootstrap``
+        entry with the settings.
 
     Raises
     ------
@@ -247,15 +479,181 @@ def evaluate_score_file(
     ... )
     >>> report["pooled"]["eer"], report["per_attack"]["A08"]["eer"]
     (0.5, 0.0)
+    >>> report = evaluate_score_file(
+    ...     folder / "scores.txt", folder / "protocol.txt", n_resamples=100
+    ... )
+    >>> report["pooled"]["intervals"]["eer"]["trial"]
+    [0.0, 1.0]
     """
-    bonafide, spoof, attacks = _read_cm_trials(
-        scores_path, protocol_path, subset
-    )
+    protocol = _read_protocol(protocol_path, subset)
+    cm = _read_cm_trials(scores_path, protocol_path, protocol)
     asv = None if asv_scores_path is None else _read_asv(asv_scores_path)
-    try:
-        return cm_report(bonafide, spoof, attacks, asv)
-    except ValueError as error:
-        raise ValueError(f"{scores_path}: {error}") from None
+    report = _report_or_error(cm, asv, scores_path)
+    if n_resamples:
+        settings = {
+            "n_resamples": n_resamples,
+            "seed": seed,
+            "confidence": confidence,
+        }
+        _add_intervals(report, cm, asv, settings)
+    return report
+
+
+def _paired_row(row_a, cm_a, cm_b, inputs, settings):
+    """One row of a comparison: counts and paired bootstrap per metric.
+
+    Arguments
+    ---------
+    row_a : dict
+        System A's report row (counts and ``asv_spoof_set``).
+    cm_a : _CMScores
+        System A's scores.
+    cm_b : _CMScores
+        System B's scores (same trials).
+    inputs : tuple
+        ``(spoof_mask, constants)`` of the row, from ``_row_inputs``.
+    settings : dict
+        ``n_resamples``, ``seed`` and ``confidence``.
+
+    Returns
+    -------
+    dict
+        ``n_bonafide``, ``n_spoof``, ``asv_spoof_set`` and, for ``eer``,
+        ``min_tdcf_2019`` and ``min_tdcf_2021``, the result of
+        ``bootstrap.paired_bootstrap`` (None for a t-DCF without ASV
+        scores or with a zero normaliser).
+    """
+    mask, constants = inputs
+    compared = paired_bootstrap(
+        cm_a.bonafide,
+        np.asarray(cm_a.spoof)[mask],
+        cm_b.bonafide,
+        np.asarray(cm_b.spoof)[mask],
+        cm_a.bonafide_speakers,
+        np.asarray(cm_a.spoof_speakers, dtype=str)[mask],
+        tdcf_constants=constants,
+        **settings,
+    )
+    row = {
+        key: row_a[key] for key in ("n_bonafide", "n_spoof", "asv_spoof_set")
+    }
+    row.update(dict.fromkeys(("eer", *_TDCF_KEYS)))
+    for metric, found in compared.items():
+        if found["a"] is not None:
+            row[metric] = found
+    return row
+
+
+def compare_score_files(
+    scores_a,
+    scores_b,
+    protocol_path,
+    asv_scores_path=None,
+    subset=None,
+    n_resamples=DEFAULT_RESAMPLES,
+    seed=0,
+    confidence=DEFAULT_CONFIDENCE,
+):
+    """Paired bootstrap comparison of two CM score files on the same trials.
+
+    Both files are read and checked as ``evaluate_score_file`` reads them
+    and must score the same trials of the protocol. Each resample draws the
+    same trials for both systems (``bootstrap.paired_bootstrap``), trials
+    within each class and speakers within each class, and gives the
+    difference B - A of the EER and of both min t-DCFs, pooled and per
+    attack; below 0, B is better. The t-DCF constants stay those of the
+    ASV scores.
+
+    Arguments
+    ---------
+    scores_a : str or os.PathLike
+        CM scores of system A (``trial score`` or ``trial attack key
+        score`` lines, higher = more bona fide).
+    scores_b : str or os.PathLike
+        CM scores of system B, same format, same trials.
+    protocol_path : str or os.PathLike
+        ASVspoof 2019 CM protocol or ASVspoof 2021 ``trial_metadata.txt``.
+    asv_scores_path : str or os.PathLike, optional
+        ASV scores of the same set, for the t-DCF.
+    subset : str, optional
+        ASVspoof 2021 protocols only: compare on this subset.
+    n_resamples : int
+        Resamples per design (default 1000).
+    seed : int
+        Seed of the resamples (default 0).
+    confidence : float
+        Coverage of the intervals (default 0.95).
+
+    Returns
+    -------
+    dict
+        ``a`` and ``b`` (the score files), ``bootstrap`` (the settings),
+        ``pooled`` (a row) and ``per_attack`` (attack -> row). A row has
+        ``n_bonafide``, ``n_spoof``, ``asv_spoof_set`` and, for ``eer``,
+        ``min_tdcf_2019`` and ``min_tdcf_2021``, the dict of
+        ``bootstrap.paired_bootstrap``: ``a``, ``b``, ``difference`` (B -
+        A) and per design (``trial``, ``speaker``) the ``interval`` of the
+        difference, ``sign_flip`` and ``b_lower``; None for a t-DCF without
+        ASV scores.
+
+    Raises
+    ------
+    ValueError
+        As ``evaluate_score_file`` for either file (the message names it),
+        for instance when a file misses trials the other scores.
+
+    Example
+    -------
+    >>> folder = getfixture("tmp_path")
+    >>> _ = (folder / "protocol.txt").write_text(
+    ...     "LA_0001 LA_E_1 - - bonafide\\n"
+    ...     "LA_0002 LA_E_2 - - bonafide\\n"
+    ...     "LA_0001 LA_E_3 - A07 spoof\\n"
+    ...     "LA_0002 LA_E_4 - A07 spoof\\n"
+    ... )
+    >>> _ = (folder / "a.txt").write_text(
+    ...     "LA_E_1 2.0\\nLA_E_2 0.5\\nLA_E_3 1.0\\nLA_E_4 -1.0\\n"
+    ... )
+    >>> _ = (folder / "b.txt").write_text(
+    ...     "LA_E_1 2.0\\nLA_E_2 1.5\\nLA_E_3 1.0\\nLA_E_4 -1.0\\n"
+    ... )
+    >>> comparison = compare_score_files(
+    ...     folder / "a.txt", folder / "b.txt", folder / "protocol.txt",
+    ...     n_resamples=100,
+    ... )
+    >>> eer = comparison["pooled"]["eer"]
+    >>> eer["a"], eer["b"], eer["difference"]
+    (0.5, 0.0, -0.5)
+    >>> eer["trial"]["interval"][1] <= 0 and eer["speaker"] is not None
+    True
+    """
+    protocol = _read_protocol(protocol_path, subset)
+    cm_a = _read_cm_trials(scores_a, protocol_path, protocol)
+    cm_b = _read_cm_trials(scores_b, protocol_path, protocol)
+    asv = None if asv_scores_path is None else _read_asv(asv_scores_path)
+    report_a = _report_or_error(cm_a, asv, scores_a)
+    _report_or_error(cm_b, asv, scores_b)
+    settings = {
+        "n_resamples": n_resamples,
+        "seed": seed,
+        "confidence": confidence,
+    }
+    comparison = {
+        "a": str(scores_a),
+        "b": str(scores_b),
+        "bootstrap": _bootstrap_settings(**settings),
+        "pooled": None,
+        "per_attack": {},
+    }
+    for name, inputs in _row_inputs(cm_a, asv).items():
+        row = _paired_row(
+            _row_slot(report_a, name), cm_a, cm_b, inputs, settings
+        )
+        if name == "pooled":
+            comparison["pooled"] = row
+        else:
+            comparison["per_attack"][name] = row
+    return comparison
 
 
 def plot_score_file(scores_path, protocol_path, out_dir, subset=None):
@@ -309,8 +707,9 @@ def plot_score_file(scores_path, protocol_path, out_dir, subset=None):
     >>> [path.name for path in paths]
     ['det.png', 'histograms.png']
     """
-    bonafide, spoof, attacks = _read_cm_trials(
-        scores_path, protocol_path, subset
+    protocol = _read_protocol(protocol_path, subset)
+    bonafide, spoof, attacks, _, _ = _read_cm_trials(
+        scores_path, protocol_path, protocol
     )
     out_dir = Path(out_dir)
     name = Path(scores_path).name
@@ -330,8 +729,8 @@ def plot_score_file(scores_path, protocol_path, out_dir, subset=None):
     ]
 
 
-def _cell(value, digits):
-    """Formats one number of the report table.
+def _cell(value, digits, scale=1):
+    """Formats one number of a table.
 
     Arguments
     ---------
@@ -339,83 +738,271 @@ def _cell(value, digits):
         The value; None when not available.
     digits : int
         Decimals to show.
+    scale : float
+        Factor applied first (100 for an EER in percent).
 
     Returns
     -------
     str
         The number, or ``"-"`` for None.
     """
-    return "-" if value is None else f"{value:.{digits}f}"
+    return "-" if value is None else f"{scale * value:.{digits}f}"
+
+
+def _span(interval, digits, scale=1):
+    """Formats an interval as ``[low, high]``.
+
+    Arguments
+    ---------
+    interval : list of float
+        ``[low, high]``.
+    digits : int
+        Decimals to show.
+    scale : float
+        Factor applied first (100 for an EER in percent).
+
+    Returns
+    -------
+    str
+        The interval, e.g. ``"[3.10, 6.02]"``.
+    """
+    low, high = (_cell(bound, digits, scale) for bound in interval)
+    return f"[{low}, {high}]"
+
+
+_METRICS = (
+    ("eer", "EER (%)", 2, 100),
+    ("min_tdcf_2019", "min t-DCF 2019", 4, 1),
+    ("min_tdcf_2021", "min t-DCF 2021", 4, 1),
+)
+"""Key, column title, decimals and scale of each metric in the tables."""
+
+
+def _render(header, lines):
+    """Aligns table lines: first column left, the others right.
+
+    Arguments
+    ---------
+    header : tuple of str
+        The column titles.
+    lines : list of tuple of str
+        The cells of each line.
+
+    Returns
+    -------
+    list of str
+        The header line, then one line per row.
+    """
+    widths = [
+        max(len(cells[column]) for cells in [header, *lines])
+        for column in range(len(header))
+    ]
+    return [
+        "  ".join(
+            [cells[0].ljust(widths[0])]
+            + [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:])]
+        ).rstrip()
+        for cells in [header, *lines]
+    ]
+
+
+def _bootstrap_note(settings, what):
+    """The footnote that says how a table's intervals were computed.
+
+    Arguments
+    ---------
+    settings : dict
+        The ``bootstrap`` entry of a report or comparison.
+    what : str
+        What the intervals are of, e.g. ``"intervals"``.
+
+    Returns
+    -------
+    str
+        One line.
+    """
+    return (
+        f"{100 * settings['confidence']:g} % percentile bootstrap {what}, "
+        f"{settings['n_resamples']} resamples (seed {settings['seed']}): "
+        "trials resampled within each class; 'by speaker': speakers "
+        "resampled within each class"
+    )
+
+
+def _report_lines(name, row, marked):
+    """Table lines of one report row: values, then speaker intervals.
+
+    Arguments
+    ---------
+    name : str
+        The row's condition.
+    row : dict
+        The report row, with ``intervals`` when bootstrapped.
+    marked : bool
+        Whether its t-DCFs used all ASV spoof scores (marked ``*``).
+
+    Returns
+    -------
+    list of tuple of str
+        One line of cells, and a ``by speaker`` line with intervals.
+    """
+    intervals = row.get("intervals")
+    cells = [name, str(row["n_bonafide"]), str(row["n_spoof"])]
+    speaker = ["  by speaker", "", ""]
+    for key, _, digits, scale in _METRICS:
+        cell = _cell(row[key], digits, scale)
+        if key != "eer" and marked:
+            cell += "*"
+        found = intervals and intervals[key]
+        if found:
+            cell += " " + _span(found["trial"], digits, scale)
+            speaker.append(_span(found["speaker"], digits, scale))
+        else:
+            speaker.append("")
+        cells.append(cell)
+    return [tuple(cells), tuple(speaker)] if intervals else [tuple(cells)]
 
 
 def format_report_table(report):
     """Formats a CM report as a text table, pooled row first.
 
-        EER in percent with 2 decimals and min t-DCF with 4 decimals (as the
-        organisers print them); ``-`` where there is no t-DCF. A ``*`` marks
-        per-attack t-DCFs computed with all ASV spoof scores because the ASV
-        scores hold none of that attack.
+    EER in percent with 2 decimals and min t-DCF with 4 decimals (as the
+    organisers print them); ``-`` where there is no t-DCF. A ``*`` marks
+    per-attack t-DCFs computed with all ASV spoof scores because the ASV
+    scores hold none of that attack. A report with bootstrap intervals
+    shows ``value [low, high]`` (trials resampled) and, on a ``by
+    speaker`` line below each row, the speaker-level intervals.
 
-        Arguments
-        ---------
-        report : dict
-            As returned by ``evaluate_score_file`` or ``metrics.cm_report``.
+    Arguments
+    ---------
+    report : dict
+        As returned by ``evaluate_score_file`` or ``metrics.cm_report``.
 
-        Returns
-        -------
-        str
-            The table, one line per row, without a final newline.
+    Returns
+    -------
+    str
+        The table, one line per row, without a final newline.
 
-        Example
-        -------
-        >>> from pathlib import Path
-
-    from speechbrain_asd.metrics import cm_report
-    from speechbrain_asd.plots import plot_det_curves, plot_score_histograms
-        >>> report = cm_report([0.9, 0.8, 0.3], [0.5, 0.2], ["A01", "A01"])
-        >>> print(format_report_table(report))
-        condition  bona fide  spoof  EER (%)  min t-DCF 2019  min t-DCF 2021
-        pooled             3      2    41.67               -               -
-        A01                3      2    41.67               -               -
+    Example
+    -------
+    >>> from speechbrain_asd.metrics import cm_report
+    >>> report = cm_report([0.9, 0.8, 0.3], [0.5, 0.2], ["A01", "A01"])
+    >>> print(format_report_table(report))
+    condition  bona fide  spoof  EER (%)  min t-DCF 2019  min t-DCF 2021
+    pooled             3      2    41.67               -               -
+    A01                3      2    41.67               -               -
     """
-    header = (
-        "condition",
-        "bona fide",
-        "spoof",
-        "EER (%)",
-        "min t-DCF 2019",
-        "min t-DCF 2021",
-    )
+    header = ("condition", "bona fide", "spoof", *(m[1] for m in _METRICS))
     rows = [("pooled", report["pooled"])]
     rows += sorted(report["per_attack"].items())
     fallback = [
         name != "pooled" and row["asv_spoof_set"] == "all" for name, row in rows
     ]
     lines = [
-        (
-            name,
-            str(row["n_bonafide"]),
-            str(row["n_spoof"]),
-            _cell(100 * row["eer"], 2),
-            _cell(row["min_tdcf_2019"], 4) + "*" * marked,
-            _cell(row["min_tdcf_2021"], 4) + "*" * marked,
-        )
+        line
         for (name, row), marked in zip(rows, fallback)
+        for line in _report_lines(name, row, marked)
     ]
-    widths = [
-        max(len(cells[column]) for cells in [header, *lines])
-        for column in range(len(header))
-    ]
-    text = [
-        "  ".join(
-            [cells[0].ljust(widths[0])]
-            + [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:])]
-        )
-        for cells in [header, *lines]
-    ]
+    text = _render(header, lines)
     if any(fallback):
         text.append(
             "* t-DCF with all ASV spoof scores: the ASV scores have none of "
             "this attack"
         )
+    if "bootstrap" in report:
+        text.append("[]: " + _bootstrap_note(report["bootstrap"], "intervals"))
+    return "\n".join(text)
+
+
+def _comparison_lines(name, row):
+    """Table lines of one comparison row, one per metric.
+
+    Arguments
+    ---------
+    name : str
+        The row's condition.
+    row : dict
+        The comparison row.
+
+    Returns
+    -------
+    list of tuple of str
+        Condition, metric, A, B, B - A, then interval and sign-flip share
+        of each design.
+    """
+    lines = []
+    for key, title, digits, scale in _METRICS:
+        found = row[key]
+        if found is None:
+            continue
+        cells = [name, title]
+        cells += [
+            _cell(found[part], digits, scale)
+            for part in ("a", "b", "difference")
+        ]
+        for design in DESIGNS:
+            summary = found[design]
+            cells += [
+                _span(summary["interval"], digits, scale),
+                f"{summary['sign_flip']:.3f}",
+            ]
+        lines.append(tuple(cells))
+    return lines
+
+
+def format_comparison_table(comparison):
+    """Formats a paired comparison as a text table, pooled rows first.
+
+    One line per condition and metric: A, B, the difference B - A (below
+    0: B is better), then for each design the interval of the difference
+    and the share of resamples whose difference has not the sign of B - A
+    (``flip``). EER in percent.
+
+    Arguments
+    ---------
+    comparison : dict
+        As returned by ``compare_score_files``.
+
+    Returns
+    -------
+    str
+        The table, without a final newline.
+
+    Example
+    -------
+    >>> folder = getfixture("tmp_path")
+    >>> _ = (folder / "protocol.txt").write_text(
+    ...     "LA_0001 LA_E_1 - - bonafide\\n"
+    ...     "LA_0002 LA_E_2 - - bonafide\\n"
+    ...     "LA_0001 LA_E_3 - A07 spoof\\n"
+    ...     "LA_0002 LA_E_4 - A07 spoof\\n"
+    ... )
+    >>> _ = (folder / "a.txt").write_text(
+    ...     "LA_E_1 2.0\\nLA_E_2 0.5\\nLA_E_3 1.0\\nLA_E_4 -1.0\\n"
+    ... )
+    >>> comparison = compare_score_files(
+    ...     folder / "a.txt", folder / "a.txt", folder / "protocol.txt",
+    ...     n_resamples=10,
+    ... )
+    >>> print(format_comparison_table(comparison).splitlines()[1])
+    pooled     EER (%)  50.00  50.00   0.00  [0.00, 0.00]  0.000
+    [0.00, 0.00]  0.000
+    """
+    confidence = f"{100 * comparison['bootstrap']['confidence']:g} %"
+    header = ["condition", "metric", "A", "B", "B - A"]
+    for design in DESIGNS:
+        header += [f"{confidence} interval ({design}s)", "flip"]
+    rows = [("pooled", comparison["pooled"])]
+    rows += sorted(comparison["per_attack"].items())
+    lines = [
+        line for name, row in rows for line in _comparison_lines(name, row)
+    ]
+    text = _render(tuple(header), lines)
+    text.append(f"A: {comparison['a']}")
+    text.append(f"B: {comparison['b']}")
+    text.append(
+        "B - A below 0: B is better; flip: share of resamples where B - A "
+        "has not the sign of the point difference"
+    )
+    text.append(_bootstrap_note(comparison["bootstrap"], "intervals of B - A"))
     return "\n".join(text)

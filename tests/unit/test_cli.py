@@ -18,6 +18,7 @@ SUBCOMMANDS = (
     "corpus-summary",
     "prepare",
     "evaluate",
+    "compare",
     "model-card",
     "export",
     "classify",
@@ -143,6 +144,58 @@ def test_evaluate_bad_input_is_one_clear_line(scored_protocol, capsys):
     captured = capsys.readouterr()
     assert status == EXIT_BAD_INPUT
     assert str(scores) in captured.err
+    assert "Traceback" not in captured.err
+
+
+def test_evaluate_shows_intervals_by_default(scored_protocol, capsys):
+    """The default table carries intervals; --bootstrap 0 drops them."""
+    protocol, scores = scored_protocol
+    base = ["evaluate", "--scores", str(scores), "--protocol", str(protocol)]
+    assert main(base) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert "[" in table[1] and table[2].split()[:2] == ["by", "speaker"]
+    assert "1000 resamples (seed 0)" in table[-1]
+    assert main([*base, "--bootstrap", "0"]) == 0
+    plain = capsys.readouterr().out
+    assert "[" not in plain and "by speaker" not in plain
+    assert main([*base, "--bootstrap", "-1"]) == EXIT_BAD_INPUT
+    assert "--bootstrap" in capsys.readouterr().err
+
+
+def test_evaluate_json_carries_every_interval(scored_protocol, capsys):
+    """--json has both designs' intervals for each row and the settings."""
+    protocol, scores = scored_protocol
+    args = ["evaluate", "--scores", str(scores), "--protocol", str(protocol)]
+    status = main([*args, "--json", "--bootstrap", "100", "--seed", "4"])
+    assert status == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["bootstrap"]["n_resamples"] == 100
+    assert report["bootstrap"]["seed"] == 4
+    for row in [report["pooled"], *report["per_attack"].values()]:
+        assert set(row["intervals"]["eer"]) == {"trial", "speaker"}
+        assert row["intervals"]["min_tdcf_2019"] is None
+
+
+def test_compare_json_and_mismatched_trials(scored_protocol, capsys):
+    """compare gives B - A with intervals; a short file is exit status 2."""
+    protocol, scores = scored_protocol
+    base = ["compare", str(scores), str(scores), "--protocol", str(protocol)]
+    assert main([*base, "--json", "--bootstrap", "50"]) == 0
+    comparison = json.loads(capsys.readouterr().out)
+    eer = comparison["pooled"]["eer"]
+    assert eer["difference"] == 0.0
+    assert eer["trial"]["interval"] == [0.0, 0.0]
+    assert set(comparison["per_attack"]) == {"A07", "A08"}
+    assert main(base) == 0
+    assert "B - A below 0: B is better" in capsys.readouterr().out
+    short = scores.with_name("short.txt")
+    short.write_text("".join(scores.read_text().splitlines(True)[:-1]))
+    status = main(
+        ["compare", str(scores), str(short), "--protocol", str(protocol)]
+    )
+    captured = capsys.readouterr()
+    assert status == EXIT_BAD_INPUT
+    assert "short.txt: no score for 1 trial" in captured.err
     assert "Traceback" not in captured.err
 
 

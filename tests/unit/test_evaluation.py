@@ -36,7 +36,12 @@ Authors
 
 import pytest
 
-from speechbrain_asd.evaluation import evaluate_score_file, format_report_table
+from speechbrain_asd.evaluation import (
+    compare_score_files,
+    evaluate_score_file,
+    format_comparison_table,
+    format_report_table,
+)
 
 TRIALS = [
     ("LA_0001", "LA_E_1", "bonafide", 2.0, "eval"),
@@ -274,3 +279,111 @@ def test_format_report_table(tmp_path):
     plain = evaluate_score_file(_scores(tmp_path), _protocol_2019(tmp_path))
     pooled_line = format_report_table(plain).splitlines()[1]
     assert pooled_line.split()[-2:] == ["-", "-"]
+
+
+def test_bootstrap_intervals_in_every_row(tmp_path):
+    """Each row gets trial and speaker intervals around its values."""
+    report = evaluate_score_file(
+        _scores(tmp_path),
+        _protocol_2019(tmp_path),
+        asv_scores_path=_write(tmp_path / "asv.txt", ASV_LINES),
+        n_resamples=200,
+        seed=3,
+    )
+    assert report["bootstrap"] == {
+        "n_resamples": 200,
+        "seed": 3,
+        "confidence": 0.95,
+        "interval": "percentile",
+        "designs": ["trial", "speaker"],
+    }
+    rows = [report["pooled"], *report["per_attack"].values()]
+    for row in rows:
+        for metric in ("eer", "min_tdcf_2019", "min_tdcf_2021"):
+            for design in ("trial", "speaker"):
+                low, high = row["intervals"][metric][design]
+                assert low <= high
+                assert 0.0 <= low and high <= max(1.0, 2 * row[metric])
+    again = evaluate_score_file(
+        _scores(tmp_path),
+        _protocol_2019(tmp_path),
+        asv_scores_path=tmp_path / "asv.txt",
+        n_resamples=200,
+        seed=3,
+    )
+    assert again == report
+    plain = evaluate_score_file(_scores(tmp_path), _protocol_2019(tmp_path))
+    assert "intervals" not in plain["pooled"] and "bootstrap" not in plain
+
+
+def test_format_report_table_with_intervals(tmp_path):
+    """Cells read 'value [low, high]'; a 'by speaker' line follows."""
+    report = evaluate_score_file(
+        _scores(tmp_path), _protocol_2019(tmp_path), n_resamples=50
+    )
+    lines = format_report_table(report).splitlines()
+    pooled = report["pooled"]["intervals"]["eer"]
+    low, high = (f"{100 * bound:.2f}" for bound in pooled["trial"])
+    assert lines[1].startswith("pooled")
+    assert lines[1].split()[3:6] == ["12.50", f"[{low},", f"{high}]"]
+    assert lines[2].split()[:2] == ["by", "speaker"]
+    assert lines[-1].startswith("[]: 95 % percentile bootstrap intervals")
+    assert len(lines) == 1 + 2 * 3 + 1
+
+
+def test_compare_a_file_with_itself_and_with_a_better_one(tmp_path):
+    """Self: zero differences; better B: negative EER difference."""
+    protocol = _protocol_2019(tmp_path)
+    asv = _write(tmp_path / "asv.txt", ASV_LINES)
+    scores = _scores(tmp_path)
+    same = compare_score_files(
+        scores, scores, protocol, asv_scores_path=asv, n_resamples=50
+    )
+    assert same["a"] == same["b"] == str(scores)
+    for metric in ("eer", "min_tdcf_2019", "min_tdcf_2021"):
+        found = same["pooled"][metric]
+        assert found["difference"] == 0.0
+        assert found["trial"]["interval"] == [0.0, 0.0]
+        assert found["speaker"]["sign_flip"] == 0.0
+    better_rows = [
+        (*row[:3], row[3] + 3 * (row[2] == "bonafide"), row[4])
+        for row in TRIALS
+    ]
+    better = _write(
+        tmp_path / "better.txt",
+        [f"{trial} {score}" for _, trial, _, score, _ in better_rows],
+    )
+    result = compare_score_files(scores, better, protocol, n_resamples=50)
+    eer = result["pooled"]["eer"]
+    assert (eer["a"], eer["b"], eer["difference"]) == (0.125, 0.0, -0.125)
+    assert eer["trial"]["interval"][1] <= 0.0
+    assert result["pooled"]["min_tdcf_2019"] is None
+    assert set(result["per_attack"]) == {"A07", "A08"}
+    table = format_comparison_table(result).splitlines()
+    assert table[1].split()[:6] == [
+        "pooled",
+        "EER",
+        "(%)",
+        "12.50",
+        "0.00",
+        "-12.50",
+    ]
+
+
+def test_compare_refuses_mismatched_trials(tmp_path):
+    """A file that misses trials the protocol lists is named in the error."""
+    protocol = _protocol_2019(tmp_path)
+    full = _scores(tmp_path)
+    short = _write(
+        tmp_path / "short.txt",
+        [f"{trial} {score}" for _, trial, _, score, _ in TRIALS[:5]],
+    )
+    with pytest.raises(ValueError, match=r"short.txt: no score for 1 trial"):
+        compare_score_files(full, short, protocol, n_resamples=10)
+    extra = _write(
+        tmp_path / "extra.txt",
+        [f"{trial} {score}" for _, trial, _, score, _ in TRIALS]
+        + ["LA_E_99 0.0"],
+    )
+    with pytest.raises(ValueError, match=r"extra.txt: 1 scored trial"):
+        compare_score_files(extra, full, protocol, n_resamples=10)

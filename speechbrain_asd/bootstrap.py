@@ -1,0 +1,808 @@
+"""Bootstrap intervals of the EER and min t-DCF, and paired comparisons.
+
+Plain numpy, no file I/O (``speechbrain_asd.evaluation`` reads the files).
+Every interval is a percentile interval over ``n_resamples`` resamples of
+the CM trials, under two designs:
+
+* **trial**: the bona fide trials and the spoof trials are resampled
+  separately, with replacement, each class keeping its size;
+* **speaker**: speakers are resampled with replacement, separately among
+  the speakers of the bona fide trials and among those of the spoof trials
+  (in ASVspoof the speaker column of a spoof trial is the speaker it
+  imitates); a speaker drawn ``k`` times brings all its trials of that
+  class ``k`` times, so the class sizes vary between resamples. Scores of
+  one speaker are correlated, so this interval is the wider, more honest
+  one; a class with a single speaker stays fixed under it.
+
+The t-DCF constants, that is the ASV operating point, stay fixed: they are
+computed once from the ASV scores and only the CM scores are resampled, so
+the t-DCF intervals show the uncertainty due to the CM trials alone.
+
+How it is computed. A resample is a vector of integer weights, how many
+times each trial is drawn. The pooled scores are sorted once (stable sort,
+bona fide first among ties, as ``speechbrain_asd.metrics`` sorts) and the
+DET curve of every resample is a pair of cumulative sums of its weights in
+that order, vectorised over blocks of resamples: no sort per resample. The
+EER is found by a binary search for the point where miss and false alarm
+cross, the points inside the copies of a trial drawn several times
+included; the min t-DCF is the same cost formula as ``metrics`` evaluated
+at the only points where its minimum can lie (before each run of bona fide
+trials in the sorted order, and the last point). So each resampled EER and
+min t-DCF equals, bit for bit, ``metrics.compute_eer`` and
+``metrics.compute_min_tdcf`` of the explicitly resampled scores, and all
+weights 1 give the point estimates.
+
+Each block of resamples of a design draws from its own generator, seeded
+from ``(seed, design, block)``, and the blocks depend on the trial count
+only: the results are deterministic for a seed, and ``bootstrap_metrics``
+and ``paired_bootstrap`` draw the same resamples from the same seed.
+
+Authors
+ * speechbrain-asd developers
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from speechbrain_asd.metrics import (
+    TDCFConstants,
+    _as_scores,
+    _check_tdcf_constants,
+    asv_operating_point,
+    compute_eer,
+    compute_min_tdcf,
+    tdcf_constants_2019,
+    tdcf_constants_2021,
+)
+
+DEFAULT_RESAMPLES = 1000
+"""Resamples per design when none is given."""
+DEFAULT_CONFIDENCE = 0.95
+"""Coverage of the percentile intervals when none is given."""
+DESIGNS = ("trial", "speaker")
+"""The resampling designs, in the order their results are reported."""
+_BLOCK_ELEMENTS = 4_000_000
+"""Resamples x trials handled at once (bounds the memory to ~200 MB)."""
+
+
+def asv_tdcf_constants(asv_scores):
+    """t-DCF constants of both forms at the pooled ASV operating point.
+
+    Arguments
+    ---------
+    asv_scores : object
+        Has array attributes ``target``, ``nontarget`` and ``spoof`` (such
+        as ``speechbrain_asd.scorefiles.ASVScores``).
+
+    Returns
+    -------
+    dict
+        ``{"min_tdcf_2019": TDCFConstants, "min_tdcf_2021":
+        TDCFConstants}``, ready for ``tdcf_constants`` of
+        ``bootstrap_metrics`` and ``paired_bootstrap``.
+
+    Example
+    -------
+    >>> from types import SimpleNamespace
+    >>> asv = SimpleNamespace(
+    ...     target=[3.0, 4.0], nontarget=[1.0, 2.0], spoof=[2.5, 0.0]
+    ... )
+    >>> constants = asv_tdcf_constants(asv)
+    >>> [round(c, 4) for c in constants["min_tdcf_2021"]]
+    [0.0475, 0.893, 0.25]
+    """
+    op = asv_operating_point(
+        asv_scores.target, asv_scores.nontarget, asv_scores.spoof
+    )
+    return {
+        "min_tdcf_2019": tdcf_constants_2019(op),
+        "min_tdcf_2021": tdcf_constants_2021(op),
+    }
+
+
+def _check_settings(n_resamples, confidence):
+    """Refuses a resample count below 1 or a confidence outside (0, 1).
+
+    Arguments
+    ---------
+    n_resamples : int
+        Resamples per design.
+    confidence : float
+        Coverage of the intervals.
+
+    Raises
+    ------
+    ValueError
+        When either is out of range.
+    """
+    if isinstance(n_resamples, bool) or int(n_resamples) != n_resamples:
+        raise ValueError(f"n_resamples must be an integer, got {n_resamples}")
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+
+
+def _clusters(speakers, size, name):
+    """Codes the speaker of each trial as an index into its class's speakers.
+
+    Arguments
+    ---------
+    speakers : sequence of str
+        Speaker id of each trial of one class.
+    size : int
+        Number of trials of that class.
+    name : str
+        How messages name the speakers (e.g. ``"bonafide_speakers"``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(size,)``: the speaker index of each trial.
+
+    Raises
+    ------
+    ValueError
+        When there is not one speaker id per trial.
+    """
+    speakers = np.asarray(speakers, dtype=str)
+    if speakers.shape != (size,):
+        raise ValueError(
+            f"{name} has {speakers.size} entries for {size} scores: give "
+            "one speaker id per trial"
+        )
+    return np.unique(speakers, return_inverse=True)[1].reshape(-1)
+
+
+def _designs(n_bonafide, n_spoof, bonafide_speakers, spoof_speakers):
+    """The cluster of each trial under each resampling design.
+
+    Arguments
+    ---------
+    n_bonafide : int
+        Number of bona fide trials.
+    n_spoof : int
+        Number of spoof trials.
+    bonafide_speakers : sequence of str or None
+        Speaker id of each bona fide trial.
+    spoof_speakers : sequence of str or None
+        Speaker id of each spoof trial.
+
+    Returns
+    -------
+    dict
+        Design name -> ``(bona fide clusters, spoof clusters)``, each an
+        index array; ``"speaker"`` only when both speaker lists are given.
+
+    Raises
+    ------
+    ValueError
+        When only one speaker list is given, or a list does not match its
+        scores.
+    """
+    designs = {"trial": (np.arange(n_bonafide), np.arange(n_spoof))}
+    if (bonafide_speakers is None) != (spoof_speakers is None):
+        raise ValueError(
+            "give both bonafide_speakers and spoof_speakers, or neither"
+        )
+    if bonafide_speakers is not None:
+        designs["speaker"] = (
+            _clusters(bonafide_speakers, n_bonafide, "bonafide_speakers"),
+            _clusters(spoof_speakers, n_spoof, "spoof_speakers"),
+        )
+    return designs
+
+
+def _resample_weights(clusters, rng, n_rows):
+    """Draws the trial weights of a block of resamples.
+
+    Arguments
+    ---------
+    clusters : tuple of numpy.ndarray
+        Cluster index of each bona fide and of each spoof trial.
+    rng : numpy.random.Generator
+        The block's generator.
+    n_rows : int
+        Resamples in the block.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n_rows, n_bonafide + n_spoof)``, int32: how many times
+        each trial (bona fide first, then spoof) is drawn.
+    """
+    weights = np.empty((n_rows, sum(c.size for c in clusters)), np.int32)
+    start = 0
+    for codes in clusters:
+        size = int(codes.max()) + 1
+        drawn = rng.integers(0, size, (n_rows, size), dtype=np.int32)
+        for row in range(n_rows):
+            counts = np.bincount(drawn[row], minlength=size)
+            weights[row, start : start + codes.size] = counts[codes]
+        start += codes.size
+    return weights
+
+
+class _SortedSystem(NamedTuple):
+    """One system's scores in the pooled sort order, split by class.
+
+    Arguments
+    ---------
+    bonafide_order : numpy.ndarray
+        Shape ``(B,)``: the bona fide trials from lowest to highest score.
+    spoof_order : numpy.ndarray
+        Shape ``(S,)``: the spoof trials from lowest to highest score.
+    bonafide_before : numpy.ndarray
+        Shape ``(B + S + 1,)``: how many bona fide trials DET point ``i``
+        rejects (it rejects the ``i`` lowest pooled trials).
+    candidates : tuple of numpy.ndarray
+        The DET points where a min t-DCF can lie: just before each run of
+        bona fide trials in the sorted order, and the last point. As the
+        bona fide and the spoof trials each point rejects: shape
+        ``(K + 1,)`` each.
+    """
+
+    bonafide_order: np.ndarray
+    spoof_order: np.ndarray
+    bonafide_before: np.ndarray
+    candidates: tuple
+
+
+def _sort_system(bonafide, spoof):
+    """Sorts one system's scores once, as ``metrics`` does (stable).
+
+    Arguments
+    ---------
+    bonafide : numpy.ndarray
+        Checked bona fide scores.
+    spoof : numpy.ndarray
+        Checked spoof scores.
+
+    Returns
+    -------
+    _SortedSystem
+        The orders and the counts that map DET points to each class.
+    """
+    order = np.argsort(np.concatenate((bonafide, spoof)), kind="stable")
+    positive = order < bonafide.size
+    below = np.flatnonzero(positive) - np.arange(bonafide.size)
+    heads = np.flatnonzero(np.diff(below, prepend=-1) > 0)
+    return _SortedSystem(
+        bonafide_order=order[positive],
+        spoof_order=order[~positive] - bonafide.size,
+        bonafide_before=np.concatenate(([0], np.cumsum(positive))),
+        candidates=(
+            np.append(heads, bonafide.size),
+            np.append(below[heads], spoof.size),
+        ),
+    )
+
+
+def _cumulative(weights):
+    """Cumulative sums of weights along each row, after a leading 0.
+
+    Arguments
+    ---------
+    weights : numpy.ndarray
+        Shape ``(R, K)``, int32.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(R, K + 1)``, int64: column ``k`` sums the first ``k``.
+    """
+    counts = np.zeros((weights.shape[0], weights.shape[1] + 1), np.int64)
+    np.cumsum(weights, axis=1, out=counts[:, 1:])
+    return counts
+
+
+def _eer_at_crossing(system, rejected_pos, rejected_neg):
+    """The EER of each resample, read where miss and false alarm cross.
+
+    The gap ``miss - false alarm`` grows along the DET curve, so a binary
+    search finds the first point where it is at least 0; the EER point is
+    that one or the one before. Between the two lies one trial drawn ``k``
+    times, whose ``k - 1`` inner points (one copy rejected at a time) are
+    evaluated too: the result is that of the expanded resampled curve.
+
+    Arguments
+    ---------
+    system : _SortedSystem
+        The sorted scores.
+    rejected_pos : numpy.ndarray
+        Shape ``(R, B + 1)``: bona fide weight rejected with the ``k``
+        lowest bona fide trials.
+    rejected_neg : numpy.ndarray
+        Shape ``(R, S + 1)``: the same for the spoof trials.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(R,)``: the EER of each resample.
+    """
+    rows = np.arange(rejected_pos.shape[0])
+    total_pos = rejected_pos[:, -1:]
+    total_neg = rejected_neg[:, -1:]
+
+    def rejected_at(point):
+        """Bona fide and spoof weight rejected at given DET points.
+
+        Arguments
+        ---------
+        point : numpy.ndarray
+            Shape ``(R,)``: a point index per resample.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            Rejected bona fide and spoof weight, shape ``(R, 1)`` each.
+        """
+        before = system.bonafide_before[point]
+        return (
+            rejected_pos[rows, before][:, None],
+            rejected_neg[rows, point - before][:, None],
+        )
+
+    def gap(pos, neg):
+        """Miss rate, false alarm rate and their difference.
+
+        Arguments
+        ---------
+        pos : numpy.ndarray
+            Rejected bona fide weight, shape ``(R, K)``.
+        neg : numpy.ndarray
+            Rejected spoof weight, shape ``(R, K)``.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``(miss, false_alarm, miss - false_alarm)``.
+        """
+        miss = pos / total_pos
+        false_alarm = (total_neg - neg) / total_neg
+        return miss, false_alarm, miss - false_alarm
+
+    low = np.zeros_like(rows)
+    high = np.full_like(rows, system.bonafide_before.size - 1)
+    while np.any(high - low > 1):
+        middle = (low + high) // 2
+        above = gap(*rejected_at(middle))[2][:, 0] >= 0
+        high = np.where(above, middle, high)
+        low = np.where(above, low, middle)
+    pos_low, neg_low = rejected_at(low)
+    pos_high, neg_high = rejected_at(high)
+    copies = pos_high - pos_low + neg_high - neg_low
+    is_pos = pos_high > pos_low
+    steps = np.minimum(np.arange(copies.max() + 1), copies)
+    miss, false_alarm, gaps = gap(
+        pos_low + steps * is_pos, neg_low + steps * ~is_pos
+    )
+    above = np.argmax(gaps >= 0, axis=1)
+    below = above - 1
+    closer_below = np.abs(gaps[rows, below]) <= np.abs(gaps[rows, above])
+    point = np.where(closer_below, below, above)
+    return (miss[rows, point] + false_alarm[rows, point]) / 2
+
+
+def _replicates(system, weights, n_bonafide, constants):
+    """EER and min t-DCFs of a block of weighted resamples of one system.
+
+    The min t-DCF is taken over the points just before each run of bona
+    fide trials and the last point: from any other point, rejecting the
+    spoof trials up to the next bona fide one, or accepting again the bona
+    fide trials back to the start of their run, never raises the cost
+    (in floating point too, as both only move one rate one way).
+
+    Arguments
+    ---------
+    system : _SortedSystem
+        The sorted scores.
+    weights : numpy.ndarray
+        Shape ``(R, B + S)``: trial weights, bona fide then spoof.
+    n_bonafide : int
+        ``B``.
+    constants : dict
+        Metric name -> checked ``TDCFConstants`` (normaliser above 0).
+
+    Returns
+    -------
+    dict
+        ``"eer"`` and each name of ``constants`` -> shape ``(R,)`` values.
+    """
+    rejected_pos = _cumulative(
+        np.take(weights[:, :n_bonafide], system.bonafide_order, axis=1)
+    )
+    rejected_neg = _cumulative(
+        np.take(weights[:, n_bonafide:], system.spoof_order, axis=1)
+    )
+    values = {"eer": _eer_at_crossing(system, rejected_pos, rejected_neg)}
+    at_pos, at_neg = system.candidates
+    total_neg = rejected_neg[:, -1:]
+    miss = np.take(rejected_pos, at_pos, axis=1) / rejected_pos[:, -1:]
+    false_alarm = (
+        total_neg - np.take(rejected_neg, at_neg, axis=1)
+    ) / total_neg
+    for name, c in constants.items():
+        costs = c.c0 + c.c1 * miss + c.c2 * false_alarm
+        values[name] = np.min(costs, axis=1) / c.normaliser
+    return values
+
+
+def _point_estimates(bonafide, spoof, constants):
+    """EER and min t-DCFs of one system with the ``metrics`` functions.
+
+    Arguments
+    ---------
+    bonafide : numpy.ndarray
+        Checked bona fide scores.
+    spoof : numpy.ndarray
+        Checked spoof scores.
+    constants : dict
+        Metric name -> ``TDCFConstants``.
+
+    Returns
+    -------
+    dict
+        ``"eer"`` and each name of ``constants`` -> float, None where the
+        t-DCF is undefined (normaliser 0, as ``metrics.cm_report``).
+    """
+    values = {"eer": compute_eer(bonafide, spoof)[0]}
+    for name, c in constants.items():
+        values[name] = (
+            None if c.normaliser == 0 else compute_min_tdcf(bonafide, spoof, c)
+        )
+    return values
+
+
+def _all_replicates(systems, designs, constants, n_resamples, seed):
+    """Resampled metrics of one or more systems on the same resamples.
+
+    Arguments
+    ---------
+    systems : list of tuple
+        ``(bonafide, spoof)`` checked scores per system, same sizes.
+    designs : dict
+        As ``_designs``.
+    constants : dict
+        Metric name -> ``TDCFConstants`` with a normaliser above 0.
+    n_resamples : int
+        Resamples per design.
+    seed : int
+        Seed of the resamples.
+
+    Returns
+    -------
+    dict
+        Design -> list (one per system) of dict metric -> shape
+        ``(n_resamples,)`` values.
+    """
+    sorted_systems = [_sort_system(*system) for system in systems]
+    n_bonafide = systems[0][0].size
+    n_trials = n_bonafide + systems[0][1].size
+    block = max(1, _BLOCK_ELEMENTS // n_trials)
+    starts = range(0, n_resamples, block)
+    roots = np.random.SeedSequence(seed).spawn(len(DESIGNS))
+    results = {}
+    for design, root in zip(DESIGNS, roots):
+        if design not in designs:
+            continue
+        blocks = [[] for _ in systems]
+        for start, block_seed in zip(starts, root.spawn(len(starts))):
+            weights = _resample_weights(
+                designs[design],
+                np.random.default_rng(block_seed),
+                min(block, n_resamples - start),
+            )
+            for found, system in zip(blocks, sorted_systems):
+                found.append(
+                    _replicates(system, weights, n_bonafide, constants)
+                )
+        results[design] = [
+            {
+                name: np.concatenate([part[name] for part in found])
+                for name in found[0]
+            }
+            for found in blocks
+        ]
+    return results
+
+
+def _interval(values, confidence):
+    """Percentile interval of resampled values.
+
+    Arguments
+    ---------
+    values : numpy.ndarray
+        The resampled values.
+    confidence : float
+        Coverage, e.g. 0.95.
+
+    Returns
+    -------
+    list of float
+        ``[low, high]``.
+    """
+    tail = (1 - confidence) / 2
+    return [float(q) for q in np.quantile(values, [tail, 1 - tail])]
+
+
+def _prepare(bonafide_scores, spoof_scores, tdcf_constants, settings):
+    """Checks one system's scores, the t-DCF constants and the settings.
+
+    Arguments
+    ---------
+    bonafide_scores : array_like
+        Bona fide CM scores.
+    spoof_scores : array_like
+        Spoof CM scores.
+    tdcf_constants : dict or None
+        Metric name -> ``(C0, C1, C2)``.
+    settings : tuple
+        ``(n_resamples, confidence)``.
+
+    Returns
+    -------
+    bonafide : numpy.ndarray
+        The checked bona fide scores.
+    spoof : numpy.ndarray
+        The checked spoof scores.
+    constants : dict
+        Metric name -> ``TDCFConstants``.
+    """
+    _check_settings(*settings)
+    constants = {
+        name: TDCFConstants(*(float(c) for c in values))
+        for name, values in (tdcf_constants or {}).items()
+    }
+    for values in constants.values():
+        _check_tdcf_constants(values)
+    return (
+        _as_scores(bonafide_scores, "bonafide_scores"),
+        _as_scores(spoof_scores, "spoof_scores"),
+        constants,
+    )
+
+
+def bootstrap_metrics(
+    bonafide_scores,
+    spoof_scores,
+    bonafide_speakers=None,
+    spoof_speakers=None,
+    tdcf_constants=None,
+    n_resamples=DEFAULT_RESAMPLES,
+    seed=0,
+    confidence=DEFAULT_CONFIDENCE,
+):
+    """EER and min t-DCFs of a CM with percentile bootstrap intervals.
+
+    The t-DCF constants are kept fixed while the CM scores are resampled
+    (see the module docstring for the designs and the method).
+
+    Arguments
+    ---------
+    bonafide_scores : array_like
+        CM scores of the bona fide trials, higher meaning more bona fide.
+    spoof_scores : array_like
+        CM scores of the spoof trials.
+    bonafide_speakers : sequence of str, optional
+        Speaker id of each bona fide trial; with ``spoof_speakers``, adds
+        the speaker-level interval.
+    spoof_speakers : sequence of str, optional
+        Speaker id of each spoof trial.
+    tdcf_constants : dict, optional
+        Metric name (e.g. ``"min_tdcf_2021"``) -> ``(C0, C1, C2)``, for
+        instance ``asv_tdcf_constants(asv_scores)``; fixed over resamples.
+    n_resamples : int
+        Resamples per design (default 1000).
+    seed : int
+        Seed of the resamples (default 0): same seed, same intervals.
+    confidence : float
+        Coverage of the intervals (default 0.95).
+
+    Returns
+    -------
+    dict
+        ``"eer"`` and each name of ``tdcf_constants`` -> ``{"value": float,
+        "trial": [low, high], "speaker": [low, high] or None}``; ``value``
+        is the point estimate of ``metrics.compute_eer`` /
+        ``metrics.compute_min_tdcf`` (EER as a fraction), ``speaker`` is
+        None without speaker ids. A t-DCF whose normaliser is 0 has all
+        three None.
+
+    Raises
+    ------
+    ValueError
+        On NaN/inf or empty scores, fewer than 3 distinct scores (with
+        t-DCF constants), speaker lists that do not match the scores, bad
+        t-DCF constants, ``n_resamples < 1`` or a confidence outside
+        (0, 1).
+
+    Example
+    -------
+    >>> result = bootstrap_metrics(
+    ...     [2.0, 1.5, 0.2, 3.0], [-1.0, 0.5, -2.0, 0.0, -0.5], n_resamples=200
+    ... )
+    >>> result["eer"]["value"]
+    0.225
+    >>> low, high = result["eer"]["trial"]
+    >>> low <= 0.225 <= high
+    True
+    >>> result["eer"]["speaker"] is None
+    True
+    """
+    bonafide, spoof, constants = _prepare(
+        bonafide_scores, spoof_scores, tdcf_constants, (n_resamples, confidence)
+    )
+    designs = _designs(
+        bonafide.size, spoof.size, bonafide_speakers, spoof_speakers
+    )
+    points = _point_estimates(bonafide, spoof, constants)
+    defined = {
+        name: c for name, c in constants.items() if points[name] is not None
+    }
+    replicates = _all_replicates(
+        [(bonafide, spoof)], designs, defined, n_resamples, seed
+    )
+    result = {}
+    for name, value in points.items():
+        result[name] = {"value": value}
+        for design in DESIGNS:
+            found = replicates.get(design)
+            result[name][design] = (
+                None
+                if value is None or found is None
+                else _interval(found[0][name], confidence)
+            )
+    return result
+
+
+def _paired_summary(difference, resampled, confidence):
+    """Interval and sign statistics of resampled differences B - A.
+
+    Arguments
+    ---------
+    difference : float
+        The point difference B - A.
+    resampled : numpy.ndarray
+        The resampled differences.
+    confidence : float
+        Coverage of the interval.
+
+    Returns
+    -------
+    dict
+        ``interval`` ([low, high]), ``sign_flip`` (share of resamples
+        whose difference has not the sign of the point difference; for a
+        point difference of 0, the share that is not 0) and ``b_lower``
+        (share of resamples with B < A).
+    """
+    return {
+        "interval": _interval(resampled, confidence),
+        "sign_flip": float(np.mean(np.sign(resampled) != np.sign(difference))),
+        "b_lower": float(np.mean(resampled < 0)),
+    }
+
+
+def paired_bootstrap(
+    bonafide_a,
+    spoof_a,
+    bonafide_b,
+    spoof_b,
+    bonafide_speakers=None,
+    spoof_speakers=None,
+    tdcf_constants=None,
+    n_resamples=DEFAULT_RESAMPLES,
+    seed=0,
+    confidence=DEFAULT_CONFIDENCE,
+):
+    """Paired bootstrap of the EER and min t-DCF differences of two CMs.
+
+    Systems A and B score the same trials, in the same order; each resample
+    draws the same trials (same weights) for both, and the difference
+    B - A is taken per resample. A negative difference means B is better
+    (lower EER or t-DCF). The t-DCF constants are kept fixed.
+
+    Arguments
+    ---------
+    bonafide_a : array_like
+        System A's scores of the bona fide trials.
+    spoof_a : array_like
+        System A's scores of the spoof trials.
+    bonafide_b : array_like
+        System B's scores of the same bona fide trials, same order.
+    spoof_b : array_like
+        System B's scores of the same spoof trials, same order.
+    bonafide_speakers : sequence of str, optional
+        Speaker id of each bona fide trial (adds the speaker design).
+    spoof_speakers : sequence of str, optional
+        Speaker id of each spoof trial.
+    tdcf_constants : dict, optional
+        Metric name -> ``(C0, C1, C2)``, fixed over resamples.
+    n_resamples : int
+        Resamples per design (default 1000).
+    seed : int
+        Seed of the resamples (default 0); the same seed gives the same
+        resamples as ``bootstrap_metrics``.
+    confidence : float
+        Coverage of the intervals (default 0.95).
+
+    Returns
+    -------
+    dict
+        ``"eer"`` and each name of ``tdcf_constants`` -> ``{"a": float,
+        "b": float, "difference": float (b - a), "trial": summary,
+        "speaker": summary or None}``, each summary a dict with
+        ``interval`` ([low, high] of B - A), ``sign_flip`` (share of
+        resamples whose difference has not the sign of the point
+        difference; for a point difference of 0, the share that is not 0)
+        and ``b_lower`` (share of resamples with B < A). A t-DCF whose
+        normaliser is 0 has ``a``, ``b``, ``difference`` and both
+        summaries None.
+
+    Raises
+    ------
+    ValueError
+        As ``bootstrap_metrics``, and when B does not have as many bona
+        fide and spoof scores as A.
+
+    Example
+    -------
+    >>> bonafide_a, spoof_a = [2.0, 1.5, 0.2, 3.0], [-1.0, 0.5, -2.0, 0.0]
+    >>> same = paired_bootstrap(
+    ...     bonafide_a, spoof_a, bonafide_a, spoof_a, n_resamples=50
+    ... )
+    >>> same["eer"]["difference"], same["eer"]["trial"]["interval"]
+    (0.0, [0.0, 0.0])
+    >>> better = paired_bootstrap(
+    ...     bonafide_a, spoof_a, [3.0, 2.5, 1.2, 4.0], spoof_a, n_resamples=50
+    ... )
+    >>> better["eer"]["a"], better["eer"]["b"], better["eer"]["difference"]
+    (0.25, 0.0, -0.25)
+    >>> better["eer"]["trial"]["interval"][1] <= 0
+    True
+    """
+    bonafide_a, spoof_a, constants = _prepare(
+        bonafide_a, spoof_a, tdcf_constants, (n_resamples, confidence)
+    )
+    bonafide_b = _as_scores(bonafide_b, "bonafide_b")
+    spoof_b = _as_scores(spoof_b, "spoof_b")
+    for name, a, b in (
+        ("bona fide", bonafide_a, bonafide_b),
+        ("spoof", spoof_a, spoof_b),
+    ):
+        if a.size != b.size:
+            raise ValueError(
+                f"system B has {b.size} {name} scores, system A {a.size}: "
+                "a paired comparison needs the same trials"
+            )
+    designs = _designs(
+        bonafide_a.size, spoof_a.size, bonafide_speakers, spoof_speakers
+    )
+    points_a = _point_estimates(bonafide_a, spoof_a, constants)
+    points_b = _point_estimates(bonafide_b, spoof_b, constants)
+    defined = {
+        name: c for name, c in constants.items() if points_a[name] is not None
+    }
+    replicates = _all_replicates(
+        [(bonafide_a, spoof_a), (bonafide_b, spoof_b)],
+        designs,
+        defined,
+        n_resamples,
+        seed,
+    )
+    result = {}
+    for name, a in points_a.items():
+        b = points_b[name]
+        difference = None if a is None else b - a
+        result[name] = {"a": a, "b": b, "difference": difference}
+        for design in DESIGNS:
+            found = replicates.get(design)
+            result[name][design] = (
+                None
+                if difference is None or found is None
+                else _paired_summary(
+                    difference, found[1][name] - found[0][name], confidence
+                )
+            )
+    return result
