@@ -6,7 +6,9 @@ into an ASVspoof 4-column score file (``TRIAL ATTACK KEY SCORE``) and into
 the numbers the recipe reports: pooled and per-attack EER and min t-DCF in
 the 2019 and 2021 forms (``speechbrain_asd.metrics.cm_report``, with the
 ASV scores of the same split), plus the EER of bona fide against the
-attacks seen in training (A01-A06) and against the other ones.
+attacks seen in training (A01-A06) and against the other ones, each with
+its 95 % bootstrap intervals (trials, and speakers, resampled within each
+class: ``speechbrain_asd.bootstrap``).
 
 Authors
  * speechbrain-asd developers
@@ -16,6 +18,7 @@ import os
 
 from speechbrain.utils.logger import get_logger
 
+from speechbrain_asd.bootstrap import asv_tdcf_constants, bootstrap_metrics
 from speechbrain_asd.data.asvspoof import CLASS_NAMES
 from speechbrain_asd.metrics import cm_report, seen_unseen_eers
 from speechbrain_asd.scorefiles import (
@@ -149,6 +152,56 @@ def cm_results(scores, rows, asv_scores=None):
     results.update(seen_unseen_eers(bonafide, spoof, attacks, SEEN_ATTACKS))
     results["report"] = report
     return results
+
+
+def cm_intervals(scores, rows, asv_scores=None, n_resamples=1000, seed=0):
+    """Bootstrap intervals of the pooled and seen-attack EER and min t-DCFs.
+
+    Trials and speakers (the manifest's ``spk_id``) are resampled within
+    each class; the t-DCF constants stay those of the ASV scores.
+
+    Arguments
+    ---------
+    scores : dict
+        ID -> bona fide score.
+    rows : dict
+        ID -> manifest row (``spk_id``, ``system``, ``key``).
+    asv_scores : speechbrain_asd.scorefiles.ASVScores, optional
+        ASV scores of the same split, for the t-DCF intervals.
+    n_resamples : int
+        Resamples per design.
+    seed : int
+        Seed of the resamples.
+
+    Returns
+    -------
+    intervals : dict
+        ``eer``, ``min_tdcf_2019``, ``min_tdcf_2021`` (pooled, the last two
+        only with ASV scores) and ``eer_seen`` (bona fide vs A01-A06, when
+        there are such spoofs) -> ``{"value", "trial", "speaker"}`` as
+        ``bootstrap_metrics`` gives them.
+    """
+    bonafide, bonafide_spk, spoof, spoof_spk, seen = [], [], [], [], []
+    for utt_id, row in rows.items():
+        if row["key"] == BONAFIDE:
+            bonafide.append(scores[utt_id])
+            bonafide_spk.append(row["spk_id"])
+        else:
+            spoof.append(scores[utt_id])
+            spoof_spk.append(row["spk_id"])
+            seen.append(row["system"] in SEEN_ATTACKS)
+    constants = None if asv_scores is None else asv_tdcf_constants(asv_scores)
+    settings = {"n_resamples": n_resamples, "seed": seed}
+    intervals = bootstrap_metrics(
+        bonafide, spoof, bonafide_spk, spoof_spk, constants, **settings
+    )
+    if any(seen):
+        seen_spoof = [score for score, s in zip(spoof, seen) if s]
+        seen_spk = [spk for spk, s in zip(spoof_spk, seen) if s]
+        intervals["eer_seen"] = bootstrap_metrics(
+            bonafide, seen_spoof, bonafide_spk, seen_spk, **settings
+        )["eer"]
+    return intervals
 
 
 def write_score_file(path, scores, rows):

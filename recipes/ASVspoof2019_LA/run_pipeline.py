@@ -32,7 +32,6 @@ Authors
 
 import argparse
 import json
-import os
 import re
 import statistics
 import subprocess
@@ -41,6 +40,15 @@ import time
 from pathlib import Path
 
 import yaml
+from pipeline_report import (
+    comparisons_table,
+    markdown_table,
+    read_report,
+    summary_entry,
+    write_comparisons,
+    write_json,
+    write_summary,
+)
 
 RECIPE = Path(__file__).resolve().parent
 STAGES = {
@@ -59,14 +67,6 @@ TIMINGS_FILE = "timings.json"
 EVAL_PROTOCOL = (
     "LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.eval.trl.txt"
 )
-SUMMARY_FIELDS = (
-    "dev_eer",
-    "eval_eer",
-    "eval_eer_seen",
-    "eval_eer_unseen",
-    "min_tdcf_2019",
-    "min_tdcf_2021",
-)
 
 
 def load_plan(path):
@@ -81,9 +81,11 @@ def load_plan(path):
     -------
     plan : dict
         ``name``, ``corpus``, ``flags``, ``stage_flags``, ``jobs`` and
-        ``report`` (the jobs whose models enter the summary) and
+        ``report`` (the jobs whose models enter the summary),
         ``export`` (reported jobs exported as model folders, with a DET
-        plot; none by default).
+        plot; none by default) and ``comparisons`` (``{claim, a, b}``:
+        reported jobs compared by a paired bootstrap, see
+        ``pipeline_report``; none by default).
     """
     with open(path, encoding="utf-8") as handle:
         plan = yaml.safe_load(handle)
@@ -108,6 +110,13 @@ def load_plan(path):
     unexported = sorted(set(plan["export"]) - set(plan["report"]))
     if unexported:
         raise ValueError(f"{path}: export names unreported jobs {unexported}")
+    for item in plan.setdefault("comparisons", []):
+        unknown = sorted({item.get("a"), item.get("b")} - set(plan["report"]))
+        if unknown or "claim" not in item:
+            raise ValueError(
+                f"{path}: comparison {item} needs a claim and two reported "
+                f"jobs a and b (unknown: {unknown})"
+            )
     return plan
 
 
@@ -265,33 +274,6 @@ def format_value(value):
     return str(value)
 
 
-def summary_entry(name, folder, seed):
-    """The summary fields of one reported model.
-
-    Arguments
-    ---------
-    name : str
-        The job name.
-    folder : pathlib.Path
-        Its output folder (with ``eval_report.json``).
-    seed : int
-        The seed.
-
-    Returns
-    -------
-    entry : dict
-        ``name``, ``seed``, ``params``, ``macs``, ``aeg``, ``kd``,
-        ``self_distill``, the metrics (fractions) and ``folder``.
-    """
-    report = read_report(folder)
-    entry = {"name": name, "seed": seed}
-    for key in ("params", "macs", "aeg", "kd", "self_distill"):
-        entry[key] = report[key]
-    entry.update({key: report[key] for key in SUMMARY_FIELDS})
-    entry["folder"] = str(folder)
-    return entry
-
-
 def export_and_plot(name, folder, out, data_folder):
     """Exports a reported model as a model folder and draws its DET curves.
 
@@ -331,120 +313,6 @@ def export_and_plot(name, folder, out, data_folder):
     return {"model_folder": str(model_dir), "det_plot": str(det_plot)}
 
 
-def read_report(folder):
-    """Reads the ``eval_report.json`` of a CM job.
-
-    Arguments
-    ---------
-    folder : pathlib.Path
-        The job's output folder.
-
-    Returns
-    -------
-    report : dict
-        Its contents.
-    """
-    with open(folder / "eval_report.json", encoding="utf-8") as handle:
-        return json.load(handle)
-
-
-def _cell(values, percent):
-    """Mean (and std over seeds) of a column, formatted.
-
-    Arguments
-    ---------
-    values : list of float or None
-        One value per seed.
-    percent : bool
-        Show as a percentage.
-
-    Returns
-    -------
-    str
-        ``mean`` or ``mean +- std``; ``-`` without values.
-    """
-    values = [v for v in values if v is not None]
-    if not values:
-        return "-"
-    scale = 100.0 if percent else 1.0
-    mean = scale * statistics.fmean(values)
-    text = f"{mean:.2f}" if percent else f"{mean:.4f}"
-    if len(values) > 1:
-        std = scale * statistics.stdev(values)
-        text += f" +- {std:.2f}" if percent else f" +- {std:.4f}"
-    return text
-
-
-def markdown_table(entries):
-    """One row per model, mean +- std over its seeds.
-
-    Arguments
-    ---------
-    entries : list of dict
-        Summary entries (several seeds per name possible).
-
-    Returns
-    -------
-    str
-        A markdown table.
-    """
-    header = (
-        "| model | params | MACs (4 s) | AEG | KD | seeds | dev EER (%) | "
-        "eval EER (%) | seen (%) | unseen (%) | min t-DCF 2019 | "
-        "min t-DCF 2021 |"
-    )
-    lines = [header, "|" + "---|" * 12]
-    names = list(dict.fromkeys(entry["name"] for entry in entries))
-    for name in names:
-        group = [entry for entry in entries if entry["name"] == name]
-        first = group[0]
-        cells = [
-            name,
-            f"{first['params'] / 1e6:.2f} M",
-            f"{first['macs'] / 1e9:.2f} G",
-            first["aeg"],
-            first["kd"],
-            str(len(group)),
-        ]
-        for key in SUMMARY_FIELDS:
-            cells.append(
-                _cell([e[key] for e in group], not key.startswith("min"))
-            )
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def write_summary(out, entries):
-    """Merges this run's entries into the summary files.
-
-    Arguments
-    ---------
-    out : pathlib.Path
-        ``<results>/<name>``.
-    entries : list of dict
-        Entries of this run (one seed).
-
-    Returns
-    -------
-    all_entries : list of dict
-        Entries of every seed run so far.
-    """
-    path = out / "summary.json"
-    previous = []
-    if path.is_file():
-        with open(path, encoding="utf-8") as handle:
-            previous = json.load(handle)["models"]
-    seeds = {entry["seed"] for entry in entries}
-    merged = [e for e in previous if e["seed"] not in seeds] + entries
-    merged.sort(key=lambda e: e["seed"])
-    tmp = path.with_suffix(".json.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump({"models": merged}, handle, indent=2)
-    os.replace(tmp, path)
-    (out / "summary.md").write_text(markdown_table(merged) + "\n")
-    return merged
-
-
 def load_timings(path):
     """Reads the measured job durations of earlier runs.
 
@@ -481,11 +349,7 @@ def record_timing(path, timings, name, seed, seconds):
         How long the job ran.
     """
     timings.setdefault(name, {})[str(seed)] = round(seconds, 1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(timings, handle, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    write_json(path, timings)
 
 
 def estimate_seconds(plan, job, timings):
@@ -687,6 +551,35 @@ def progress_line(plan, seeds, out, total, start):
     )
 
 
+def eval_asv_scores(plan, out, seed):
+    """The eval ASV score file of a seed's GE2E job, if there is one.
+
+    Arguments
+    ---------
+    plan : dict
+        From ``load_plan``.
+    out : pathlib.Path
+        ``<results>/<name>``.
+    seed : int
+        The seed.
+
+    Returns
+    -------
+    path : pathlib.Path or None
+        The file, or None when the plan has no GE2E job or it wrote none.
+    """
+    for job in plan["jobs"]:
+        if job["stage"] == "ge2e":
+            path = (
+                out
+                / f"seed{seed}"
+                / job["name"]
+                / ASV_FILE.format(split="eval")
+            )
+            return path if path.is_file() else None
+    return None
+
+
 def main(argv=None):
     """Runs the plan of an override file for one or more seeds.
 
@@ -726,6 +619,16 @@ def main(argv=None):
         entries = run_seed(plan, seed, out, data_folder, progress)
         merged = write_summary(out, entries)
     print(markdown_table(merged))
+    if plan.get("comparisons"):
+        comparisons = write_comparisons(
+            out,
+            plan,
+            sorted({entry["seed"] for entry in merged}),
+            lambda seed, name: out / f"seed{seed}" / name,
+            data_folder / EVAL_PROTOCOL,
+            lambda seed: eval_asv_scores(plan, out, seed),
+        )
+        print(comparisons_table(comparisons))
     print(f"{plan['name']}: {time.perf_counter() - start:.0f} s -> {out}")
     return 0
 

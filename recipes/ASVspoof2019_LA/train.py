@@ -66,6 +66,7 @@ from asvspoof_stages import (
 )
 from cm_scoring import (
     ScoreCollector,
+    cm_intervals,
     cm_results,
     load_asv_scores,
     write_score_file,
@@ -649,8 +650,9 @@ def model_summary(model_kwargs):
 def evaluate_and_report(brain, data, hparams):
     """Scores eval with the best checkpoint and writes the stage's reports.
 
-    Writes the ASVspoof score file, ``eval_report.json`` and
-    ``model_info.json``, and prints the pooled and per-attack table. Done
+    Writes the ASVspoof score file, ``eval_report.json`` (with the
+    bootstrap intervals of ``cm_intervals``) and ``model_info.json``, and
+    prints the pooled and per-attack table. Done
     again only when the best checkpoint changed since the last report.
 
     Arguments
@@ -702,6 +704,12 @@ def evaluate_and_report(brain, data, hparams):
         **model_summary(kwargs),
         **metrics,
         "score_file": os.path.abspath(hparams["score_file"]),
+        "intervals": cm_intervals(
+            brain.test_scores,
+            data["eval_rows"],
+            asv_eval,
+            n_resamples=hparams["eval_bootstrap"],
+        ),
         "eval": results["report"],
     }
     write_json(report_path, report)
@@ -713,11 +721,15 @@ def evaluate_and_report(brain, data, hparams):
         "metrics": metrics,
     }
     write_json(os.path.join(hparams["output_folder"], "model_info.json"), info)
+    eer = report["intervals"]["eer"]
     logger.info(
-        "%s: dev EER %.2f %%, eval EER %.2f %% -> %s",
+        "%s: dev EER %.2f %%, eval EER %.2f %% (95 %% interval %.2f-%.2f) "
+        "-> %s",
         hparams["run_name"],
         100 * metrics["dev_eer"],
         100 * metrics["eval_eer"],
+        100 * eer["trial"][0],
+        100 * eer["trial"][1],
         report_path,
     )
 

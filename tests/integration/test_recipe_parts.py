@@ -10,6 +10,7 @@ Authors
  * speechbrain-asd developers
 """
 
+import json
 import sys
 from pathlib import Path
 
@@ -34,7 +35,11 @@ from asvspoof_stages import (  # noqa: E402
     drop_incomplete_checkpoints,
     load_model_state,
 )
-from cm_scoring import cm_results, write_score_file  # noqa: E402
+from cm_scoring import (  # noqa: E402
+    cm_intervals,
+    cm_results,
+    write_score_file,
+)
 from train_ge2e import asv_trial_scores, speaker_eer  # noqa: E402
 
 from speechbrain_asd.attacks import (  # noqa: E402
@@ -210,6 +215,14 @@ def test_cm_results_split_seen_and_unseen_attacks(tmp_path):
     ]
     with pytest.raises(ValueError, match="unscored"):
         cm_results({"b1": 1.0}, rows)
+    intervals = cm_intervals(scores, rows, n_resamples=50)
+    assert sorted(intervals) == ["eer", "eer_seen"]
+    assert intervals["eer"]["value"] == results["eer"]
+    assert intervals["eer_seen"]["value"] == 0.0
+    low, high = intervals["eer"]["trial"]
+    assert low <= results["eer"] <= high
+    # One speaker per class: the speaker design cannot vary anything.
+    assert intervals["eer"]["speaker"] == [results["eer"]] * 2
 
 
 def test_half_written_checkpoints_are_dropped(tmp_path):
@@ -233,7 +246,8 @@ def test_half_written_checkpoints_are_dropped(tmp_path):
 
 def test_pipeline_plans_chain_jobs_and_filter_common_flags(tmp_path):
     """Jobs get their predecessors' outputs; common flags only where known."""
-    from run_pipeline import format_value, job_flags, load_plan, markdown_table
+    from pipeline_report import markdown_table
+    from run_pipeline import format_value, job_flags, load_plan
 
     plan_path = tmp_path / "plan.yaml"
     plan_path.write_text(
@@ -277,6 +291,15 @@ def test_pipeline_plans_chain_jobs_and_filter_common_flags(tmp_path):
         "| s | 1.44 M | 0.90 G | static | hinton | 2 | 10.00 +- 0.00 |" in table
     )
     assert "30.00 +- 14.14" in table
+    one_seed = markdown_table(
+        [
+            {
+                **entry,
+                "intervals": {"eer": {"trial": [0.1, 0.3], "speaker": None}},
+            }
+        ]
+    )
+    assert "| 20.00 | [10.00, 30.00] | - | 5.00 |" in one_seed
     plan_path.write_text("name: t\ncorpus: {}\njobs: [{name: x}]\nreport: []\n")
     with pytest.raises(ValueError, match="stage"):
         load_plan(plan_path)
@@ -327,3 +350,58 @@ def test_pipeline_estimates_time_left_from_measured_jobs(tmp_path):
     line = progress_line(plan, [1], tmp_path, 4, 0.0)
     assert line.startswith("[2/4] t1 (teacher, seed 1): running;")
     assert line.endswith("about 13 min left (+1 jobs not yet timed)")
+
+
+def test_pipeline_comparisons_pair_score_files_seed_by_seed(tmp_path):
+    """A model that ranks every trial right beats one that ranks half."""
+    from pipeline_report import write_comparisons
+
+    rng = np.random.default_rng(0)
+    protocol = tmp_path / "protocol.txt"
+    lines, good, weak = [], [], []
+    for index in range(200):
+        key = "bonafide" if index < 60 else "spoof"
+        attack = "-" if key == "bonafide" else f"A0{1 + index % 8}"
+        trial = f"LA_E_{index:07d}"
+        lines.append(f"LA_{index % 9:04d} {trial} - {attack} {key}")
+        label = float(key == "bonafide")
+        good.append(f"{trial} {label + rng.normal(0, 0.1)}")
+        weak.append(f"{trial} {label + rng.normal(0, 1.0)}")
+    protocol.write_text("\n".join(lines) + "\n")
+    for seed in (1, 2):
+        for name, scores in (("weak", weak), ("good", good)):
+            folder = tmp_path / f"seed{seed}" / name
+            folder.mkdir(parents=True)
+            (folder / "scores.txt").write_text("\n".join(scores) + "\n")
+            report = {"score_file": str(folder / "scores.txt")}
+            (folder / "eval_report.json").write_text(json.dumps(report))
+    plan = {
+        "comparisons": [{"claim": "c", "a": "weak", "b": "good"}],
+        "comparison_resamples": 200,
+    }
+    comparisons = write_comparisons(
+        tmp_path,
+        plan,
+        [1, 2],
+        lambda seed, name: tmp_path / f"seed{seed}" / name,
+        protocol,
+        lambda seed: None,
+    )
+    (item,) = comparisons
+    assert item["verdict"] == "holds" and item["seeds"] == [1, 2]
+    eer = item["results"][0]["eer"]
+    assert eer["b"] == 0.0 and eer["difference"] == -eer["a"] < 0
+    assert eer["trial"]["interval"][1] < 0 and eer["trial"]["sign_flip"] == 0
+    assert item["results"][0]["min_tdcf_2021"] is None
+    table = (tmp_path / "comparisons.md").read_text()
+    assert "| c | weak | good | 2 |" in table and table.count("holds") == 2
+    plan["comparisons"] = [{"claim": "c", "a": "good", "b": "weak"}]
+    (reversed_item,) = write_comparisons(
+        tmp_path,
+        plan,
+        [1],
+        lambda seed, name: tmp_path / f"seed{seed}" / name,
+        protocol,
+        lambda seed: None,
+    )
+    assert reversed_item["verdict"] == "reversed"

@@ -1,0 +1,397 @@
+"""Summary tables of a pipeline run: metrics, intervals, paired comparisons.
+
+``run_pipeline.py`` runs the jobs; this module turns their reports into
+``summary.json`` / ``summary.md`` (one row per model: mean +- std over the
+seeds, and with one seed the 95 % bootstrap intervals of the eval EER that
+each stage wrote into its ``eval_report.json``) and, for the plan's
+``comparisons``, ``comparisons.json`` / ``comparisons.md``: the paired
+bootstrap (``speechbrain_asd.evaluation.compare_score_files``) of two
+models' eval score files, seed by seed, and a verdict over the seeds.
+
+A comparison ``{claim, a, b}`` claims that model ``b`` has the lower eval
+EER. Its verdict is ``holds`` when in every seed the 95 % interval of the
+EER difference B - A (trials resampled) lies below 0, ``reversed`` when it
+lies above 0 in every seed, and ``not resolved`` otherwise.
+
+Authors
+ * speechbrain-asd developers
+"""
+
+import json
+import statistics
+
+from speechbrain_asd.atomic import write_text_atomic
+from speechbrain_asd.evaluation import compare_score_files
+
+SUMMARY_FIELDS = (
+    "dev_eer",
+    "eval_eer",
+    "eval_eer_seen",
+    "eval_eer_unseen",
+    "min_tdcf_2019",
+    "min_tdcf_2021",
+)
+COMPARISON_METRICS = ("eer", "min_tdcf_2021")
+VERDICTS = ("holds", "reversed", "not resolved")
+
+
+def read_report(folder):
+    """Reads the ``eval_report.json`` of a CM job.
+
+    Arguments
+    ---------
+    folder : pathlib.Path
+        The job's output folder.
+
+    Returns
+    -------
+    report : dict
+        Its contents.
+    """
+    with open(folder / "eval_report.json", encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def summary_entry(name, folder, seed):
+    """The summary fields of one reported model.
+
+    Arguments
+    ---------
+    name : str
+        The job name.
+    folder : pathlib.Path
+        Its output folder (with ``eval_report.json``).
+    seed : int
+        The seed.
+
+    Returns
+    -------
+    entry : dict
+        ``name``, ``seed``, ``params``, ``macs``, ``aeg``, ``kd``,
+        ``self_distill``, the metrics (fractions), ``intervals`` (their
+        bootstrap intervals, see ``cm_scoring.cm_intervals``) and
+        ``folder``.
+    """
+    report = read_report(folder)
+    entry = {"name": name, "seed": seed}
+    for key in ("params", "macs", "aeg", "kd", "self_distill"):
+        entry[key] = report[key]
+    entry.update({key: report[key] for key in SUMMARY_FIELDS})
+    entry["intervals"] = report.get("intervals", {})
+    entry["folder"] = str(folder)
+    return entry
+
+
+def _cell(values, percent):
+    """Mean (and std over seeds) of a column, formatted.
+
+    Arguments
+    ---------
+    values : list of float or None
+        One value per seed.
+    percent : bool
+        Show as a percentage.
+
+    Returns
+    -------
+    str
+        ``mean`` or ``mean +- std``; ``-`` without values.
+    """
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    scale = 100.0 if percent else 1.0
+    mean = scale * statistics.fmean(values)
+    text = f"{mean:.2f}" if percent else f"{mean:.4f}"
+    if len(values) > 1:
+        std = scale * statistics.stdev(values)
+        text += f" +- {std:.2f}" if percent else f" +- {std:.4f}"
+    return text
+
+
+def format_interval(interval, percent=True):
+    """A bootstrap interval as table text.
+
+    Arguments
+    ---------
+    interval : list of float or None
+        ``[low, high]``.
+    percent : bool
+        Show as percentages.
+
+    Returns
+    -------
+    str
+        ``[low, high]``, or ``-`` without an interval.
+
+    Example
+    -------
+    >>> format_interval([0.031, 0.0602]), format_interval(None)
+    ('[3.10, 6.02]', '-')
+    >>> format_interval([-0.01, 0.02], percent=False)
+    '[-0.0100, 0.0200]'
+    """
+    if interval is None:
+        return "-"
+    if percent:
+        return f"[{100 * interval[0]:.2f}, {100 * interval[1]:.2f}]"
+    return f"[{interval[0]:.4f}, {interval[1]:.4f}]"
+
+
+def _interval_cells(group):
+    """The eval EER's trial and speaker intervals, for a one-seed row.
+
+    Arguments
+    ---------
+    group : list of dict
+        The entries of one model (one per seed).
+
+    Returns
+    -------
+    list of str
+        Two cells; ``-`` with several seeds (see ``summary.json``).
+    """
+    eer = group[0].get("intervals", {}).get("eer")
+    if len(group) != 1 or eer is None:
+        return ["-", "-"]
+    return [format_interval(eer["trial"]), format_interval(eer["speaker"])]
+
+
+def markdown_table(entries):
+    """One row per model, mean +- std over its seeds.
+
+    With one seed, the eval EER's 95 % bootstrap intervals (trials, and
+    speakers, resampled within each class) have their own columns.
+
+    Arguments
+    ---------
+    entries : list of dict
+        Summary entries (several seeds per name possible).
+
+    Returns
+    -------
+    str
+        A markdown table.
+    """
+    header = (
+        "| model | params | MACs (4 s) | AEG | KD | seeds | dev EER (%) | "
+        "eval EER (%) | 95 % CI, trials | 95 % CI, speakers | seen (%) | "
+        "unseen (%) | min t-DCF 2019 | min t-DCF 2021 |"
+    )
+    lines = [header, "|" + "---|" * 14]
+    names = list(dict.fromkeys(entry["name"] for entry in entries))
+    for name in names:
+        group = [entry for entry in entries if entry["name"] == name]
+        first = group[0]
+        cells = [
+            name,
+            f"{first['params'] / 1e6:.2f} M",
+            f"{first['macs'] / 1e9:.2f} G",
+            first["aeg"],
+            first["kd"],
+            str(len(group)),
+        ]
+        for key in SUMMARY_FIELDS:
+            cells.append(
+                _cell([e[key] for e in group], not key.startswith("min"))
+            )
+            if key == "eval_eer":
+                cells += _interval_cells(group)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_summary(out, entries):
+    """Merges this run's entries into the summary files.
+
+    Arguments
+    ---------
+    out : pathlib.Path
+        ``<results>/<name>``.
+    entries : list of dict
+        Entries of this run (one seed).
+
+    Returns
+    -------
+    all_entries : list of dict
+        Entries of every seed run so far.
+    """
+    path = out / "summary.json"
+    previous = []
+    if path.is_file():
+        with open(path, encoding="utf-8") as handle:
+            previous = json.load(handle)["models"]
+    seeds = {entry["seed"] for entry in entries}
+    merged = [e for e in previous if e["seed"] not in seeds] + entries
+    merged.sort(key=lambda e: e["seed"])
+    write_json(path, {"models": merged})
+    write_text_atomic(out / "summary.md", markdown_table(merged) + "\n")
+    return merged
+
+
+def compare_models(a_folder, b_folder, protocol, asv_scores, n_resamples):
+    """Paired bootstrap of two models' eval score files (one seed).
+
+    Arguments
+    ---------
+    a_folder : pathlib.Path
+        Output folder of model A (``eval_report.json``).
+    b_folder : pathlib.Path
+        Output folder of model B.
+    protocol : pathlib.Path
+        The eval CM protocol.
+    asv_scores : pathlib.Path or None
+        The eval ASV scores of the seed (for the t-DCF), if any.
+    n_resamples : int
+        Resamples per design.
+
+    Returns
+    -------
+    pooled : dict
+        Metric (``eer``, ``min_tdcf_2021``) -> ``a``, ``b``,
+        ``difference`` (B - A) and per design (``trial``, ``speaker``) the
+        ``interval``, ``sign_flip`` and ``b_lower`` of the difference.
+    """
+    comparison = compare_score_files(
+        read_report(a_folder)["score_file"],
+        read_report(b_folder)["score_file"],
+        protocol,
+        asv_scores_path=asv_scores,
+        n_resamples=n_resamples,
+    )
+    return {key: comparison["pooled"][key] for key in COMPARISON_METRICS}
+
+
+def verdict(results):
+    """Whether a claim (B has the lower EER) holds over the seeds.
+
+    Arguments
+    ---------
+    results : list of dict
+        One ``compare_models`` result per seed.
+
+    Returns
+    -------
+    str
+        One of ``VERDICTS``.
+
+    Example
+    -------
+    >>> below = {"eer": {"trial": {"interval": [-0.05, -0.01]}}}
+    >>> spans = {"eer": {"trial": {"interval": [-0.05, 0.01]}}}
+    >>> verdict([below, below]), verdict([below, spans])
+    ('holds', 'not resolved')
+    """
+    intervals = [r["eer"]["trial"]["interval"] for r in results]
+    if all(high < 0 for _, high in intervals):
+        return "holds"
+    if all(low > 0 for low, _ in intervals):
+        return "reversed"
+    return "not resolved"
+
+
+def comparisons_table(comparisons):
+    """Markdown: one row per claim and seed, then the verdict per claim.
+
+    Arguments
+    ---------
+    comparisons : list of dict
+        ``claim``, ``a``, ``b``, ``seeds`` and ``results`` (one
+        ``compare_models`` result per seed) and ``verdict``.
+
+    Returns
+    -------
+    str
+        The table (EERs and their difference in percentage points).
+    """
+    lines = [
+        "| claim (B better than A) | A | B | seed | EER A (%) | EER B (%) | "
+        "B - A (pp) | 95 % CI, trials | 95 % CI, speakers | sign flips | "
+        "min t-DCF 2021 B - A [95 % CI] | verdict |",
+        "|" + "---|" * 12,
+    ]
+    for item in comparisons:
+        for seed, result in zip(item["seeds"], item["results"]):
+            eer, tdcf = result["eer"], result["min_tdcf_2021"]
+            tdcf_cell = "-"
+            if tdcf is not None and tdcf["difference"] is not None:
+                tdcf_cell = f"{tdcf['difference']:+.4f} " + format_interval(
+                    tdcf["trial"]["interval"], percent=False
+                )
+            speaker = eer["speaker"]
+            cells = [
+                item["claim"],
+                item["a"],
+                item["b"],
+                str(seed),
+                f"{100 * eer['a']:.2f}",
+                f"{100 * eer['b']:.2f}",
+                f"{100 * eer['difference']:+.2f}",
+                format_interval(eer["trial"]["interval"]),
+                format_interval(speaker and speaker["interval"]),
+                f"{eer['trial']['sign_flip']:.3f}",
+                tdcf_cell,
+                item["verdict"],
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_comparisons(out, plan, seeds, folders, protocol, asv_scores):
+    """Runs the plan's comparisons over the seeds and writes their tables.
+
+    Arguments
+    ---------
+    out : pathlib.Path
+        ``<results>/<name>``: writes ``comparisons.json`` and
+        ``comparisons.md``.
+    plan : dict
+        The plan, with ``comparisons`` (list of ``{claim, a, b}``) and
+        optionally ``comparison_resamples`` (default 1000).
+    seeds : list of int
+        The seeds whose jobs are all done.
+    folders : callable
+        ``folders(seed, job_name)`` -> the job's output folder.
+    protocol : pathlib.Path
+        The eval CM protocol.
+    asv_scores : callable
+        ``asv_scores(seed)`` -> the eval ASV score file or None.
+
+    Returns
+    -------
+    comparisons : list of dict
+        As written to ``comparisons.json``.
+    """
+    n_resamples = plan.get("comparison_resamples", 1000)
+    comparisons = []
+    for item in plan.get("comparisons", []):
+        results = [
+            compare_models(
+                folders(seed, item["a"]),
+                folders(seed, item["b"]),
+                protocol,
+                asv_scores(seed),
+                n_resamples,
+            )
+            for seed in seeds
+        ]
+        comparisons.append({**item, "seeds": list(seeds), "results": results})
+        comparisons[-1]["verdict"] = verdict(results)
+    write_json(out / "comparisons.json", {"comparisons": comparisons})
+    write_text_atomic(
+        out / "comparisons.md", comparisons_table(comparisons) + "\n"
+    )
+    return comparisons
+
+
+def write_json(path, payload):
+    """Writes a JSON file atomically (``speechbrain_asd.atomic``).
+
+    Arguments
+    ---------
+    path : pathlib.Path
+        The file.
+    payload : object
+        JSON-serialisable.
+    """
+    write_text_atomic(path, json.dumps(payload, indent=2) + "\n")
