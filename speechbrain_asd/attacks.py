@@ -9,9 +9,16 @@ kept as an adversarial example according to a threshold on that similarity.
 ``generate_adversarial_set`` runs it over a list of pairs and writes the
 kept waveforms with a manifest (static AEG calls it once with the GE2E
 model, active AEG before every epoch with the current model);
-``make_same_speaker_pairs`` draws the pairs. ``score_attack`` is a white-box
-attack that pushes a countermeasure's bona fide score up, for robustness
-evaluation.
+``make_same_speaker_pairs`` draws the pairs.
+
+``score_attack`` is the white-box attack of the robustness evaluation
+(BIM/PGD in an L-infinity ball on the waveform): it pushes a
+countermeasure's bona fide score up, so that spoofs get accepted.
+``WaveformScorer`` gives it a countermeasure's score from the waveform
+through the same features and model as inference, and
+``score_under_attack`` runs it over a list of utterances at several
+budgets, scoring the perturbed waveforms with the attacked model
+(white-box) and with others (transfer).
 
 Models enter as callables, so that no particular lobe is assumed:
 ``embed_fn(wavs, lens) -> [B, D]`` and ``score_fn(wavs, lens) -> [B]`` take
@@ -32,9 +39,19 @@ Authors
 
 import contextlib
 import math
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import (
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 import numpy as np
 import soundfile as sf
@@ -45,8 +62,14 @@ from speechbrain.utils.logger import get_logger
 from tqdm import tqdm
 
 from speechbrain_asd.atomic import atomic_output, write_csv_atomic
-from speechbrain_asd.checks import check_choice, check_int, check_positive
+from speechbrain_asd.checks import (
+    check_choice,
+    check_int,
+    check_number,
+    check_positive,
+)
 from speechbrain_asd.data.asvspoof import CM_HEADER, class_label
+from speechbrain_asd.lobes.score import bonafide_score
 
 logger = get_logger(__name__)
 
@@ -103,7 +126,8 @@ class ScoreAttackResult:
     score_before : torch.Tensor
         Bona fide scores of the original waveforms, ``[B]``.
     score_after : torch.Tensor
-        Bona fide scores of the perturbed waveforms, ``[B]``.
+        Bona fide scores of the perturbed waveforms, ``[B]``, at least
+        ``score_before``.
 
     Example
     -------
@@ -295,8 +319,13 @@ def score_attack(
 
     ``iterations`` steps of D = clip(D + alpha * sign(grad_D score),
     -epsilon, epsilon), with the waveform kept within [-1, 1] and D zero on
-    padding: spoofed inputs are pushed to look bona fide. Same units and
-    gradient hygiene as ``bim_attack``.
+    padding: spoofed inputs are pushed to look bona fide. Each waveform
+    gets the iterate of highest score (D = 0 included, so its score never
+    drops), the attacker's best try within the budget, as the last step
+    may overshoot. Same units and gradient hygiene as ``bim_attack``; with
+    ``alpha`` and ``epsilon`` whole numbers of int16 units, every sample
+    moves by a whole number of int16 steps (but at the clip to [-1, 1]).
+    ``score_under_attack`` runs it over a set of utterances.
 
     Arguments
     ---------
@@ -368,8 +397,221 @@ def score_attack(
         epsilon,
         sample_scale,
         _modules_of(score_fn, model),
+        keep_best=True,
     )
     return ScoreAttackResult(adversarial, before, after)
+
+
+class WaveformScorer(torch.nn.Module):
+    """A countermeasure's bona fide score as a function of the waveform.
+
+    Chains the feature extractor and the model as inference does
+    (``SpoofDetector``: features with exact frame lengths, the model's
+    logits, their bona fide log-odds), with gradients flowing back to the
+    waveform: the ``score_fn`` of ``score_attack``.
+
+    Arguments
+    ---------
+    features : torch.nn.Module
+        Feature extractor with ``with_frame_lengths(wavs, lens)`` (e.g.
+        ``speechbrain_asd.features.LogMelFeatures``).
+    model : torch.nn.Module
+        ``model(feats, lengths) -> [B, n_classes]`` logits.
+    bonafide_index : int
+        Column of the bona fide class.
+
+    Example
+    -------
+    >>> from speechbrain_asd.features import LogMelFeatures
+    >>> from speechbrain_asd.lobes.resnet_se import ResNetSE
+    >>> model = ResNetSE(channels=(4, 4, 4, 4), blocks=(1, 1, 1, 1))
+    >>> scorer = WaveformScorer(LogMelFeatures(), model).eval()
+    >>> scorer(torch.randn(2, 8000), torch.tensor([1.0, 0.6])).shape
+    torch.Size([2])
+    """
+
+    def __init__(self, features, model, bonafide_index=0):
+        """Stores the feature extractor, the model and the bona fide column."""
+        super().__init__()
+        self.features = features
+        self.model = model
+        self.bonafide_index = bonafide_index
+
+    def forward(self, wavs, lens):
+        """Scores padded waveforms.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Padded waveforms, ``[B, S]``.
+        lens : torch.Tensor
+            Relative lengths, ``[B]``.
+
+        Returns
+        -------
+        torch.Tensor
+            Bona fide scores, ``[B]`` (higher means more bona fide).
+        """
+        feats, frame_lens = self.features.with_frame_lengths(wavs, lens)
+        logits = self.model(feats, frame_lens).float()
+        return bonafide_score(logits, self.bonafide_index)
+
+
+def score_under_attack(
+    scorers: Mapping[str, Callable],
+    rows: Rows,
+    budgets: Sequence[float] = (0,),
+    attacked: Optional[str] = None,
+    iterations: int = 10,
+    step_ratio: float = 0.25,
+    sample_scale: float = SAMPLE_SCALE,
+    batch_size: int = 8,
+    max_duration: Optional[float] = None,
+    sample_rate: int = 16000,
+    device=None,
+    progress: bool = False,
+) -> Dict[float, Dict[str, Dict[str, float]]]:
+    """Scores utterances with countermeasures, clean and under attack.
+
+    The rows are read in batches of ``batch_size``, in the order given
+    (sort them by duration to limit padding), whole or cut to their first
+    ``max_duration`` seconds, and each batch is scored at every budget:
+    budget 0 is the clean waveform; a budget epsilon > 0 is the output of
+    ``score_attack`` against ``scorers[attacked]`` with that L-infinity
+    bound, ``iterations`` steps of ``alpha = step_ratio * epsilon`` (both
+    in ``sample_scale`` units, so int16 units by default). Every scorer
+    scores the perturbed waveforms: the attacked one is the white-box
+    case, the others the transfer case (examples crafted on one model,
+    scored by another). Scorers that are modules are kept in eval mode,
+    their modes restored after. The same scorers, rows and arguments give
+    the same scores.
+
+    Arguments
+    ---------
+    scorers : Mapping[str, Callable]
+        Name -> ``score_fn(wavs [B, S], lens [B]) -> [B]`` bona fide
+        scores, e.g. ``WaveformScorer`` modules.
+    rows : dict or Sequence[dict]
+        Utterances with ``ID`` and ``wav`` (an audio file at
+        ``sample_rate``, mono): a list of dicts or ``{ID: row}``.
+    budgets : Sequence[float]
+        L-infinity budgets in ``sample_scale`` units, >= 0, distinct.
+    attacked : str, optional
+        The scorer whose gradient crafts the perturbation; needed when a
+        budget is above 0.
+    iterations : int
+        Steps of the attack.
+    step_ratio : float
+        Step as a fraction of the budget (``iterations * step_ratio >= 1``
+        lets the attack reach the bound).
+    sample_scale : float
+        Waveform value that budget units map to 1: 32768 means int16 units.
+    batch_size : int
+        Utterances per batch.
+    max_duration : float, optional
+        Only the first ``max_duration`` seconds of each file are read;
+        default: whole files.
+    sample_rate : int
+        Sample rate every file must have.
+    device : str or torch.device, optional
+        Device of the waveforms; default: that of the first parameter of
+        the scorers, else the CPU.
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    scores : Dict[float, Dict[str, Dict[str, float]]]
+        Budget -> scorer name -> ID -> bona fide score.
+
+    Example
+    -------
+    >>> tmp = getfixture("tmp_path")
+    >>> rng = np.random.default_rng(0)
+    >>> rows = []
+    >>> for i in range(3):
+    ...     sf.write(tmp / f"u{i}.flac", 0.1 * rng.standard_normal(800), 16000)
+    ...     rows.append({"ID": f"u{i}", "wav": str(tmp / f"u{i}.flac")})
+    >>> _ = torch.manual_seed(0)
+    >>> net, other = torch.nn.Linear(800, 1), torch.nn.Linear(800, 1)
+    >>> scorers = {
+    ...     "a": lambda wavs, lens: net(wavs).squeeze(-1),
+    ...     "b": lambda wavs, lens: other(wavs).squeeze(-1),
+    ... }
+    >>> scores = score_under_attack(scorers, rows, [0, 16], attacked="a")
+    >>> sorted(scores), sorted(scores[16]), sorted(scores[16]["a"])
+    ([0, 16], ['a', 'b'], ['u0', 'u1', 'u2'])
+    >>> all(scores[16]["a"][i] > scores[0]["a"][i] for i in scores[0]["a"])
+    True
+    """
+    if not scorers:
+        raise ValueError("scorers is empty: nothing scores the utterances")
+    rows = _as_rows(rows)
+    if not rows:
+        raise ValueError("rows is empty: nothing to score")
+    counts = Counter(row["ID"] for row in rows)
+    repeated = sorted(i for i, n in counts.items() if n > 1)
+    if repeated:
+        raise ValueError(f"rows repeat IDs: {repeated[:5]}")
+    budgets = list(budgets)
+    for budget in budgets:
+        check_number("budget", budget, minimum=0.0)
+    if not budgets or len(set(budgets)) != len(budgets):
+        raise ValueError(f"budgets must be distinct and non-empty: {budgets}")
+    if any(budgets) and attacked not in scorers:
+        raise ValueError(
+            f"attacked must name one of the scorers {sorted(scorers)} when a "
+            f"budget is above 0, got {attacked!r}"
+        )
+    check_positive("step_ratio", step_ratio)
+    check_int("iterations", iterations, minimum=1)
+    check_positive("sample_scale", sample_scale)
+    check_int("batch_size", batch_size, minimum=1)
+    if max_duration is not None:
+        check_positive("max_duration", max_duration)
+    modules = {name: _modules_of(fn, None) for name, fn in scorers.items()}
+    every_module = [m for group in modules.values() for m in group]
+    if device is None:
+        device = _device_of(every_module)
+    max_samples = (
+        None if max_duration is None else int(round(max_duration * sample_rate))
+    )
+    scores = {b: {name: {} for name in scorers} for b in budgets}
+    with (
+        _eval_mode(every_module),
+        tqdm(
+            total=len(rows), desc="scoring", unit="utt", disable=not progress
+        ) as bar,
+    ):
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start : start + batch_size]
+            wavs, lens = _load_batch(chunk, sample_rate, max_samples, device)
+            for budget in budgets:
+                batch_scores = {}
+                if budget > 0:
+                    result = score_attack(
+                        scorers[attacked],
+                        wavs,
+                        lens,
+                        alpha=step_ratio * budget,
+                        iterations=iterations,
+                        epsilon=budget,
+                        sample_scale=sample_scale,
+                        model=modules[attacked],
+                    )
+                    wavs_scored = result.adversarial
+                    batch_scores[attacked] = result.score_after
+                else:
+                    wavs_scored = wavs
+                with torch.no_grad():
+                    for name, score_fn in scorers.items():
+                        if name not in batch_scores:
+                            batch_scores[name] = score_fn(wavs_scored, lens)
+                for name, values in batch_scores.items():
+                    for row, value in zip(chunk, values.tolist()):
+                        scores[budget][name][row["ID"]] = float(value)
+            bar.update(len(chunk))
+    return scores
 
 
 def make_same_speaker_pairs(
@@ -653,7 +895,15 @@ def generate_adversarial_set(
 
 
 def _signed_ascent(
-    objective, wavs, lens, alpha, iterations, epsilon, sample_scale, modules
+    objective,
+    wavs,
+    lens,
+    alpha,
+    iterations,
+    epsilon,
+    sample_scale,
+    modules,
+    keep_best=False,
 ):
     """Maximises ``objective(wavs + D)`` by bounded signed-gradient steps.
 
@@ -676,6 +926,9 @@ def _signed_ascent(
         Waveform value of one unit of alpha and epsilon.
     modules : list of torch.nn.Module
         Kept in eval mode during the attack.
+    keep_best : bool
+        Return, for each waveform, the D of highest objective among all
+        iterates (D = 0 included) instead of the last one.
 
     Returns
     -------
@@ -684,7 +937,7 @@ def _signed_ascent(
     before : torch.Tensor
         Objective at D = 0.
     after : torch.Tensor
-        Objective at the final D.
+        Objective at the D returned.
     """
     if epsilon is None:
         epsilon = alpha * iterations
@@ -699,6 +952,11 @@ def _signed_ascent(
             values = objective(wavs + delta)
             if iteration == 0:
                 before = values.detach()
+                best, best_delta = before, delta.detach()
+            elif keep_best:
+                best, best_delta = _keep_higher(
+                    best, best_delta, values.detach(), delta.detach()
+                )
             if not values.requires_grad:
                 raise RuntimeError(
                     "the attacked model's output does not depend on the "
@@ -715,9 +973,37 @@ def _signed_ascent(
                 delta = (wavs + delta).clamp(-1.0, 1.0) - wavs
                 delta = delta.clamp(-bound, bound) * mask
         with torch.no_grad():
-            adversarial = wavs + delta.detach()
-            after = objective(adversarial).detach()
-    return adversarial, before, after
+            delta = delta.detach()
+            after = objective(wavs + delta).detach()
+            if keep_best:
+                after, delta = _keep_higher(best, best_delta, after, delta)
+    return wavs + delta, before, after
+
+
+def _keep_higher(best, best_delta, values, delta):
+    """Keeps, per waveform, the perturbation with the higher objective.
+
+    Arguments
+    ---------
+    best : torch.Tensor
+        Objective of the perturbations kept so far, ``[B]``.
+    best_delta : torch.Tensor
+        Those perturbations, ``[B, S]``.
+    values : torch.Tensor
+        Objective of the new perturbations, ``[B]``.
+    delta : torch.Tensor
+        The new perturbations, ``[B, S]``.
+
+    Returns
+    -------
+    best : torch.Tensor
+        The higher objective of each waveform (the kept one on ties).
+    best_delta : torch.Tensor
+        The perturbation that reaches it.
+    """
+    higher = values > best
+    best_delta = torch.where(higher.unsqueeze(1), delta, best_delta)
+    return torch.where(higher, values, best), best_delta
 
 
 def _check_steps(alpha, iterations, epsilon, sample_scale):

@@ -395,6 +395,50 @@ def compute_eer(bonafide_scores, spoof_scores):
     return _eer_from_curve(curve)
 
 
+def acceptance_rate(scores, threshold):
+    """Share of trials a detector accepts at a fixed threshold.
+
+    A trial is accepted when its score is above the threshold. The EER
+    threshold of ``compute_eer`` is the highest score its DET point
+    rejects, so on the scores a threshold came from this gives that
+    point's rates: the false alarm rate for the spoof scores, one minus
+    the miss rate for the bona fide scores (as long as no trial ties the
+    threshold). On other scores, e.g. attacked spoofs against the dev EER
+    threshold, it is the share of them the detector lets through.
+
+    Arguments
+    ---------
+    scores : array_like
+        Scores, higher meaning more bona fide (or target).
+    threshold : float
+        The decision threshold.
+
+    Returns
+    -------
+    rate : float
+        The fraction of ``scores`` above ``threshold``.
+
+    Raises
+    ------
+    ValueError
+        When the scores are empty, not 1-D or hold NaN or inf, or the
+        threshold is not a finite number.
+
+    Example
+    -------
+    >>> eer, threshold = compute_eer([0.9, 0.8, 0.3], [0.5, 0.2, 0.1])
+    >>> acceptance_rate([0.5, 0.2, 0.1], threshold)
+    0.3333333333333333
+    >>> acceptance_rate([0.5, 0.6, 0.7], threshold)
+    1.0
+    """
+    scores = _as_scores(scores, "scores")
+    threshold = float(threshold)
+    if not np.isfinite(threshold):
+        raise ValueError(f"threshold must be finite, got {threshold}")
+    return float(np.mean(scores > threshold))
+
+
 def seen_unseen_eers(bonafide_scores, spoof_scores, spoof_attacks, seen):
     """EERs of the bona fide trials against the seen and the unseen attacks.
 

@@ -13,11 +13,16 @@ import torch
 import torch.nn.functional as F
 
 from speechbrain_asd.attacks import (
+    WaveformScorer,
     bim_attack,
     generate_adversarial_set,
     make_same_speaker_pairs,
     score_attack,
+    score_under_attack,
 )
+from speechbrain_asd.features import LogMelFeatures
+from speechbrain_asd.inference import SpoofDetector
+from speechbrain_asd.lobes.resnet_se import ResNetSE
 
 SCALE = 32768.0
 
@@ -492,3 +497,145 @@ def test_generated_set_rejects_bad_inputs(tmp_path):
             model, [(rows[2], missing)], out, csv_path, progress=False
         )
     assert not csv_path.exists()
+
+
+# ------------------------------------------------- robustness evaluation
+
+
+def _cm_scorer(seed):
+    """A tiny random ResNetSE countermeasure behind its log-Mel features.
+
+    Arguments
+    ---------
+    seed : int
+        Seed of the weights.
+
+    Returns
+    -------
+    WaveformScorer
+        The scorer, in training mode (the attacks must switch to eval).
+    """
+    torch.manual_seed(seed)
+    model = ResNetSE(channels=(4, 4, 8, 8), blocks=(1, 1, 1, 1))
+    return WaveformScorer(LogMelFeatures(), model).train()
+
+
+def _int16_batch():
+    """Padded tones on the int16 grid, as read from 16-bit audio.
+
+    Returns
+    -------
+    wavs : torch.Tensor
+        ``[3, 4000]`` waveforms, multiples of 1 / 32768.
+    lens : torch.Tensor
+        ``[3]`` relative lengths.
+    """
+    wavs, lens = _batch(3, 4000, [1.0, 0.6, 0.8], seed=7)
+    return torch.round(wavs * SCALE) / SCALE, lens
+
+
+def test_waveform_scorer_is_the_inference_path():
+    """Its scores are SpoofDetector's bona fide scores, with gradients."""
+    scorer = _cm_scorer(0).eval()
+    hparams = dict(
+        sample_rate=16000,
+        class_names=[str(i) for i in range(8)],
+        bonafide_index=0,
+        window_seconds=4.0,
+        hop_seconds=2.0,
+        min_seconds=0.1,
+        batch_size=4,
+    )
+    modules = {"compute_features": scorer.features, "model": scorer.model}
+    detector = SpoofDetector(modules, hparams, {"device": "cpu"})
+    wavs, lens = _int16_batch()
+    expected = detector.classify_batch(wavs, lens).bonafide_score
+    scores = scorer(wavs.requires_grad_(True), lens)
+    torch.testing.assert_close(scores.detach(), expected)
+    (grad,) = torch.autograd.grad(scores.sum(), wavs)
+    assert float(grad.abs().sum()) > 0
+
+
+def test_score_attack_on_a_cm_stays_in_the_int16_budget():
+    """The CM's score rises; |D| <= epsilon int16 steps, whole steps only."""
+    scorer = _cm_scorer(0)
+    wavs, lens = _int16_batch()
+    out = score_attack(scorer, wavs, lens, alpha=4.0, iterations=4, epsilon=8)
+    assert bool((out.score_after > out.score_before).all())
+    steps = (out.adversarial - wavs) * SCALE
+    assert float(steps.abs().max()) <= 8.0
+    torch.testing.assert_close(steps, torch.round(steps), rtol=0, atol=1e-3)
+    assert float(steps[1, 2400:].abs().max()) == 0.0
+    assert scorer.training and scorer.model.training
+
+
+def test_score_attack_returns_the_best_iterate():
+    """Overshooting steps never leave a score below the clean one."""
+    model = _model()
+    wavs, lens = _batch(4, 4000, [1.0, 0.6, 0.8, 0.9], seed=3)
+    out = score_attack(
+        model.score, wavs, lens, alpha=3000.0, iterations=3, epsilon=3000.0
+    )
+    assert bool((out.score_after >= out.score_before).all())
+    with torch.no_grad():
+        model.eval()
+        torch.testing.assert_close(
+            out.score_after, model.score(out.adversarial, lens)
+        )
+
+
+def test_score_under_attack_white_box_transfer_and_determinism(tmp_path):
+    """Budget 0 is clean; the attacked score rises; transfer; repeatable."""
+    rows = _corpus(tmp_path)[:4]
+    scorers = {"a": _cm_scorer(0), "b": _cm_scorer(1)}
+    options = dict(iterations=2, batch_size=2, max_duration=0.2)
+    scores = score_under_attack(scorers, rows, [0, 32], attacked="a", **options)
+    assert scores == score_under_attack(
+        scorers, rows, [0, 32], attacked="a", **options
+    )
+    assert all(scorer.training for scorer in scorers.values())
+    ids = [row["ID"] for row in rows]
+    assert sorted(scores) == [0, 32]
+    assert sorted(scores[32]) == ["a", "b"]
+    assert sorted(scores[32]["b"]) == ids
+    for utt_id in ids:
+        assert scores[32]["a"][utt_id] >= scores[0]["a"][utt_id]
+    assert sum(scores[32]["a"].values()) > sum(scores[0]["a"].values())
+    wav = torch.from_numpy(sf.read(rows[3]["wav"], dtype="float32")[0])
+    wav, lens = wav[None, :3200], torch.ones(1)
+    for scorer in scorers.values():
+        scorer.eval()
+    with torch.no_grad():
+        clean = {name: float(fn(wav, lens)) for name, fn in scorers.items()}
+    attack = score_attack(
+        scorers["a"], wav, lens, alpha=8.0, iterations=2, epsilon=32
+    )
+    with torch.no_grad():
+        transfer = float(scorers["b"](attack.adversarial, lens))
+    one = score_under_attack(
+        scorers, rows[3:], [0, 32], attacked="a", **options
+    )
+    assert one[0]["a"]["utt3"] == pytest.approx(clean["a"], abs=1e-5)
+    assert one[0]["b"]["utt3"] == pytest.approx(clean["b"], abs=1e-5)
+    assert one[32]["a"]["utt3"] == pytest.approx(
+        float(attack.score_after), abs=1e-5
+    )
+    assert one[32]["b"]["utt3"] == pytest.approx(transfer, abs=1e-5)
+
+
+def test_score_under_attack_rejects_bad_arguments(tmp_path):
+    """Unknown attacked model, bad budgets, repeated IDs, nothing to do."""
+    rows = _corpus(tmp_path)[:2]
+    scorers = {"a": _cm_scorer(0)}
+    with pytest.raises(ValueError, match="attacked must name one of"):
+        score_under_attack(scorers, rows, [0, 4])
+    with pytest.raises(ValueError, match="budget must be in"):
+        score_under_attack(scorers, rows, [-4], attacked="a")
+    with pytest.raises(ValueError, match="distinct and non-empty"):
+        score_under_attack(scorers, rows, [4, 4], attacked="a")
+    with pytest.raises(ValueError, match="rows repeat IDs"):
+        score_under_attack(scorers, rows + rows[:1])
+    with pytest.raises(ValueError, match="scorers is empty"):
+        score_under_attack({}, rows)
+    with pytest.raises(ValueError, match="step_ratio must be > 0"):
+        score_under_attack(scorers, rows, [4], attacked="a", step_ratio=0)

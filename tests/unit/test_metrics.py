@@ -18,6 +18,7 @@ from speechbrain_asd.metrics import (
     P_TARGET,
     ASVOperatingPoint,
     TDCFConstants,
+    acceptance_rate,
     asv_operating_point,
     cm_report,
     compute_det_curve,
@@ -558,3 +559,33 @@ def test_bad_constants_and_zero_normaliser_are_refused():
         compute_min_tdcf(TIED_BONAFIDE, TIED_SPOOF, (0.0, np.nan, 0.5))
     with pytest.raises(ValueError, match=r"threshold must be finite"):
         asv_operating_point([1.0], [0.0], [0.5], threshold=np.inf)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_acceptance_at_the_eer_threshold_gives_the_det_point(seed):
+    """On the scores it came from, the EER threshold accepts the DET rates."""
+    rng = np.random.default_rng(seed)
+    bonafide = rng.normal(1.0, 1.0, 200)
+    spoof = rng.normal(-1.0, 1.0, 300)
+    curve = compute_det_curve(bonafide, spoof)
+    _, threshold = compute_eer(bonafide, spoof)
+    index = curve.eer_index
+    assert acceptance_rate(spoof, threshold) == pytest.approx(
+        curve.false_alarm_rates[index]
+    )
+    assert 1 - acceptance_rate(bonafide, threshold) == pytest.approx(
+        curve.miss_rates[index]
+    )
+
+
+def test_acceptance_rate_by_hand_and_refusals():
+    """Scores strictly above the threshold are accepted; bad input raises."""
+    assert acceptance_rate([0.1, 0.5, 0.5, 0.9], 0.5) == 0.25
+    assert acceptance_rate([0.1, 0.5, 0.5, 0.9], 0.4999) == 0.75
+    assert acceptance_rate(np.array([-3.0, -2.0]), -10.0) == 1.0
+    with pytest.raises(ValueError, match="scores is empty"):
+        acceptance_rate([], 0.0)
+    with pytest.raises(ValueError, match="non-finite"):
+        acceptance_rate([np.nan, 1.0], 0.0)
+    with pytest.raises(ValueError, match="threshold must be finite"):
+        acceptance_rate([1.0], np.nan)

@@ -1,0 +1,634 @@
+#!/usr/bin/env python3
+"""Robustness of countermeasures to attacks on their bona fide score.
+
+For each attacked model, spoofed eval trials are perturbed by a white-box
+BIM/PGD attack on the waveform (``speechbrain_asd.attacks.score_attack``
+through ``score_under_attack``: signed-gradient steps that raise the bona
+fide score, within an L-infinity ball of ``budget`` int16 units, i.e.
+``budget / 32768`` on float waveforms), through the same features and model
+as inference. Bona fide trials are left clean: the attacker wants spoofs
+accepted. At each budget (0: no attack) the table gives the eval EER of the
+clean bona fide trials against the perturbed spoofs, and the share of
+perturbed spoofs accepted (score above the threshold) at the model's dev
+EER threshold. The transfer case scores the spoofs crafted on one model
+(e.g. the teacher) with another (e.g. its student), against that model's
+own threshold and bona fide scores.
+
+The dev EER threshold is recomputed: each model scores the dev trials
+(clean, at most ``--max_dev_items`` of them, in proportion to the
+attacks). Eval keeps at most ``--max_spoofs_per_attack`` spoofs of each
+attack and ``--max_bonafide`` bona fide trials, drawn with ``--seed``: the
+same folders and flags give the same numbers.
+
+A model is a recipe stage's output folder (``model_info.json`` and
+``save/``: its best checkpoint by dev EER is exported to
+``<output_folder>/models/<name>``) or a model folder written by
+``speechbrain_asd.export.export_model_folder``. The manifests (``dev.csv``
+and ``eval.csv``, e.g. a stage's ``manifests/``) are prepared in
+``<output_folder>/manifests`` when ``--manifest_folder`` is not given.
+Writes ``robustness.json`` and ``robustness.md`` in ``--output_folder``.
+
+Cost: each budget above 0 takes ``--iterations`` forward and backward
+passes per spoofed trial (plus forward passes for the transfer targets).
+On 2 shared CPU cores, one OpenMP thread per process (``OMP_NUM_THREADS=1``)
+ran about four times faster than two.
+
+Usage, from the repository root::
+
+    python recipes/ASVspoof2019_LA/evaluate_robustness.py \\
+        --data_folder data/toy_corpus \\
+        --output_folder results/demo/seed1986/robustness \\
+        --model teacher=results/demo/seed1986/teacher \\
+        --model student=results/demo/seed1986/student \\
+        --transfer teacher=student --budgets 0 4 16 64
+
+Authors
+ * speechbrain-asd developers
+"""
+
+import argparse
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from asvspoof_dataio import load_rows, select_subset
+from asvspoof_prepare import prepare_asvspoof
+from asvspoof_stages import write_json
+
+from speechbrain_asd.attacks import (
+    SAMPLE_SCALE,
+    WaveformScorer,
+    score_under_attack,
+)
+from speechbrain_asd.export import MODEL_INFO_FILE, export_model_folder
+from speechbrain_asd.inference import CHECKPOINT_FILE, SpoofDetector
+from speechbrain_asd.metrics import acceptance_rate, compute_eer
+from speechbrain_asd.scorefiles import BONAFIDE
+
+RESULTS_JSON = "robustness.json"
+RESULTS_MD = "robustness.md"
+
+
+def parse_args(argv=None):
+    """Reads the command line.
+
+    Arguments
+    ---------
+    argv : list of str, optional
+        Arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    args : argparse.Namespace
+        The options.
+    """
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        metavar="NAME=FOLDER",
+        help="a model to attack (white-box): stage or model folder",
+    )
+    parser.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="NAME=FOLDER",
+        help="a model only scored, as a transfer target",
+    )
+    parser.add_argument(
+        "--transfer",
+        action="append",
+        default=[],
+        metavar="SOURCE=TARGET",
+        help="score the spoofs crafted on SOURCE (a --model) with TARGET",
+    )
+    parser.add_argument(
+        "--data_folder", required=True, help="the corpus ($data_root)"
+    )
+    parser.add_argument(
+        "--output_folder", required=True, help="where the results go"
+    )
+    parser.add_argument(
+        "--manifest_folder",
+        default=None,
+        help="folder with dev.csv and eval.csv (default: prepared)",
+    )
+    parser.add_argument(
+        "--budgets",
+        type=int,
+        nargs="+",
+        default=[0, 4, 16, 64],
+        help="L-infinity budgets in int16 units (0: no attack)",
+    )
+    parser.add_argument(
+        "--iterations", type=int, default=10, help="attack steps"
+    )
+    parser.add_argument(
+        "--step_ratio",
+        type=float,
+        default=0.25,
+        help="step of the attack as a fraction of the budget",
+    )
+    parser.add_argument(
+        "--max_spoofs_per_attack",
+        type=int,
+        default=40,
+        help="spoofed eval trials attacked per attack (seeded draw)",
+    )
+    parser.add_argument(
+        "--max_bonafide",
+        type=int,
+        default=None,
+        help="bona fide eval trials kept (default: all)",
+    )
+    parser.add_argument(
+        "--max_dev_items",
+        type=int,
+        default=None,
+        help="dev trials of the threshold (default: all)",
+    )
+    parser.add_argument(
+        "--max_duration",
+        type=float,
+        default=None,
+        help="seconds read from the start of each file (default: whole)",
+    )
+    parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=1986)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:0")
+    parser.add_argument("--noprogressbar", action="store_true")
+    args = parser.parse_args(argv)
+    if min(args.budgets) < 0 or len(set(args.budgets)) != len(args.budgets):
+        parser.error(f"--budgets must be distinct and >= 0: {args.budgets}")
+    return args
+
+
+def named_folders(values, flag):
+    """Reads ``NAME=VALUE`` options into an ordered dict.
+
+    Arguments
+    ---------
+    values : list of str
+        The options.
+    flag : str
+        Their flag, for the messages.
+
+    Returns
+    -------
+    named : dict
+        Name -> value, in the order given.
+    """
+    named = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"{flag} takes NAME=VALUE, got {value!r}")
+        if name in named:
+            raise ValueError(f"{flag}: the name {name!r} is given twice")
+        named[name] = path
+    return named
+
+
+def check_transfers(transfers, models, targets):
+    """Checks the transfer pairs against the models and targets.
+
+    Arguments
+    ---------
+    transfers : list of str
+        ``SOURCE=TARGET`` options.
+    models : dict
+        Attacked models, name -> folder.
+    targets : dict
+        Scored-only models, name -> folder.
+
+    Returns
+    -------
+    pairs : list of tuple
+        ``(source, target)`` names.
+    """
+    clash = sorted(set(models) & set(targets))
+    if clash:
+        raise ValueError(f"names both --model and --target: {clash}")
+    pairs = []
+    for value in transfers:
+        source, sep, target = value.partition("=")
+        if not sep or source not in models:
+            raise ValueError(
+                f"--transfer {value!r}: SOURCE must be a --model name "
+                f"({sorted(models)})"
+            )
+        if target not in {**models, **targets} or target == source:
+            raise ValueError(
+                f"--transfer {value!r}: TARGET must be another --model or a "
+                f"--target name ({sorted({**models, **targets})})"
+            )
+        if (source, target) in pairs:
+            raise ValueError(f"--transfer {value!r} is given twice")
+        pairs.append((source, target))
+    unused = sorted(set(targets) - {target for _, target in pairs})
+    if unused:
+        raise ValueError(f"--target {unused} in no --transfer")
+    return pairs
+
+
+def load_scorer(name, folder, models_dir, device):
+    """Loads a model as inference does and wraps it for the attack.
+
+    Arguments
+    ---------
+    name : str
+        The model's name.
+    folder : str
+        A stage folder (exported first) or a model folder.
+    models_dir : pathlib.Path
+        Where stage folders are exported (``<models_dir>/<name>``).
+    device : str
+        Device of the model.
+
+    Returns
+    -------
+    scorer : WaveformScorer
+        Its waveform -> bona fide score function, on ``device``.
+    sample_rate : int
+        Its sample rate.
+    model_folder : str
+        The model folder loaded.
+    """
+    folder = Path(folder)
+    if (folder / MODEL_INFO_FILE).is_file() and (folder / "save").is_dir():
+        model_folder = export_model_folder(folder, models_dir / name, True)
+    elif (folder / CHECKPOINT_FILE).is_file():
+        model_folder = folder
+    else:
+        raise FileNotFoundError(
+            f"{folder}: neither a stage folder ({MODEL_INFO_FILE}, save/) "
+            f"nor a model folder ({CHECKPOINT_FILE})"
+        )
+    detector = SpoofDetector.from_hparams(
+        source=str(model_folder), run_opts={"device": device}
+    )
+    scorer = WaveformScorer(
+        detector.mods.compute_features,
+        detector.mods.model,
+        detector.hparams.bonafide_index,
+    )
+    return scorer.to(device).eval(), detector.hparams.sample_rate, model_folder
+
+
+def spoofs_per_attack(rows, per_attack, seed):
+    """Draws at most ``per_attack`` spoofed trials of each attack.
+
+    Arguments
+    ---------
+    rows : dict
+        ID -> manifest row (``system``, ``key``).
+    per_attack : int
+        Trials kept per attack (``system``).
+    seed : int
+        Seed of the draw.
+
+    Returns
+    -------
+    rows : dict
+        The kept spoofed rows, in the original order.
+    """
+    if per_attack < 1:
+        raise ValueError(f"--max_spoofs_per_attack must be >= 1: {per_attack}")
+    groups = defaultdict(list)
+    for utt_id in sorted(rows):
+        if rows[utt_id]["key"] != BONAFIDE:
+            groups[rows[utt_id]["system"]].append(utt_id)
+    if not groups:
+        raise ValueError("the eval manifest holds no spoofed trial")
+    rng = np.random.default_rng(seed)
+    keep = set()
+    for attack in sorted(groups):
+        members = groups[attack]
+        keep.update(
+            members[i] for i in rng.permutation(len(members))[:per_attack]
+        )
+    return {utt_id: row for utt_id, row in rows.items() if utt_id in keep}
+
+
+def by_duration(rows):
+    """Rows as a list with their IDs, shortest first (less padding).
+
+    Arguments
+    ---------
+    rows : dict
+        ID -> manifest row with ``duration``.
+
+    Returns
+    -------
+    rows : list of dict
+        Rows with ``ID``, sorted by duration then ID.
+    """
+    ordered = sorted(rows, key=lambda i: (float(rows[i]["duration"]), i))
+    return [{"ID": utt_id, **rows[utt_id]} for utt_id in ordered]
+
+
+def load_trials(args):
+    """Reads the manifests and draws the trials of the evaluation.
+
+    Arguments
+    ---------
+    args : argparse.Namespace
+        The options.
+
+    Returns
+    -------
+    trials : dict
+        ``dev``, ``bonafide`` (eval) and ``spoof`` (eval): ID -> row.
+    """
+    folder = args.manifest_folder
+    if folder is None:
+        folder = str(Path(args.output_folder) / "manifests")
+        prepare_asvspoof(args.data_folder, folder, splits=["dev", "eval"])
+    dev = load_rows(str(Path(folder) / "dev.csv"), args.data_folder)
+    eval_rows = load_rows(str(Path(folder) / "eval.csv"), args.data_folder)
+    bonafide = {i: r for i, r in eval_rows.items() if r["key"] == BONAFIDE}
+    if not bonafide:
+        raise ValueError("the eval manifest holds no bona fide trial")
+    return {
+        "dev": select_subset(dev, args.max_dev_items, "system", args.seed),
+        "bonafide": select_subset(
+            bonafide, args.max_bonafide, "spk_id", args.seed
+        ),
+        "spoof": spoofs_per_attack(
+            eval_rows, args.max_spoofs_per_attack, args.seed
+        ),
+    }
+
+
+def clean_scores(scorers, rows, options):
+    """Scores rows without attack with every model.
+
+    Arguments
+    ---------
+    scorers : dict
+        Name -> WaveformScorer.
+    rows : dict
+        ID -> manifest row.
+    options : dict
+        Keyword arguments of ``score_under_attack``.
+
+    Returns
+    -------
+    scores : dict
+        Name -> ID -> bona fide score.
+    """
+    return score_under_attack(scorers, by_duration(rows), [0], **options)[0]
+
+
+def cell(bonafide, spoof, attacks, threshold):
+    """The numbers of one (crafted on, scored by, budget) cell.
+
+    Arguments
+    ---------
+    bonafide : list of float
+        Clean eval bona fide scores of the scoring model.
+    spoof : list of float
+        Its scores of the (perturbed) spoofed trials.
+    attacks : list of str
+        The attack of each spoofed trial.
+    threshold : float
+        The scoring model's dev EER threshold.
+
+    Returns
+    -------
+    cell : dict
+        ``eer``, ``spoof_acceptance``, ``mean_spoof_score`` and
+        ``spoof_acceptance_per_attack``.
+    """
+    per_attack = defaultdict(list)
+    for attack, score in zip(attacks, spoof):
+        per_attack[attack].append(score)
+    return {
+        "eer": compute_eer(bonafide, spoof)[0],
+        "spoof_acceptance": acceptance_rate(spoof, threshold),
+        "mean_spoof_score": statistics.fmean(spoof),
+        "spoof_acceptance_per_attack": {
+            attack: acceptance_rate(per_attack[attack], threshold)
+            for attack in sorted(per_attack)
+        },
+    }
+
+
+def row_label(result):
+    """The table's name of a (crafted on, scored by) row.
+
+    Arguments
+    ---------
+    result : dict
+        A result with ``crafted_on`` and ``scored_by``.
+
+    Returns
+    -------
+    str
+        ``model`` (white-box) or ``source -> target`` (transfer).
+    """
+    if result["crafted_on"] == result["scored_by"]:
+        return result["crafted_on"]
+    return f"{result['crafted_on']} -> {result['scored_by']}"
+
+
+def markdown_table(report):
+    """Rows of models (and transfer pairs), columns of budgets.
+
+    Arguments
+    ---------
+    report : dict
+        The content of ``robustness.json``.
+
+    Returns
+    -------
+    str
+        A markdown table with a caption line.
+    """
+    config, trials = report["config"], report["trials"]
+    budgets = config["budgets"]
+    lines = [
+        f"EER (%) / spoofs accepted at the dev EER threshold (%), by "
+        f"L-inf budget in int16 units; BIM/PGD, {config['iterations']} "
+        f"steps of {config['step_ratio']} x budget; "
+        f"{trials['eval_spoof']} spoofed and {trials['eval_bonafide']} "
+        f"bona fide eval trials, {trials['dev']} dev trials.",
+        "",
+        "| crafted on -> scored by | " + " | ".join(map(str, budgets)) + " |",
+        "|" + "---|" * (len(budgets) + 1),
+    ]
+    cells = defaultdict(dict)
+    for result in report["results"]:
+        cells[row_label(result)][result["budget"]] = (
+            f"{100 * result['eer']:.1f} / "
+            f"{100 * result['spoof_acceptance']:.1f}"
+        )
+    for label, row in cells.items():
+        values = [row[budget] for budget in budgets]
+        lines.append(f"| {label} | " + " | ".join(values) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def evaluate(args):
+    """Runs the evaluation and writes its results.
+
+    Arguments
+    ---------
+    args : argparse.Namespace
+        The options.
+
+    Returns
+    -------
+    report : dict
+        The content written to ``robustness.json``.
+    """
+    start = time.perf_counter()
+    models = named_folders(args.model, "--model")
+    targets = named_folders(args.target, "--target")
+    pairs = check_transfers(args.transfer, models, targets)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+    out = Path(args.output_folder)
+    out.mkdir(parents=True, exist_ok=True)
+    scorers, entries, rates = {}, {}, set()
+    for name, folder in {**models, **targets}.items():
+        scorer, rate, model_folder = load_scorer(
+            name, folder, out / "models", args.device
+        )
+        scorers[name] = scorer
+        rates.add(rate)
+        entries[name] = {
+            "folder": str(Path(folder).resolve()),
+            "model_folder": str(Path(model_folder).resolve()),
+            "attacked": name in models,
+        }
+    if len(rates) != 1:
+        raise ValueError(f"the models differ in sample rate: {sorted(rates)}")
+    options = {
+        "batch_size": args.batch_size,
+        "max_duration": args.max_duration,
+        "sample_rate": rates.pop(),
+        "device": args.device,
+        "progress": not args.noprogressbar,
+    }
+    trials = load_trials(args)
+    dev = clean_scores(scorers, trials["dev"], options)
+    bonafide = clean_scores(scorers, trials["bonafide"], options)
+    for name, entry in entries.items():
+        dev_bonafide = [
+            s
+            for i, s in dev[name].items()
+            if trials["dev"][i]["key"] == BONAFIDE
+        ]
+        dev_spoof = [
+            s
+            for i, s in dev[name].items()
+            if trials["dev"][i]["key"] != BONAFIDE
+        ]
+        entry["dev_eer"], entry["dev_threshold"] = compute_eer(
+            dev_bonafide, dev_spoof
+        )
+        entry["eval_bonafide_rejection"] = 1 - acceptance_rate(
+            list(bonafide[name].values()), entry["dev_threshold"]
+        )
+    spoof_rows = by_duration(trials["spoof"])
+    attacks = [row["system"] for row in spoof_rows]
+    results = []
+    for source in models:
+        scored_by = [source] + [t for s, t in pairs if s == source]
+        print(
+            f"attacking {source} (scored by {', '.join(scored_by)})",
+            flush=True,
+        )
+        attack_start = time.perf_counter()
+        scores = score_under_attack(
+            {name: scorers[name] for name in scored_by},
+            spoof_rows,
+            args.budgets,
+            attacked=source,
+            iterations=args.iterations,
+            step_ratio=args.step_ratio,
+            **options,
+        )
+        entries[source]["attack_seconds"] = time.perf_counter() - attack_start
+        for name in scored_by:
+            for budget in args.budgets:
+                spoof = [scores[budget][name][row["ID"]] for row in spoof_rows]
+                results.append(
+                    {
+                        "crafted_on": source,
+                        "scored_by": name,
+                        "transfer": name != source,
+                        "budget": budget,
+                        **cell(
+                            list(bonafide[name].values()),
+                            spoof,
+                            attacks,
+                            entries[name]["dev_threshold"],
+                        ),
+                    }
+                )
+    report = {
+        "config": {
+            "budgets": list(args.budgets),
+            "budget_units": "int16",
+            "sample_scale": SAMPLE_SCALE,
+            "iterations": args.iterations,
+            "step_ratio": args.step_ratio,
+            "max_duration": args.max_duration,
+            "max_spoofs_per_attack": args.max_spoofs_per_attack,
+            "max_bonafide": args.max_bonafide,
+            "max_dev_items": args.max_dev_items,
+            "seed": args.seed,
+            "device": args.device,
+            "data_folder": str(Path(args.data_folder).resolve()),
+        },
+        "trials": {
+            "dev": len(trials["dev"]),
+            "eval_bonafide": len(trials["bonafide"]),
+            "eval_spoof": len(spoof_rows),
+            "eval_spoof_per_attack": {
+                attack: attacks.count(attack) for attack in sorted(set(attacks))
+            },
+        },
+        "models": entries,
+        "results": results,
+        "seconds": time.perf_counter() - start,
+    }
+    write_json(str(out / RESULTS_JSON), report)
+    (out / RESULTS_MD).write_text(markdown_table(report), encoding="utf-8")
+    return report
+
+
+def main(argv=None):
+    """Evaluates the robustness of the models named on the command line.
+
+    Arguments
+    ---------
+    argv : list of str, optional
+        Command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    args = parse_args(argv)
+    report = evaluate(args)
+    print(markdown_table(report), end="")
+    print(f"{report['seconds']:.0f} s -> {args.output_folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
