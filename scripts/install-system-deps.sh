@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the offline corpus needs: real speech
-# recordings (Asterisk prompts, Codec2 and PocketSphinx test data) and the
-# tools that make the spoofing systems (sox, codec2, espeak-ng, flite).
+# recordings (Asterisk prompts, Fish Fillets NG dialogues, Codec2,
+# PocketSphinx and Linphone test data) and the tools that make the spoofing
+# systems (sox, codec2, espeak-ng, flite).
 # As root it uses apt-get; otherwise it lists what is missing and stops.
 set -euo pipefail
 
@@ -11,6 +12,7 @@ PACKAGES=(
   asterisk-core-sounds-it-wav asterisk-core-sounds-ru-wav
   asterisk-prompt-it-menardi-wav asterisk-prompt-fr-armelle
   asterisk-prompt-es-co pocketsphinx-testdata alsa-utils
+  fillets-ng-data-cs fillets-ng-data-nl linphone-common
 )
 
 missing=()

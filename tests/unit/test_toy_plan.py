@@ -10,17 +10,42 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from speechbrain_asd.data.toy import plan as plan_module
 from speechbrain_asd.data.toy.plan import (
     MIN_TRAIN_UTTERANCES,
     SIZES,
     SPLIT_ATTACKS,
     SPLITS,
+    CorpusSize,
+    SplitSize,
     allocate,
     asv_enrolment,
     asv_trials,
     cm_trials,
     make_plan,
 )
+from speechbrain_asd.data.toy.sources import list_utterances
+
+
+def _make_plan(seed, size):
+    """Plans a corpus, skipping when a speech package is absent.
+
+    Arguments
+    ---------
+    seed : int
+        The seed.
+    size : str
+        The size name.
+
+    Returns
+    -------
+    CorpusPlan
+        The plan.
+    """
+    try:
+        return make_plan(seed, size)
+    except FileNotFoundError as error:
+        pytest.skip(str(error))
 
 
 @pytest.fixture(scope="module", params=["small", "default"])
@@ -37,7 +62,7 @@ def plan(request):
     CorpusPlan
         The plan.
     """
-    return make_plan(1234, request.param)
+    return _make_plan(1234, request.param)
 
 
 def test_allocate_respects_floors_caps_and_total():
@@ -56,9 +81,26 @@ def test_allocate_respects_floors_caps_and_total():
         allocate(1, [1, 1], [1, 1], [3, 3])
 
 
+def test_allocate_deals_equal_weights_evenly():
+    """Equal weights: shares differ by at most one, capped ones aside."""
+    assert allocate(10, [1, 1, 1, 1], [0] * 4, [10] * 4).tolist() == [
+        3,
+        3,
+        2,
+        2,
+    ]
+    assert allocate(300, [1] * 5, [1] * 5, [55, 75, 75, 75, 75]).tolist() == [
+        55,
+        62,
+        61,
+        61,
+        61,
+    ]
+
+
 def test_plan_is_deterministic_and_seed_dependent():
     """Same seed, same plan; another seed, other ids and sources."""
-    assert make_plan(5, "small") == make_plan(5, "small")
+    assert _make_plan(5, "small") == make_plan(5, "small")
     other = make_plan(6, "small")
     assert [i.utt_id for i in other.items] != [
         i.utt_id for i in make_plan(5, "small").items
@@ -179,3 +221,68 @@ def test_asv_lists_are_consistent(plan):
             "nontarget",
             "spoof",
         }
+
+
+def test_default_plan_meets_the_evaluation_targets():
+    """The default size meets the sizes the evaluation needs.
+
+    Eval: >= 8 bona fide speakers, none over 25 %, >= 300 bona fide and
+    >= 1500 trials; dev: >= 6 speakers, none over 30 %, >= 150 and >= 750;
+    train keeps its 200 bona fide and 600 spoofs.
+    """
+    plan = _make_plan(1234, "default")
+    targets = {
+        "dev": (6, 0.30, 150, 750),
+        "eval": (8, 0.25, 300, 1500),
+    }
+    for split, (speakers, share, bonafide, trials) in targets.items():
+        cm = cm_trials(plan, split)
+        bona = Counter(t.speaker for t in cm if t.key == "bonafide")
+        assert len(bona) >= speakers
+        assert max(bona.values()) <= share * sum(bona.values())
+        assert sum(bona.values()) >= bonafide and len(cm) >= trials
+    train = Counter(t.key for t in cm_trials(plan, "train"))
+    assert train == {"bonafide": 200, "spoof": 600}
+
+
+def test_bona_fide_is_dealt_evenly(plan):
+    """Bona fide trials are dealt evenly; spoofs follow them.
+
+    A speaker gets fewer bona fide trials than the top count minus one only
+    when it has no more to give (half its pool left after enrolment); its
+    spoofs come from its own utterances, in proportion.
+    """
+    names = {s["id"]: s["name"] for s in plan.speakers}
+    for split in SPLITS:
+        items = [i for i in plan.items if i.split == split]
+        bona = Counter(i.speaker_id for i in items if i.role == "bonafide")
+        enrol = Counter(i.speaker_id for i in items if i.role == "enrolment")
+        spoofs = Counter(i.speaker_id for i in items if i.role == "spoof")
+        top = max(bona.values())
+        for speaker, count in bona.items():
+            if count < top - 1:
+                pool = len(list_utterances(names[speaker]))
+                assert count == max(1, (pool - enrol[speaker]) // 2)
+        for item in items:
+            assert item.source.speaker == names[item.speaker_id]
+        big = [s for s in bona if bona[s] >= 10]
+        ratios = [spoofs[s] / bona[s] for s in big]
+        assert not ratios or max(ratios) - min(ratios) < 0.5
+
+
+def test_share_cap_that_cannot_be_met_is_refused(monkeypatch):
+    """A max_share too small for the split's speakers raises ValueError."""
+    _make_plan(1, "small")
+    tight = CorpusSize(
+        "tight",
+        {
+            "train": SplitSize(27, 12, 0, 0.5),
+            "dev": SplitSize(8, 4, 3, 0.3),
+            "eval": SplitSize(100, 4, 3, 0.05),
+        },
+        noises=1,
+        rirs=1,
+    )
+    monkeypatch.setitem(plan_module.SIZES, "tight", tight)
+    with pytest.raises(ValueError, match="cannot split 100"):
+        make_plan(1, "tight")

@@ -8,6 +8,12 @@ as the source of which attack, or as an ASV enrolment utterance. Rules:
   catalogue of ``sources``);
 - in every split, the source utterances of spoofs are disjoint from the bona
   fide and enrolment utterances: bona fide trials are never vocoded;
+- bona fide trials are dealt evenly over a split's speakers: each gets the
+  same count unless its pool is too small (at most half of the utterances
+  it has left after enrolment, so it keeps as many spoof sources) or the
+  split's ``max_share`` of bona fide trials is reached;
+- the spoofs of a split are made from the utterances of its own speakers,
+  in proportion to their bona fide counts;
 - every split holds every attack it declares, exactly ``per_attack`` times
   (attacks dealt over the spoofs in random permutations, so each speaker
   gets them in near-equal numbers);
@@ -58,16 +64,19 @@ class SplitSize:
         ASV enrolment utterances per speaker with many utterances (speakers
         with few get ``ENROLMENT_FEW``; 0 for train, which has no ASV
         lists).
+    max_share : float
+        Largest fraction of the bona fide trials one speaker may have.
 
     Example
     -------
-    >>> SplitSize(60, 30, 5).per_attack
-    30
+    >>> SplitSize(60, 30, 5, 0.25).max_share
+    0.25
     """
 
     bonafide: int
     per_attack: int
     enrolment: int
+    max_share: float
 
 
 @dataclass(frozen=True)
@@ -101,9 +110,9 @@ SIZES = {
     "small": CorpusSize(
         "small",
         {
-            "train": SplitSize(27, 12, 0),
-            "dev": SplitSize(8, 4, 3),
-            "eval": SplitSize(10, 4, 3),
+            "train": SplitSize(27, 12, 0, 0.5),
+            "dev": SplitSize(8, 4, 3, 0.3),
+            "eval": SplitSize(10, 4, 3, 0.25),
         },
         noises=5,
         rirs=3,
@@ -111,9 +120,9 @@ SIZES = {
     "default": CorpusSize(
         "default",
         {
-            "train": SplitSize(200, 100, 0),
-            "dev": SplitSize(60, 30, 5),
-            "eval": SplitSize(90, 30, 5),
+            "train": SplitSize(200, 100, 0, 0.5),
+            "dev": SplitSize(150, 100, 5, 0.3),
+            "eval": SplitSize(300, 150, 5, 0.25),
         },
         noises=30,
         rirs=20,
@@ -237,8 +246,9 @@ def allocate(total, weights, floors, caps):
     """Splits a total into integers near-proportional to weights.
 
     Each share lies between its floor and its cap; what a capped share
-    cannot take goes to the others (largest remainders first, ties to the
-    earlier entry), so the result is deterministic.
+    cannot take goes to the others (the last units one each to the largest
+    remainders, ties to the earlier entries), so the result is
+    deterministic.
 
     Arguments
     ---------
@@ -282,7 +292,7 @@ def allocate(total, weights, floors, caps):
         add = np.minimum(np.floor(exact).astype(np.int64), room)
         if add.sum() == 0:
             order = np.argsort(-(exact - np.floor(exact)), kind="stable")
-            add[order[0]] = 1
+            add[order[:remaining]] = 1
         shares += add
         remaining -= int(add.sum())
     return shares
@@ -337,13 +347,13 @@ def _split_roles(split, split_size, rng):
         pools.append(pool)
     sizes = np.array([len(pool) for pool in pools])
     enrol = np.array([_enrolment_count(split_size, n) for n in sizes])
-    weights = np.sqrt(sizes)
     free = sizes - enrol
+    share_cap = int(split_size.max_share * split_size.bonafide)
     bona = allocate(
         split_size.bonafide,
-        weights,
+        np.ones(len(members)),
         np.ones(len(members), dtype=int),
-        np.maximum(1, np.where(free < MANY_UTTERANCES, free // 2, free - 1)),
+        np.minimum(np.maximum(1, free // 2), share_cap),
     )
     floors = MIN_TRAIN_UTTERANCES - bona if split == "train" else 0 * bona
     # Spoofs follow the bona fide counts, so the share of spoofs is about

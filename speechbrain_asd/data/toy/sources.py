@@ -1,18 +1,25 @@
 """Real human speech from installed Debian packages: speakers and utterances.
 
-The catalogue lists 17 distinct speakers and the split each belongs to. Checked
+The catalogue lists 22 distinct speakers and the split each belongs to. Checked
 on the installed files (durations, pitch, spectrograms): the Asterisk prompt
 packages each hold one voice (Allison, June, Menardi, Carlo, the Russian IVR
 voice, the French ``fr/`` voice Armelle and the Colombian Spanish ``es/``
-voice); the Codec2 examples hold radio amateurs named by their call signs
-(VE9QRP, VK5QI, G3PLX, Kristoff) and lab recordings (``hts.raw`` alternates a
-male and a female talker in 6 s blocks, ``cq_ref.raw``); PocketSphinx's test
-data holds a LibriVox reader and a "cards" talker; ALSA's test sounds hold one
-voice. Left out: ``all.wav`` (a concatenation), ``david4.wav`` and
-``vk2tpm_004.wav`` (modem signals, not speech), the ``*2400`` files (Codec2
-outputs), ``ve9qrp_10s`` (a copy), sine, modem and test-frame files, ALSA's
-``Noise.wav``, and recordings whose talker could not be told apart from another
-one (``forig``, ``morig``, ``mmt1``, ``big_dog``, ``cross`` and PocketSphinx's
+voice); the Fish Fillets NG dialogue packages hold the game's Czech and Dutch
+dubbing, of which the two fish, one actor each per language, say over 500
+lines of 1.5-6 s (the talker code is in the file name: ``m`` the small fish,
+higher pitched, median F0 about 270 Hz in Czech and 190 Hz in Dutch, ``v``
+the big fish, about 120 Hz); the Codec2 examples hold radio amateurs named by
+their call signs (VE9QRP, VK5QI, G3PLX, Kristoff) and lab recordings
+(``hts.raw`` alternates a male and a female talker in 6 s blocks,
+``cq_ref.raw``); PocketSphinx's test data holds a LibriVox reader and a
+"cards" talker; ALSA's test sounds hold one voice, and Linphone's
+``hello16000.wav`` another. Left out: ``all.wav`` (a concatenation),
+``david4.wav`` and ``vk2tpm_004.wav`` (modem signals, not speech), the
+``*2400`` files (Codec2 outputs), ``ve9qrp_10s`` (a copy), sine, modem and
+test-frame files, ALSA's ``Noise.wav``, the side characters of Fish Fillets
+(few lines each, possibly voiced by the fish actors), and recordings whose
+talker could not be told apart from another one (``forig``, ``morig``,
+``mmt1``, ``big_dog``, ``cross`` and PocketSphinx's
 ``goforward``/``numbers``/``something``). Recordings whose talkers might
 coincide are kept in the same split, so splits stay speaker-disjoint.
 
@@ -40,6 +47,7 @@ SAMPLE_RATE = 8000
 ASTERISK = "/usr/share/asterisk/sounds"
 CODEC2 = "/usr/share/codec2/raw"
 SPHINX = "/usr/share/pocketsphinx/test/data"
+FILLETS = "/usr/share/games/fillets-ng/sound"
 
 PROMPT_MIN_S = 1.5
 PROMPT_MAX_S = 6.0
@@ -159,6 +167,27 @@ def _asterisk(folder, suffix="wav"):
     return (Recording(f"{ASTERISK}/{folder}/*.{suffix}"),)
 
 
+def _fillets(language, fish):
+    """Builds the recording list of one Fish Fillets NG dialogue voice.
+
+    Arguments
+    ---------
+    language : str
+        ``"cs"`` or ``"nl"`` (the language folder of each level).
+    fish : str
+        ``"m"`` (the small fish) or ``"v"`` (the big fish): the talker
+        code in the file names, e.g. ``vit-m-hlava.ogg``.
+
+    Returns
+    -------
+    tuple of Recording
+        One pattern over that voice's lines in every level.
+    """
+    return (Recording(f"{FILLETS}/*/{language}/*-{fish}-*.ogg"),)
+
+
+# Positions give the speaker ids (LA_0001 for the first entry): new speakers
+# are appended, so the ids of the others stay as they were.
 SPEAKERS = (
     SpeakerSpec(
         "en-allison",
@@ -173,7 +202,7 @@ SPEAKERS = (
         "frca-june",
         "female",
         "fr-fr",
-        "train",
+        "eval",
         "asterisk-core-sounds-fr-wav",
         "prompts",
         _asterisk("fr_CA_f_June"),
@@ -191,7 +220,7 @@ SPEAKERS = (
         "fr-armelle",
         "female",
         "fr-fr",
-        "train",
+        "dev",
         "asterisk-prompt-fr-armelle",
         "prompts",
         _asterisk("fr", "gsm"),
@@ -200,7 +229,7 @@ SPEAKERS = (
         "es-co",
         "female",
         "es-419",
-        "train",
+        "eval",
         "asterisk-prompt-es-co",
         "prompts",
         _asterisk("es", "gsm"),
@@ -258,7 +287,7 @@ SPEAKERS = (
         "codec2-hts-female",
         "female",
         "en-us",
-        "dev",
+        "eval",
         "codec2-examples",
         "recordings",
         (Recording(f"{CODEC2}/hts.raw", ((6.0, 12.0), (18.0, 24.0))),),
@@ -267,7 +296,7 @@ SPEAKERS = (
         "codec2-hts-male",
         "male",
         "en-us",
-        "dev",
+        "eval",
         "codec2-examples",
         "recordings",
         (Recording(f"{CODEC2}/hts.raw", ((0.0, 6.0), (12.0, 18.0))),),
@@ -276,7 +305,7 @@ SPEAKERS = (
         "codec2-cq-ref",
         "male",
         "en-us",
-        "dev",
+        "eval",
         "codec2-examples",
         "recordings",
         (Recording(f"{CODEC2}/cq_ref.raw"),),
@@ -294,7 +323,7 @@ SPEAKERS = (
         "codec2-vk5qi",
         "male",
         "en-us",
-        "eval",
+        "train",
         "codec2-examples",
         "recordings",
         (Recording(f"{CODEC2}/vk5qi.raw"),),
@@ -303,7 +332,7 @@ SPEAKERS = (
         "codec2-g3plx",
         "male",
         "en-us",
-        "eval",
+        "dev",
         "codec2-examples",
         "recordings",
         (Recording(f"{CODEC2}/g3plx.raw"),),
@@ -312,10 +341,55 @@ SPEAKERS = (
         "codec2-kristoff",
         "male",
         "en-us",
-        "eval",
+        "dev",
         "codec2-examples",
         "recordings",
         (Recording(f"{CODEC2}/kristoff.raw"),),
+    ),
+    SpeakerSpec(
+        "fillets-cs-small",
+        "female",
+        "cs",
+        "eval",
+        "fillets-ng-data-cs",
+        "prompts",
+        _fillets("cs", "m"),
+    ),
+    SpeakerSpec(
+        "fillets-cs-big",
+        "male",
+        "cs",
+        "dev",
+        "fillets-ng-data-cs",
+        "prompts",
+        _fillets("cs", "v"),
+    ),
+    SpeakerSpec(
+        "fillets-nl-small",
+        "female",
+        "nl",
+        "dev",
+        "fillets-ng-data-nl",
+        "prompts",
+        _fillets("nl", "m"),
+    ),
+    SpeakerSpec(
+        "fillets-nl-big",
+        "male",
+        "nl",
+        "eval",
+        "fillets-ng-data-nl",
+        "prompts",
+        _fillets("nl", "v"),
+    ),
+    SpeakerSpec(
+        "linphone-hello",
+        "male",
+        "en-us",
+        "train",
+        "linphone-common",
+        "recordings",
+        (Recording("/usr/share/sounds/linphone/hello16000.wav"),),
     ),
 )
 

@@ -207,8 +207,9 @@ def format_corpus_summary(summary):
     Returns
     -------
     str
-        Tables of trials per split and attack, per speaker, the ASV lists
-        and the augmentation sets.
+        Tables of trials per split and attack, per speaker (bona fide
+        trials, their share of the split's bona fide trials, spoofs), the
+        ASV lists and the augmentation sets.
 
     Example
     -------
@@ -217,7 +218,7 @@ def format_corpus_summary(summary):
     >>> root = getfixture("tmp_path")
     >>> _ = write_protocols(root, make_plan(1, "small"))
     >>> print(format_corpus_summary(summarize_corpus(root)).splitlines()[4])
-    | train | 99 | 27 | 72 | 12 | 12 | 12 | 12 | 12 | 12 | - | - | 9 |
+    | train | 99 | 27 | 72 | 12 | 12 | 12 | 12 | 12 | 12 | - | - | 8 |
     """
     splits = summary["splits"]
     attacks = sorted({a for s in splits.values() for a in s["attacks"]})
@@ -242,7 +243,15 @@ def format_corpus_summary(summary):
     names = summary.get("speakers", {})
     lines.append("")
     lines += _table(
-        ["speaker", "name", "gender", "split", "bona fide", "spoof"],
+        [
+            "speaker",
+            "name",
+            "gender",
+            "split",
+            "bona fide",
+            "bona fide share",
+            "spoof",
+        ],
         [
             [
                 spk,
@@ -250,6 +259,7 @@ def format_corpus_summary(summary):
                 names.get(spk, {}).get("gender", "-"),
                 split,
                 counts["bonafide"],
+                f"{100 * counts['bonafide'] / max(s['bonafide'], 1):.1f} %",
                 counts["spoof"],
             ]
             for split, s in splits.items()

@@ -58,6 +58,26 @@ SENTENCES = {
         "La conferencia está abierta y dos participantes esperan.",
         "Su solicitud fue registrada, hasta luego.",
     ),
+    "cs": (
+        "Prosím, zůstaňte na lince, váš hovor bude přepojen.",
+        "Stiskněte jedničku pro opakování zprávy nebo dvojku pro pokračování.",
+        "Volané číslo není v tuto chvíli dostupné.",
+        "Děkujeme za trpělivost, operátor se vám brzy ozve.",
+        "Zadejte svůj osobní kód a stiskněte mřížku.",
+        "Máte tři nové zprávy v hlasové schránce.",
+        "Konference je otevřená a dva účastníci už čekají.",
+        "Váš požadavek byl zaznamenán, na shledanou.",
+    ),
+    "nl": (
+        "Blijf aan de lijn, uw gesprek wordt doorverbonden.",
+        "Druk op één om dit bericht te herhalen of op twee om verder te gaan.",
+        "Het nummer dat u hebt gekozen is nu niet bereikbaar.",
+        "Bedankt voor uw geduld, een medewerker helpt u zo.",
+        "Voer uw persoonlijke code in, gevolgd door het hekje.",
+        "U hebt drie nieuwe berichten in uw voicemail.",
+        "De vergadering is geopend en twee deelnemers wachten al.",
+        "Uw verzoek is geregistreerd, tot ziens.",
+    ),
 }
 
 
