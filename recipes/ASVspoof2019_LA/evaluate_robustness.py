@@ -58,6 +58,7 @@ import torch
 from asvspoof_dataio import load_rows, select_subset
 from asvspoof_prepare import prepare_asvspoof
 from asvspoof_stages import write_json
+from pipeline_report import robustness_table
 
 from speechbrain_asd.attacks import (
     SAMPLE_SCALE,
@@ -423,61 +424,6 @@ def cell(bonafide, spoof, attacks, threshold):
     }
 
 
-def row_label(result):
-    """The table's name of a (crafted on, scored by) row.
-
-    Arguments
-    ---------
-    result : dict
-        A result with ``crafted_on`` and ``scored_by``.
-
-    Returns
-    -------
-    str
-        ``model`` (white-box) or ``source -> target`` (transfer).
-    """
-    if result["crafted_on"] == result["scored_by"]:
-        return result["crafted_on"]
-    return f"{result['crafted_on']} -> {result['scored_by']}"
-
-
-def markdown_table(report):
-    """Rows of models (and transfer pairs), columns of budgets.
-
-    Arguments
-    ---------
-    report : dict
-        The content of ``robustness.json``.
-
-    Returns
-    -------
-    str
-        A markdown table with a caption line.
-    """
-    config, trials = report["config"], report["trials"]
-    budgets = config["budgets"]
-    lines = [
-        f"EER (%) / spoofs accepted at the dev EER threshold (%), by "
-        f"L-inf budget in int16 units; BIM/PGD, {config['iterations']} "
-        f"steps of {config['step_ratio']} x budget; "
-        f"{trials['eval_spoof']} spoofed and {trials['eval_bonafide']} "
-        f"bona fide eval trials, {trials['dev']} dev trials.",
-        "",
-        "| crafted on -> scored by | " + " | ".join(map(str, budgets)) + " |",
-        "|" + "---|" * (len(budgets) + 1),
-    ]
-    cells = defaultdict(dict)
-    for result in report["results"]:
-        cells[row_label(result)][result["budget"]] = (
-            f"{100 * result['eer']:.1f} / "
-            f"{100 * result['spoof_acceptance']:.1f}"
-        )
-    for label, row in cells.items():
-        values = [row[budget] for budget in budgets]
-        lines.append(f"| {label} | " + " | ".join(values) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def evaluate(args):
     """Runs the evaluation and writes its results.
 
@@ -606,7 +552,7 @@ def evaluate(args):
         "seconds": time.perf_counter() - start,
     }
     write_json(str(out / RESULTS_JSON), report)
-    (out / RESULTS_MD).write_text(markdown_table(report), encoding="utf-8")
+    (out / RESULTS_MD).write_text(robustness_table([report]), encoding="utf-8")
     return report
 
 
@@ -625,7 +571,7 @@ def main(argv=None):
     """
     args = parse_args(argv)
     report = evaluate(args)
-    print(markdown_table(report), end="")
+    print(robustness_table([report]), end="")
     print(f"{report['seconds']:.0f} s -> {args.output_folder}")
     return 0
 

@@ -19,6 +19,7 @@ Authors
 
 import json
 import statistics
+from collections import defaultdict
 
 from speechbrain_asd.atomic import write_text_atomic
 from speechbrain_asd.evaluation import compare_score_files
@@ -48,7 +49,23 @@ def read_report(folder):
     report : dict
         Its contents.
     """
-    with open(folder / "eval_report.json", encoding="utf-8") as handle:
+    return read_json(folder / "eval_report.json")
+
+
+def read_json(path):
+    """Reads a JSON file.
+
+    Arguments
+    ---------
+    path : pathlib.Path
+        The file.
+
+    Returns
+    -------
+    object
+        Its content.
+    """
+    with open(path, encoding="utf-8") as handle:
         return json.load(handle)
 
 
@@ -382,6 +399,91 @@ def write_comparisons(out, plan, seeds, folders, protocol, asv_scores):
         out / "comparisons.md", comparisons_table(comparisons) + "\n"
     )
     return comparisons
+
+
+def row_label(result):
+    """The robustness table's name of a (crafted on, scored by) row.
+
+    Arguments
+    ---------
+    result : dict
+        A result with ``crafted_on`` and ``scored_by``.
+
+    Returns
+    -------
+    str
+        ``model`` (white-box) or ``source -> target`` (transfer).
+
+    Example
+    -------
+    >>> row_label({"crafted_on": "t", "scored_by": "s"})
+    't -> s'
+    """
+    if result["crafted_on"] == result["scored_by"]:
+        return result["crafted_on"]
+    return f"{result['crafted_on']} -> {result['scored_by']}"
+
+
+def robustness_table(reports):
+    """Rows of models (and transfer pairs), columns of attack budgets.
+
+    Arguments
+    ---------
+    reports : list of dict
+        The ``robustness.json`` of one or more seeds (same configuration).
+
+    Returns
+    -------
+    str
+        A markdown table with a caption line; each cell is ``EER (%) /
+        spoofs accepted (%)``, mean +- std over the reports when several.
+    """
+    config, trials = reports[0]["config"], reports[0]["trials"]
+    budgets = config["budgets"]
+    lines = [
+        f"EER (%) / spoofs accepted at the dev EER threshold (%), by "
+        f"L-inf budget in int16 units; BIM/PGD, {config['iterations']} "
+        f"steps of {config['step_ratio']} x budget; "
+        f"{trials['eval_spoof']} spoofed and {trials['eval_bonafide']} "
+        f"bona fide eval trials, {trials['dev']} dev trials; "
+        f"{len(reports)} seed(s).",
+        "",
+        "| crafted on -> scored by | " + " | ".join(map(str, budgets)) + " |",
+        "|" + "---|" * (len(budgets) + 1),
+    ]
+    values = defaultdict(lambda: defaultdict(list))
+    for report in reports:
+        for result in report["results"]:
+            values[row_label(result)][result["budget"]].append(result)
+    for label, row in values.items():
+        cells = [
+            _cell([r["eer"] for r in row[budget]], True)
+            + " / "
+            + _cell([r["spoof_acceptance"] for r in row[budget]], True)
+            for budget in budgets
+        ]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_robustness(out, reports):
+    """Writes the robustness table over seeds (``robustness.md``).
+
+    Arguments
+    ---------
+    out : pathlib.Path
+        ``<results>/<name>``.
+    reports : list of dict
+        The ``robustness.json`` of each seed.
+
+    Returns
+    -------
+    str
+        The table.
+    """
+    table = robustness_table(reports)
+    write_text_atomic(out / "robustness.md", table)
+    return table
 
 
 def write_json(path, payload):

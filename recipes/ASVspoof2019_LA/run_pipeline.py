@@ -31,7 +31,6 @@ Authors
 """
 
 import argparse
-import json
 import re
 import statistics
 import subprocess
@@ -43,10 +42,12 @@ import yaml
 from pipeline_report import (
     comparisons_table,
     markdown_table,
+    read_json,
     read_report,
     summary_entry,
     write_comparisons,
     write_json,
+    write_robustness,
     write_summary,
 )
 
@@ -60,10 +61,12 @@ STAGES = {
     "aeg": ("generate_aeg.py", "hparams/aeg.yaml", "aeg_summary.json"),
     "teacher": ("train.py", "hparams/teacher.yaml", "eval_report.json"),
     "student": ("train.py", "hparams/student.yaml", "eval_report.json"),
+    "robustness": ("evaluate_robustness.py", None, "robustness.json"),
 }
 ASV_FILE = "asv_scores/ASVspoof2019.LA.asv.{split}.gi.trl.scores.txt"
 OUTPUT_CHUNK = 4096
 TIMINGS_FILE = "timings.json"
+NARGS_OPTIONS = ("budgets",)
 EVAL_PROTOCOL = (
     "LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.eval.trl.txt"
 )
@@ -95,12 +98,22 @@ def load_plan(path):
     names = [job["name"] for job in plan["jobs"]]
     if len(set(names)) != len(names):
         raise ValueError(f"{path}: job names repeat: {names}")
-    for job in plan["jobs"]:
+    for index, job in enumerate(plan["jobs"]):
         if job.get("stage") not in STAGES:
             raise ValueError(
                 f"{path}: job {job['name']} has stage {job.get('stage')!r}, "
                 f"expected one of {sorted(STAGES)}"
             )
+        if job["stage"] == "robustness":
+            models = job.get("models", [])
+            pairs = [name for pair in job.get("transfer", []) for name in pair]
+            unknown = sorted(set(models + pairs) - set(names[:index]))
+            if not models or unknown or not set(pairs) <= set(models):
+                raise ValueError(
+                    f"{path}: robustness job {job['name']} needs models "
+                    f"among the jobs before it and transfer pairs among "
+                    f"its models (unknown: {unknown})"
+                )
     unknown = sorted(set(plan["report"]) - set(names))
     if unknown:
         raise ValueError(f"{path}: report names unknown jobs {unknown}")
@@ -187,6 +200,8 @@ def job_flags(plan, job, folders, data_folder, seed):
         Flag name -> value.
     """
     stage = job["stage"]
+    if stage == "robustness":
+        return robustness_flags(job, folders, data_folder, seed)
     earlier = {j["stage"]: j["name"] for j in plan["jobs"][::-1]}
     flags = {
         "data_folder": str(data_folder),
@@ -213,6 +228,41 @@ def job_flags(plan, job, folders, data_folder, seed):
     return flags
 
 
+def robustness_flags(job, folders, data_folder, seed):
+    """The arguments of a robustness job (``evaluate_robustness.py``).
+
+    Arguments
+    ---------
+    job : dict
+        ``models`` (jobs attacked white-box), optional ``transfer`` (pairs
+        ``[crafted on, scored by]`` of those models) and ``flags`` (the
+        script's other options, e.g. ``budgets``, ``iterations``).
+    folders : dict
+        Job name -> output folder.
+    data_folder : pathlib.Path
+        The corpus.
+    seed : int
+        The seed of this run.
+
+    Returns
+    -------
+    flags : dict
+        Option name -> value; a list value repeats or extends the option.
+    """
+    models = job["models"]
+    flags = {
+        "data_folder": str(data_folder),
+        "output_folder": str(folders[job["name"]]),
+        "manifest_folder": str(folders[models[0]] / "manifests"),
+        "model": [f"{name}={folders[name]}" for name in models],
+        "transfer": [f"{a}={b}" for a, b in job.get("transfer", [])],
+        "seed": seed,
+        "noprogressbar": True,
+    }
+    flags.update(job.get("flags", {}))
+    return flags
+
+
 def run_job(job, flags, log_path):
     """Runs one stage as a subprocess, its output shown and kept.
 
@@ -229,10 +279,13 @@ def run_job(job, flags, log_path):
         File that keeps the output.
     """
     script, hparams, _ = STAGES[job["stage"]]
-    command = [sys.executable, script, hparams]
-    command += [
-        f"--{key}={format_value(value)}" for key, value in flags.items()
-    ]
+    if hparams is None:
+        command = [sys.executable, script] + argparse_arguments(flags)
+    else:
+        command = [sys.executable, script, hparams]
+        command += [
+            f"--{key}={format_value(value)}" for key, value in flags.items()
+        ]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -250,6 +303,42 @@ def run_job(job, flags, log_path):
                 f"job {job['name']} failed ({process.returncode}): "
                 f"see {log_path}"
             )
+
+
+def argparse_arguments(flags):
+    """Flags as argparse reads them: lists repeat, booleans are switches.
+
+    Arguments
+    ---------
+    flags : dict
+        Option name -> value.
+
+    Returns
+    -------
+    arguments : list of str
+        ``--key value`` pairs; a list under ``budgets`` gives ``--budgets
+        v1 v2``, under another key ``--key v1 --key v2``; True gives
+        ``--key`` alone and False nothing.
+
+    Example
+    -------
+    >>> argparse_arguments(
+    ...     {"model": ["a=x", "b=y"], "budgets": [0, 4], "quiet": True}
+    ... )
+    ['--model', 'a=x', '--model', 'b=y', '--budgets', '0', '4', '--quiet']
+    """
+    arguments = []
+    for key, value in flags.items():
+        if value is True:
+            arguments.append(f"--{key}")
+        elif key in NARGS_OPTIONS:
+            arguments += [f"--{key}"] + [str(v) for v in value]
+        elif isinstance(value, list):
+            for item in value:
+                arguments += [f"--{key}", str(item)]
+        elif value is not False and value is not None:
+            arguments += [f"--{key}", str(value)]
+    return arguments
 
 
 def format_value(value):
@@ -326,10 +415,7 @@ def load_timings(path):
     timings : dict
         Job name -> {seed (str) -> seconds}; empty when the file is absent.
     """
-    if not path.is_file():
-        return {}
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    return read_json(path) if path.is_file() else {}
 
 
 def record_timing(path, timings, name, seed, seconds):
@@ -629,6 +715,13 @@ def main(argv=None):
             lambda seed: eval_asv_scores(plan, out, seed),
         )
         print(comparisons_table(comparisons))
+    for job in plan["jobs"]:
+        if job["stage"] == "robustness":
+            reports = [
+                read_json(out / f"seed{seed}" / job["name"] / "robustness.json")
+                for seed in sorted({entry["seed"] for entry in merged})
+            ]
+            print(write_robustness(out, reports))
     print(f"{plan['name']}: {time.perf_counter() - start:.0f} s -> {out}")
     return 0
 

@@ -405,3 +405,36 @@ def test_pipeline_comparisons_pair_score_files_seed_by_seed(tmp_path):
         lambda seed: None,
     )
     assert reversed_item["verdict"] == "reversed"
+
+
+def test_pipeline_robustness_job_gets_model_folders_and_options(tmp_path):
+    """A robustness job attacks earlier jobs; its options are argparse's."""
+    from run_pipeline import argparse_arguments, job_flags, load_plan
+
+    plan_path = tmp_path / "plan.yaml"
+    text = (
+        "name: t\ncorpus: {folder: c}\n"
+        "jobs:\n"
+        "  - {name: t, stage: teacher}\n"
+        "  - {name: s, stage: student, teacher: t}\n"
+        "  - {name: r, stage: robustness, models: [t, s], transfer: [[t, s]],"
+        " flags: {budgets: [0, 4], iterations: 2}}\n"
+        "report: [t, s]\n"
+    )
+    plan_path.write_text(text)
+    plan = load_plan(plan_path)
+    folders = {job["name"]: tmp_path / job["name"] for job in plan["jobs"]}
+    flags = job_flags(plan, plan["jobs"][2], folders, tmp_path / "c", 7)
+    arguments = argparse_arguments(flags)
+    assert arguments[arguments.index("--transfer") + 1] == "t=s"
+    assert arguments.count("--model") == 2
+    assert f"t={folders['t']}" in arguments
+    budgets = arguments.index("--budgets")
+    assert arguments[budgets : budgets + 3] == ["--budgets", "0", "4"]
+    assert "--noprogressbar" in arguments and "--seed" in arguments
+    assert flags["manifest_folder"] == str(folders["t"] / "manifests")
+    plan_path.write_text(
+        text.replace("transfer: [[t, s]]", "transfer: [[t, x]]")
+    )
+    with pytest.raises(ValueError, match="robustness job r"):
+        load_plan(plan_path)
