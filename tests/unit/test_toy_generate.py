@@ -158,10 +158,10 @@ def test_summary_counts_and_table(tmp_path):
     )
     assert set(summary["splits"]["eval"]["attacks"].values()) == {150}
     assert sum(s["bonafide"] for s in train["speakers"].values()) == 200
-    assert summary["asv"]["dev"]["enrolled"] == 4
+    assert summary["asv"]["dev"]["enrolled"] == 3
     text = format_corpus_summary(summary)
     assert "| eval | 1500 | 300 | 1200 |" in text
-    assert "| dev | 4 |" in text
+    assert "| dev | 3 |" in text
     eval_bona = summary["splits"]["eval"]["speakers"]["LA_0014"]["bonafide"]
     share = 100 * eval_bona / 300
     assert f"| LA_0014 | - | - | eval | {eval_bona} | {share:.1f} % |" in text

@@ -227,12 +227,12 @@ def test_default_plan_meets_the_evaluation_targets():
     """The default size meets the sizes the evaluation needs.
 
     Eval: >= 8 bona fide speakers, none over 25 %, >= 300 bona fide and
-    >= 1500 trials; dev: >= 6 speakers, none over 30 %, >= 150 and >= 750;
+    >= 1500 trials; dev: >= 5 speakers, none over 35 %, >= 120 and >= 600;
     train keeps its 200 bona fide and 600 spoofs.
     """
     plan = _make_plan(1234, "default")
     targets = {
-        "dev": (6, 0.30, 150, 750),
+        "dev": (5, 0.35, 120, 600),
         "eval": (8, 0.25, 300, 1500),
     }
     for split, (speakers, share, bonafide, trials) in targets.items():

@@ -39,12 +39,12 @@ def _utterances(name):
 
 
 def test_catalogue_has_distinct_speakers_in_every_split():
-    """At least 22 speakers: 8 in train, 6 in dev and 8 in eval."""
+    """At least 22 speakers: 9 in train, 5 in dev and 8 in eval."""
     names = [spec.name for spec in SPEAKERS]
     assert len(set(names)) == len(names) >= 22
     splits = [spec.split for spec in SPEAKERS]
-    assert splits.count("train") >= 8
-    assert splits.count("dev") >= 6 and splits.count("eval") >= 8
+    assert splits.count("train") >= 9
+    assert splits.count("dev") >= 5 and splits.count("eval") >= 8
     for split in ("dev", "eval"):
         genders = {s.gender for s in SPEAKERS if s.split == split}
         assert genders == {"female", "male"}

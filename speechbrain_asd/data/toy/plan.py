@@ -121,7 +121,7 @@ SIZES = {
         "default",
         {
             "train": SplitSize(200, 100, 0, 0.5),
-            "dev": SplitSize(150, 100, 5, 0.3),
+            "dev": SplitSize(120, 80, 5, 0.35),
             "eval": SplitSize(300, 150, 5, 0.25),
         },
         noises=30,

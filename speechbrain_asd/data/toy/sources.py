@@ -220,7 +220,7 @@ SPEAKERS = (
         "fr-armelle",
         "female",
         "fr-fr",
-        "dev",
+        "train",
         "asterisk-prompt-fr-armelle",
         "prompts",
         _asterisk("fr", "gsm"),

@@ -218,7 +218,7 @@ def format_corpus_summary(summary):
     >>> root = getfixture("tmp_path")
     >>> _ = write_protocols(root, make_plan(1, "small"))
     >>> print(format_corpus_summary(summarize_corpus(root)).splitlines()[4])
-    | train | 99 | 27 | 72 | 12 | 12 | 12 | 12 | 12 | 12 | - | - | 8 |
+    | train | 99 | 27 | 72 | 12 | 12 | 12 | 12 | 12 | 12 | - | - | 9 |
     """
     splits = summary["splits"]
     attacks = sorted({a for s in splits.values() for a in s["attacks"]})
