@@ -58,6 +58,7 @@ benchmarks: install
 	$(BIN)/python benchmarks/metrics.py
 	$(BIN)/python benchmarks/toy_corpus.py
 	$(BIN)/python benchmarks/inference.py
+	$(BIN)/python benchmarks/training.py
 
 clean:
 	rm -rf data $(RESULTS)
