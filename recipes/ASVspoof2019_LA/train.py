@@ -72,6 +72,7 @@ from cm_scoring import (
     write_score_file,
 )
 from hyperpyyaml import load_hyperpyyaml
+from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.dataio.dataloader import make_dataloader
 from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
@@ -252,6 +253,28 @@ class CMBrain(StageBrain):
         self.lr = set_epoch_lr(self.optimizer, self.hparams.lr_annealing, epoch)
         if self.hparams.aeg == "active":
             self.refresh_adversarial_set(epoch)
+
+    def on_fit_batch_start(self, batch, should_step):
+        """Warms the learning rate up over the first ``lr_warmup_steps``.
+
+        Adam's first steps move every weight by about the learning rate in
+        the direction of its gradient's sign; on the pre-trained teacher at
+        lr 1e-3 the second batch's loss jumped to ~3x chance. A linear ramp
+        from ``lr / lr_warmup_steps`` to the epoch's ``lr`` avoids it.
+
+        Arguments
+        ---------
+        batch : speechbrain.dataio.batch.PaddedBatch
+            The batch about to be trained on.
+        should_step : bool
+            Whether the optimiser steps after this batch.
+        """
+        warmup = self.hparams.lr_warmup_steps
+        if self.optimizer_step < warmup:
+            factor = (self.optimizer_step + 1) / warmup
+            sb.nnet.schedulers.update_learning_rate(
+                self.optimizer, self.lr * factor
+            )
 
     def refresh_adversarial_set(self, epoch):
         """Active AEG: regenerates the adversarial set with the current model.
@@ -576,20 +599,68 @@ def load_teacher(teacher_folder):
     return teacher
 
 
-def initialise_from_ge2e(hparams):
-    """Loads the best GE2E checkpoint into the model (every key checked).
+def initialise_from_ge2e(hparams, train_set):
+    """Loads the best GE2E checkpoint into the model, at a fresh model's scale.
+
+    Every key of the checkpoint is checked. GE2E scores cosines, so the
+    scale of its embeddings is free, and pre-training inflates it (~8x a
+    fresh model's norm here): the new 8-class head would start with large
+    logits, and each Adam step on it would move them by as much, so
+    fine-tuning at lr 1e-3 began above chance loss and learnt slowly. The
+    embedding layer is therefore rescaled so that the mean embedding norm
+    on the first training batch equals that of the freshly initialised
+    model; the GE2E model's cosines, so its speaker scores, are unchanged.
 
     Arguments
     ---------
     hparams : dict
-        The loaded hyperparameters (``ge2e_folder``, ``model``).
+        The loaded hyperparameters (``ge2e_folder``, ``model``,
+        ``compute_features``, ``batch_size``).
+    train_set : speechbrain.dataio.dataset.DynamicItemDataset
+        The training data (waveforms ``sig``).
     """
+    model = hparams["model"]
+    count = min(hparams["batch_size"], len(train_set))
+    batch = PaddedBatch([train_set[index] for index in range(count)])
+    feats, lens = hparams["compute_features"].with_frame_lengths(*batch.sig)
+    fresh_norm = mean_embedding_norm(model, feats, lens)
     save = os.path.join(hparams["ge2e_folder"], "save")
     checkpoint = best_checkpoint(save, GE2E_KEY)
-    load_model_state(
-        hparams["model"], checkpoint, allow_missing_prefix="exits."
+    load_model_state(model, checkpoint, allow_missing_prefix="exits.")
+    scale = fresh_norm / mean_embedding_norm(model, feats, lens)
+    with torch.no_grad():
+        model.embedding.weight.mul_(scale)
+        model.embedding.bias.mul_(scale)
+    logger.info(
+        "Initialised from the GE2E checkpoint %s (embedding scaled by %.3f)",
+        checkpoint.path,
+        scale,
     )
-    logger.info("Initialised from the GE2E checkpoint %s", checkpoint.path)
+
+
+def mean_embedding_norm(model, feats, lens):
+    """Mean L2 norm of a model's embeddings of a batch (eval mode).
+
+    Arguments
+    ---------
+    model : ResNetSE
+        The model; left in the mode it was in.
+    feats : torch.Tensor
+        Features, shape [batch, frames, n_mels].
+    lens : torch.Tensor
+        Relative lengths, shape [batch].
+
+    Returns
+    -------
+    float
+        The mean norm.
+    """
+    training = model.training
+    model.eval()
+    with torch.no_grad():
+        norm = model.embed(feats, lens).norm(dim=1).mean().item()
+    model.train(training)
+    return norm
 
 
 def make_train_loader(brain, data, hparams):
@@ -758,7 +829,7 @@ def main():
     check_model_kwargs(hparams["model"], hparams["model_kwargs"])
     data = dataio_prepare(hparams, aeg)
     if hparams.get("ge2e_init", False):
-        initialise_from_ge2e(hparams)
+        initialise_from_ge2e(hparams, data["train_set"])
     brain_kwargs = dict(
         modules=build_modules(hparams),
         opt_class=hparams["opt_class"],

@@ -438,3 +438,66 @@ def test_pipeline_robustness_job_gets_model_folders_and_options(tmp_path):
     )
     with pytest.raises(ValueError, match="robustness job r"):
         load_plan(plan_path)
+
+
+def test_ge2e_initialisation_keeps_cosines_at_a_fresh_scale(tmp_path):
+    """The GE2E weights load; the embedding is rescaled to a fresh norm."""
+    from train import initialise_from_ge2e, mean_embedding_norm
+
+    from speechbrain_asd.features import LogMelFeatures
+
+    features = LogMelFeatures(n_mels=40)
+    torch.manual_seed(0)
+    pretrained = ResNetSE(n_classes=8, **TINY)
+    with torch.no_grad():
+        pretrained.embedding.weight.mul_(8.0)
+        pretrained.embedding.bias.mul_(8.0)
+    checkpointer = Checkpointer(
+        tmp_path / "ge2e" / "save", recoverables={"model": pretrained}
+    )
+    checkpointer.save_checkpoint(meta={"dev_speaker_eer": 0.3})
+    torch.manual_seed(1)
+    model = ResNetSE(n_classes=8, **TINY)
+    train_set = [{"sig": torch.randn(8000)} for _ in range(6)]
+    feats, lens = features.with_frame_lengths(
+        torch.stack([item["sig"] for item in train_set[:4]])
+    )
+    fresh = mean_embedding_norm(model, feats, lens)
+    hparams = {
+        "model": model,
+        "compute_features": features,
+        "batch_size": 4,
+        "ge2e_folder": str(tmp_path / "ge2e"),
+    }
+    initialise_from_ge2e(hparams, train_set)
+    assert mean_embedding_norm(model, feats, lens) == pytest.approx(fresh)
+    assert mean_embedding_norm(pretrained, feats, lens) > 4 * fresh
+    model.eval()
+    pretrained.eval()
+    with torch.no_grad():
+        cosine = torch.nn.functional.cosine_similarity(
+            model.embed(feats, lens), pretrained.embed(feats, lens)
+        )
+    assert torch.allclose(cosine, torch.ones(4), atol=1e-5)
+    assert torch.equal(model.classifier.weight, pretrained.classifier.weight)
+
+
+def test_learning_rate_warms_up_linearly_then_stays():
+    """lr / n, 2 lr / n, ..., lr over the first n optimiser steps."""
+    from types import SimpleNamespace
+
+    from train import CMBrain
+
+    optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
+    brain = SimpleNamespace(
+        hparams=SimpleNamespace(lr_warmup_steps=4),
+        optimizer=optimizer,
+        lr=1e-3,
+        optimizer_step=0,
+    )
+    rates = []
+    for step in range(6):
+        brain.optimizer_step = step
+        CMBrain.on_fit_batch_start(brain, None, True)
+        rates.append(optimizer.param_groups[0]["lr"])
+    assert rates == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
