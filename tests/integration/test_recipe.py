@@ -368,7 +368,7 @@ def test_active_aeg_self_distillation_and_decoupled_kd(pipeline, workspace):
         aeg_n_pairs=4,
         aeg_threshold=1.01,
         aeg_max_duration=1.0,
-        train_max_items=24,
+        train_max_items=48,
     )
     result = _run(
         teacher_row["Script_file"],
