@@ -39,8 +39,7 @@ from speechbrain_asd.metrics import (
     compute_min_tdcf,
     compute_min_tdcf_2019,
     compute_min_tdcf_2021,
-    tdcf_constants_2019,
-    tdcf_constants_2021,
+    tdcf_constants_by_metric,
 )
 
 RESULTS = Path(__file__).resolve().parent / "results" / "metrics.json"
@@ -169,10 +168,7 @@ def time_bootstrap(bonafide, spoof, asv_op, args):
     args : argparse.Namespace
         ``trials``, ``resamples`` and ``seed``.
     """
-    constants = {
-        "min_tdcf_2019": tdcf_constants_2019(asv_op),
-        "min_tdcf_2021": tdcf_constants_2021(asv_op),
-    }
+    constants = tdcf_constants_by_metric(asv_op)
     rng = np.random.default_rng(args.seed + 1)
     speakers = (
         rng.integers(0, SPEAKERS, bonafide.size).astype(str),

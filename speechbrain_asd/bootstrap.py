@@ -52,8 +52,7 @@ from speechbrain_asd.metrics import (
     asv_operating_point,
     compute_eer,
     compute_min_tdcf,
-    tdcf_constants_2019,
-    tdcf_constants_2021,
+    tdcf_constants_by_metric,
 )
 
 DEFAULT_RESAMPLES = 1000
@@ -95,10 +94,7 @@ def asv_tdcf_constants(asv_scores):
     op = asv_operating_point(
         asv_scores.target, asv_scores.nontarget, asv_scores.spoof
     )
-    return {
-        "min_tdcf_2019": tdcf_constants_2019(op),
-        "min_tdcf_2021": tdcf_constants_2021(op),
-    }
+    return tdcf_constants_by_metric(op)
 
 
 def _check_settings(n_resamples, confidence):

@@ -25,8 +25,7 @@ from speechbrain_asd.bootstrap import (
 from speechbrain_asd.metrics import (
     _asv_operating_points,
     cm_report,
-    tdcf_constants_2019,
-    tdcf_constants_2021,
+    tdcf_constants_by_metric,
 )
 from speechbrain_asd.plots import plot_det_curves, plot_score_histograms
 from speechbrain_asd.scorefiles import (
@@ -315,11 +314,7 @@ def _row_inputs(cm, asv):
     for name, mask in masks.items():
         constants = {}
         if name in points:
-            op = points[name][0]
-            constants = {
-                "min_tdcf_2019": tdcf_constants_2019(op),
-                "min_tdcf_2021": tdcf_constants_2021(op),
-            }
+            constants = tdcf_constants_by_metric(points[name][0])
         rows[name] = (mask, constants)
     return rows
 

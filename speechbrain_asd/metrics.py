@@ -587,6 +587,32 @@ def tdcf_constants_2021(asv_op):
     return TDCFConstants(c0, c1, c2)
 
 
+def tdcf_constants_by_metric(asv_op):
+    """The t-DCF constants of both forms, keyed by the metric they serve.
+
+    Arguments
+    ---------
+    asv_op : ASVOperatingPoint
+        The fixed ASV operating point.
+
+    Returns
+    -------
+    dict
+        ``{"min_tdcf_2019": TDCFConstants, "min_tdcf_2021":
+        TDCFConstants}``.
+
+    Example
+    -------
+    >>> op = asv_operating_point([3.0, 4.0], [1.0, 2.0], [2.5, 0.0])
+    >>> sorted(tdcf_constants_by_metric(op))
+    ['min_tdcf_2019', 'min_tdcf_2021']
+    """
+    return {
+        "min_tdcf_2019": tdcf_constants_2019(asv_op),
+        "min_tdcf_2021": tdcf_constants_2021(asv_op),
+    }
+
+
 def compute_min_tdcf(bonafide_scores, spoof_scores, constants):
     """Minimum normalised t-DCF of a CM for given weights C0, C1, C2.
 
@@ -778,10 +804,7 @@ def _report_row(bonafide, spoof, where, asv_point):
     }
     if asv_point is not None:
         op, row["asv_spoof_set"] = asv_point
-        for key, constants in (
-            ("min_tdcf_2019", tdcf_constants_2019(op)),
-            ("min_tdcf_2021", tdcf_constants_2021(op)),
-        ):
+        for key, constants in tdcf_constants_by_metric(op).items():
             _check_tdcf_constants(constants)
             if constants.normaliser != 0:
                 row[key] = _min_tdcf_from_curve(curve, constants)
