@@ -418,15 +418,13 @@ def load_timings(path):
     return read_json(path) if path.is_file() else {}
 
 
-def record_timing(path, timings, name, seed, seconds):
+def record_timing(path, name, seed, seconds):
     """Adds one job's duration and rewrites the timings file atomically.
 
     Arguments
     ---------
     path : pathlib.Path
         ``<results>/<name>/timings.json``.
-    timings : dict
-        From ``load_timings``; updated in place.
     name : str
         The job name.
     seed : int
@@ -434,6 +432,7 @@ def record_timing(path, timings, name, seed, seconds):
     seconds : float
         How long the job ran.
     """
+    timings = load_timings(path)
     timings.setdefault(name, {})[str(seed)] = round(seconds, 1)
     write_json(path, timings)
 
@@ -548,20 +547,17 @@ def run_seed(plan, seed, out, data_folder, progress):
         The summary entries of the reported jobs.
     """
     folders = {
-        job["name"]: out / f"seed{seed}" / job["name"] for job in plan["jobs"]
+        job["name"]: job_folder(out, seed, job["name"]) for job in plan["jobs"]
     }
-    timings_path = out / TIMINGS_FILE
     for job in plan["jobs"]:
-        folder = folders[job["name"]]
-        if (folder / STAGES[job["stage"]][2]).is_file():
+        if job_done(folders[job["name"]], job):
             continue
         progress()
         job_start = time.perf_counter()
         flags = job_flags(plan, job, folders, data_folder, seed)
         run_job(job, flags, out / f"seed{seed}" / f"{job['name']}.log")
         seconds = time.perf_counter() - job_start
-        timings = load_timings(timings_path)
-        record_timing(timings_path, timings, job["name"], seed, seconds)
+        record_timing(out / TIMINGS_FILE, job["name"], seed, seconds)
         print(f"{job['name']} (seed {seed}): {seconds:.0f} s", flush=True)
     entries = [
         summary_entry(name, folders[name], seed) for name in plan["report"]
@@ -574,6 +570,44 @@ def run_seed(plan, seed, out, data_folder, progress):
                 )
             )
     return entries
+
+
+def job_folder(out, seed, name):
+    """The output folder of a job for a seed.
+
+    Arguments
+    ---------
+    out : pathlib.Path
+        ``<results>/<name>``.
+    seed : int
+        The seed.
+    name : str
+        The job name.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<out>/seed<seed>/<name>``.
+    """
+    return out / f"seed{seed}" / name
+
+
+def job_done(folder, job):
+    """Whether a job has written the file its stage ends with.
+
+    Arguments
+    ---------
+    folder : pathlib.Path
+        The job's output folder.
+    job : dict
+        The job (its ``stage``).
+
+    Returns
+    -------
+    bool
+        True when the stage's last output exists.
+    """
+    return (folder / STAGES[job["stage"]][2]).is_file()
 
 
 def pending_jobs(plan, seeds, out):
@@ -597,9 +631,7 @@ def pending_jobs(plan, seeds, out):
         (seed, job)
         for seed in seeds
         for job in plan["jobs"]
-        if not (
-            out / f"seed{seed}" / job["name"] / STAGES[job["stage"]][2]
-        ).is_file()
+        if not job_done(job_folder(out, seed, job["name"]), job)
     ]
 
 
@@ -656,11 +688,8 @@ def eval_asv_scores(plan, out, seed):
     """
     for job in plan["jobs"]:
         if job["stage"] == "ge2e":
-            path = (
-                out
-                / f"seed{seed}"
-                / job["name"]
-                / ASV_FILE.format(split="eval")
+            path = job_folder(out, seed, job["name"]) / ASV_FILE.format(
+                split="eval"
             )
             return path if path.is_file() else None
     return None
@@ -705,12 +734,13 @@ def main(argv=None):
         entries = run_seed(plan, seed, out, data_folder, progress)
         merged = write_summary(out, entries)
     print(markdown_table(merged))
+    done_seeds = sorted({entry["seed"] for entry in merged})
     if plan.get("comparisons"):
         comparisons = write_comparisons(
             out,
             plan,
-            sorted({entry["seed"] for entry in merged}),
-            lambda seed, name: out / f"seed{seed}" / name,
+            done_seeds,
+            lambda seed, name: job_folder(out, seed, name),
             data_folder / EVAL_PROTOCOL,
             lambda seed: eval_asv_scores(plan, out, seed),
         )
@@ -718,8 +748,10 @@ def main(argv=None):
     for job in plan["jobs"]:
         if job["stage"] == "robustness":
             reports = [
-                read_json(out / f"seed{seed}" / job["name"] / "robustness.json")
-                for seed in sorted({entry["seed"] for entry in merged})
+                read_json(
+                    job_folder(out, seed, job["name"]) / STAGES["robustness"][2]
+                )
+                for seed in done_seeds
             ]
             print(write_robustness(out, reports))
     print(f"{plan['name']}: {time.perf_counter() - start:.0f} s -> {out}")

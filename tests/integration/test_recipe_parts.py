@@ -336,8 +336,8 @@ def test_pipeline_estimates_time_left_from_measured_jobs(tmp_path):
     g, t1, t2, s = plan["jobs"]
     assert estimate_seconds(plan, g, timings) == 120.0
     assert estimate_seconds(plan, t2, timings) is None
-    record_timing(path, timings, "t1", 1, 300.0)
-    record_timing(path, load_timings(path), "t1", 2, 500.0)
+    record_timing(path, "t1", 1, 300.0)
+    record_timing(path, "t1", 2, 500.0)
     timings = load_timings(path)
     assert timings == {"t1": {"1": 300.0, "2": 500.0}}
     assert estimate_seconds(plan, t1, timings) == 400.0
