@@ -42,8 +42,9 @@ from speechbrain_asd.export import (
     export_onnx,
     quantize_onnx,
 )
-from speechbrain_asd.inference import INT8_ONNX_FILE, ONNX_FILE, SpoofDetector
+from speechbrain_asd.inference import SpoofDetector
 from speechbrain_asd.lobes.resnet_se import g_resnet_se, l_resnet_se
+from speechbrain_asd.model_folder import INT8_ONNX_FILE, ONNX_FILE
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PRESETS = {"student": l_resnet_se, "teacher": g_resnet_se}

@@ -229,7 +229,8 @@ def _cmd_export(args):
         Exit status.
     """
     from speechbrain_asd.export import export_model_folder, export_onnx
-    from speechbrain_asd.inference import INT8_ONNX_FILE, read_file_list
+    from speechbrain_asd.inference import read_file_list
+    from speechbrain_asd.model_folder import INT8_ONNX_FILE
 
     if args.calibration and not args.int8:
         raise ValueError("--calibration is for --int8: add --int8")

@@ -39,20 +39,22 @@ from speechbrain.utils.logger import get_logger
 import speechbrain_asd
 from speechbrain_asd.features import ConvolutionalFbank
 from speechbrain_asd.inference import (
-    CHECKPOINT_FILE,
-    HPARAMS_FILE,
-    INT8_ONNX_FILE,
-    ONNX_FILE,
     AudioWindows,
     SpoofDetector,
     check_files_exist,
-    check_model_folder,
     check_state_dict,
     read_state_dict,
 )
 from speechbrain_asd.lobes.complexity import count_macs, count_parameters
 from speechbrain_asd.lobes.resnet_se import ResNetSE
 from speechbrain_asd.lobes.score import bonafide_score
+from speechbrain_asd.model_folder import (
+    CHECKPOINT_FILE,
+    HPARAMS_FILE,
+    INT8_ONNX_FILE,
+    ONNX_FILE,
+    check_model_folder,
+)
 
 logger = get_logger(__name__)
 
@@ -740,7 +742,7 @@ def export_onnx(model_dir, onnx_path=None, quantize=False, calibration=None):
     >>> export_onnx("no/such/model")
     Traceback (most recent call last):
     ...
-    speechbrain_asd.inference.ModelFolderError: model folder ...
+    speechbrain_asd.model_folder.ModelFolderError: model folder ...
     """
     folder = check_model_folder(model_dir)
     onnx_path = Path(onnx_path) if onnx_path else folder / ONNX_FILE

@@ -42,6 +42,13 @@ from speechbrain.utils.logger import get_logger
 from tqdm import tqdm
 
 from speechbrain_asd.lobes.score import bonafide_score
+from speechbrain_asd.model_folder import (
+    CHECKPOINT_FILE,
+    HPARAMS_FILE,
+    ONNX_FILE,
+    ModelFolderError,
+    check_model_folder,
+)
 from speechbrain_asd.scorefiles import (
     cm_trials_by_id,
     read_cm_protocol,
@@ -50,10 +57,6 @@ from speechbrain_asd.scorefiles import (
 
 logger = get_logger(__name__)
 
-HPARAMS_FILE = "hyperparams.yaml"
-CHECKPOINT_FILE = "model.ckpt"
-ONNX_FILE = "model.onnx"
-INT8_ONNX_FILE = "model.int8.onnx"
 BACKENDS = ("torch", "onnx")
 # Peak amplitude at or below which a file counts as digital silence: one
 # step of 16-bit PCM.
@@ -84,19 +87,6 @@ class AudioInputError(ValueError):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{path}: {problem}")
-
-
-class ModelFolderError(ValueError):
-    """A model folder that is missing, incomplete or does not match its
-    checkpoint.
-
-    Example
-    -------
-    >>> raise ModelFolderError("no hyperparams.yaml in models/cm")
-    Traceback (most recent call last):
-    ...
-    speechbrain_asd.inference.ModelFolderError: no hyperparams.yaml in ...
-    """
 
 
 class BatchClassification(NamedTuple):
@@ -487,7 +477,7 @@ def load_checkpoint(model, path):
     >>> load_checkpoint(torch.nn.Linear(3, 1), path)
     Traceback (most recent call last):
     ...
-    speechbrain_asd.inference.ModelFolderError: ...model.ckpt does not ...
+    speechbrain_asd.model_folder.ModelFolderError: ...model.ckpt does not ...
     """
     state = read_state_dict(path)
     check_state_dict(model.state_dict(), state, path)
@@ -517,7 +507,7 @@ def verify_checkpoint_restored(model, path):
     >>> verify_checkpoint_restored(torch.nn.Linear(2, 1), path)
     Traceback (most recent call last):
     ...
-    speechbrain_asd.inference.ModelFolderError: ...not restored: bias, weight
+    speechbrain_asd.model_folder.ModelFolderError: ...not restored: bias, weight
     """
     state = read_state_dict(path)
     own = model.state_dict()
@@ -557,7 +547,7 @@ def read_state_dict(path):
     >>> read_state_dict(path)
     Traceback (most recent call last):
     ...
-    speechbrain_asd.inference.ModelFolderError: ...cannot read the checkpoint...
+    speechbrain_asd.model_folder.ModelFolderError: ...cannot read the...
     """
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -596,7 +586,7 @@ def check_state_dict(expected, state, path, model_source=HPARAMS_FILE):
     >>> check_state_dict(model, {"weight": torch.ones(1, 2)}, "m.ckpt")
     Traceback (most recent call last):
     ...
-    speechbrain_asd.inference.ModelFolderError: m.ckpt ...; missing: bias
+    speechbrain_asd.model_folder.ModelFolderError: m.ckpt ...; missing: bias
     """
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -639,49 +629,6 @@ def _listing(names, limit=10):
     if len(names) > limit:
         shown += f" and {len(names) - limit} more"
     return shown
-
-
-def check_model_folder(source, hparams_file=HPARAMS_FILE):
-    """Checks that a model folder exists locally and holds its files.
-
-    Arguments
-    ---------
-    source : str or os.PathLike
-        The folder.
-    hparams_file : str
-        Name of its hyperparameter file.
-
-    Returns
-    -------
-    folder : pathlib.Path
-        The folder, resolved.
-
-    Raises
-    ------
-    ModelFolderError
-        When the folder, its hyperparams file or its checkpoint is missing.
-
-    Example
-    -------
-    >>> check_model_folder("no/such/folder")
-    Traceback (most recent call last):
-    ...
-    speechbrain_asd.inference.ModelFolderError: model folder 'no/such/...
-    """
-    folder = Path(source)
-    if not folder.is_dir():
-        raise ModelFolderError(
-            f"model folder {str(source)!r} does not exist or is not a "
-            "folder (SpoofDetector loads local folders only, written by "
-            "speechbrain_asd.export.export_model_folder; it never downloads)"
-        )
-    for name in (hparams_file, CHECKPOINT_FILE):
-        if not (folder / name).is_file():
-            raise ModelFolderError(
-                f"{folder}: no {name} in this folder; is it a model folder "
-                "written by speechbrain_asd.export.export_model_folder?"
-            )
-    return folder.resolve()
 
 
 class SpoofDetector(Pretrained):
@@ -796,7 +743,7 @@ class SpoofDetector(Pretrained):
         >>> SpoofDetector.from_hparams("speechbrain/no-such-model")
         Traceback (most recent call last):
         ...
-        speechbrain_asd.inference.ModelFolderError: model folder ...
+        speechbrain_asd.model_folder.ModelFolderError: model folder ...
         """
         folder = check_model_folder(source, hparams_file)
         if backend not in BACKENDS:
@@ -1372,7 +1319,7 @@ def score_list_to_file(
     >>> score_list_to_file("no/model", "list.txt", "scores.txt")
     Traceback (most recent call last):
     ...
-    speechbrain_asd.inference.ModelFolderError: model folder 'no/model' ...
+    speechbrain_asd.model_folder.ModelFolderError: model folder 'no/model' ...
     """
     check_model_folder(model_dir)
     trials = None

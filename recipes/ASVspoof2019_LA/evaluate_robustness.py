@@ -66,8 +66,9 @@ from speechbrain_asd.attacks import (
     score_under_attack,
 )
 from speechbrain_asd.export import MODEL_INFO_FILE, export_model_folder
-from speechbrain_asd.inference import CHECKPOINT_FILE, SpoofDetector
+from speechbrain_asd.inference import SpoofDetector
 from speechbrain_asd.metrics import acceptance_rate, compute_eer
+from speechbrain_asd.model_folder import CHECKPOINT_FILE
 from speechbrain_asd.scorefiles import BONAFIDE
 
 RESULTS_JSON = "robustness.json"

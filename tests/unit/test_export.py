@@ -22,13 +22,10 @@ from speechbrain_asd.export import (
     export_model_folder,
     export_onnx,
 )
-from speechbrain_asd.inference import (
-    INT8_ONNX_FILE,
-    AudioInputError,
-    SpoofDetector,
-)
+from speechbrain_asd.inference import AudioInputError, SpoofDetector
 from speechbrain_asd.lobes.complexity import count_parameters
 from speechbrain_asd.lobes.resnet_se import ResNetSE
+from speechbrain_asd.model_folder import INT8_ONNX_FILE
 
 CLASS_NAMES = ["bonafide", "A01", "A02", "A03", "A04", "A05", "A06", "adv"]
 TINY = {"channels": [4, 8, 8, 8], "blocks": [1, 1, 1, 1], "emb_dim": 16}

@@ -17,18 +17,19 @@ import torch
 import torchaudio.functional
 from speechbrain.utils.checkpoints import Checkpointer
 
+from speechbrain_asd.cli import main
 from speechbrain_asd.export import export_model_folder
 from speechbrain_asd.inference import (
     AudioInputError,
     FileError,
     FileScore,
-    ModelFolderError,
     SpoofDetector,
     read_audio,
     score_list_to_file,
     window_spans,
 )
 from speechbrain_asd.lobes.resnet_se import ResNetSE
+from speechbrain_asd.model_folder import ModelFolderError, disallowed_tags
 from speechbrain_asd.scorefiles import read_cm_scores
 
 CLASS_NAMES = ["bonafide", "A01", "A02", "A03", "A04", "A05", "A06", "adv"]
@@ -276,6 +277,59 @@ def test_checkpoint_with_pickled_code_is_refused(model_dir, tmp_path):
     torch.save({"model": ResNetSE(**TINY)}, copy / "model.ckpt")
     with pytest.raises(ModelFolderError, match="cannot read the checkpoint"):
         SpoofDetector.from_hparams(copy)
+
+
+CODE_PAYLOADS = {
+    "python_object_apply": "x: !!python/object/apply:os.system ['{cmd}']\n",
+    "hyperpyyaml_apply": "x: !apply:os.system ['{cmd}']\n",
+    "other_class": "x: !new:subprocess.Popen [['sh', '-c', '{cmd}']]\n",
+    "name_tag": "x: !name:os.system\n",
+    "include": "x: !include:other.yaml\n",
+    "verbatim_tag": "x: !<tag:yaml.org,2002:python/object/apply:os.system>"
+    " ['{cmd}']\n",
+}
+
+
+@pytest.mark.parametrize("payload", sorted(CODE_PAYLOADS))
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_code_in_a_model_folder_is_refused_and_never_run(
+    model_dir, tmp_path, payload, backend
+):
+    """A line appended to hyperparams.yaml that would run code refuses the
+    folder with its line and tag, and the code never runs."""
+    copy = tmp_path / "copy"
+    shutil.copytree(model_dir, copy)
+    marker = tmp_path / "owned"
+    line = CODE_PAYLOADS[payload].format(cmd=f"touch {marker}")
+    hparams = copy / "hyperparams.yaml"
+    lines = hparams.read_text().count("\n")
+    hparams.write_text(hparams.read_text() + line)
+    with pytest.raises(ModelFolderError, match=f":{lines + 1}: tag .* not"):
+        SpoofDetector.from_hparams(copy, backend=backend)
+    assert not marker.exists()
+
+
+def test_tag_directive_cannot_smuggle_code(model_dir, tmp_path):
+    """A %TAG directive that renames python/object/apply is resolved before
+    the allow-list check, and the CLI fails with exit status 2."""
+    copy = tmp_path / "copy"
+    shutil.copytree(model_dir, copy)
+    marker = tmp_path / "owned"
+    hparams = copy / "hyperparams.yaml"
+    hparams.write_text(
+        "%TAG !e! tag:yaml.org,2002:python/object/apply:\n---\n"
+        + hparams.read_text()
+        + f"x: !e!os.system ['touch {marker}']\n"
+    )
+    wav = tmp_path / "a.wav"
+    soundfile.write(wav, _signal(0.5, RATE), RATE)
+    assert main(["classify", "--model", str(copy), str(wav)]) == 2
+    assert not marker.exists()
+
+
+def test_exported_folder_passes_the_allow_list(model_dir):
+    """Every tag an exported folder carries is allowed."""
+    assert disallowed_tags((model_dir / "hyperparams.yaml").read_text()) == []
 
 
 def _write(path, data, rate, **kwargs):
