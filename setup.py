@@ -21,8 +21,12 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.9",
-    packages=find_packages(include=["speechbrain_asd", "speechbrain_asd.*"]),
-    include_package_data=True,
+    # The top-level hparams/ folder ships inside the package as
+    # speechbrain_asd.hparams (the model-folder template export reads).
+    packages=find_packages(include=["speechbrain_asd", "speechbrain_asd.*"])
+    + ["speechbrain_asd.hparams"],
+    package_dir={"speechbrain_asd.hparams": "hparams"},
+    package_data={"speechbrain_asd.hparams": ["*.yaml"]},
     install_requires=[
         "speechbrain>=1.1",
         "torch>=2.1",
@@ -31,7 +35,6 @@ setup(
         "numpy>=1.23",
         "scipy>=1.10",
         "soundfile>=0.12",
-        "sentencepiece",
         "pyworld>=0.3",
         # pyworld imports pkg_resources, which setuptools 81 removes.
         "setuptools<81",

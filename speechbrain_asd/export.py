@@ -29,6 +29,7 @@ import math
 import os
 import shutil
 import tempfile
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +59,9 @@ from speechbrain_asd.model_folder import (
 
 logger = get_logger(__name__)
 
-TEMPLATE = (
-    Path(__file__).resolve().parents[1] / "hparams" / "spoof_detector.yaml"
+# The top-level hparams/ folder, installed as speechbrain_asd.hparams.
+TEMPLATE = Path(
+    resources.files("speechbrain_asd.hparams") / "spoof_detector.yaml"
 )
 MODEL_INFO_FILE = "model_info.json"
 CLASS_NAMES_FILE = "class_names.txt"

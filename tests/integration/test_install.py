@@ -1,0 +1,114 @@
+"""A regular (non-editable) install runs the README's model commands.
+
+The package is built into a wheel and installed into a folder of its own,
+then ``export``, ``classify`` and ``score`` run from that copy (not from the
+source tree), with the dependencies of the test environment.
+
+Authors
+ * speechbrain-asd developers
+"""
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import torch
+from speechbrain.utils.checkpoints import Checkpointer
+
+from speechbrain_asd.lobes.resnet_se import ResNetSE
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = {"channels": [4, 8, 8, 8], "blocks": [1, 1, 1, 1], "emb_dim": 16}
+CLASS_NAMES = ["bonafide", "A01", "A02", "A03", "A04", "A05", "A06", "adv"]
+RATE = 16000
+
+
+def _run(args, cwd, env=None):
+    """Runs a command, failing the test with its output when it fails.
+
+    Returns
+    -------
+    str
+        Its standard output.
+    """
+    result = subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def _stage_output(folder):
+    """Writes a recipe stage's output folder with a tiny model."""
+    torch.manual_seed(0)
+    Checkpointer(folder / "save", {"model": ResNetSE(**TINY)}).save_checkpoint(
+        meta={"dev_eer": 0.1}, name="epoch"
+    )
+    info = {
+        "model_kwargs": TINY,
+        "class_names": CLASS_NAMES,
+        "sample_rate": RATE,
+        "name": "tiny",
+        "metrics": {"dev_eer": 0.1},
+    }
+    (folder / "model_info.json").write_text(json.dumps(info))
+
+
+def test_wheel_install_runs_export_classify_and_score(tmp_path):
+    """The wheel carries the model-folder template, and the installed copy
+    exports a folder, classifies a file and writes a score file."""
+    wheels = tmp_path / "wheels"
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    _run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", wheels, "."],
+        cwd=ROOT,
+    )
+    (wheel,) = wheels.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "speechbrain_asd/hparams/spoof_detector.yaml" in names
+    site = tmp_path / "site"
+    _run([*pip, "install", "--no-deps", "--target", site, wheel], cwd=tmp_path)
+
+    run = tmp_path / "run"
+    _stage_output(run)
+    wav = tmp_path / "a.wav"
+    noise = np.random.default_rng(0).standard_normal(RATE) * 0.1
+    soundfile.write(wav, noise, RATE)
+    (tmp_path / "list.txt").write_text(f"{wav}\n")
+    env = dict(os.environ, PYTHONPATH=str(site))
+    cli = [sys.executable, "-m", "speechbrain_asd.cli"]
+    where = _run(
+        [
+            sys.executable,
+            "-c",
+            "import speechbrain_asd; print(speechbrain_asd.__file__)",
+        ],
+        cwd=tmp_path,
+        env=env,
+    )
+    assert Path(where.strip()).is_relative_to(site)
+    _run([*cli, "export", "--from", run, "--out", "model"], tmp_path, env)
+    out = _run(
+        [*cli, "classify", "--model", "model", wav, "--json"], tmp_path, env
+    )
+    assert json.loads(out)[0]["file"] == str(wav)
+    _run(
+        [
+            *cli,
+            "score",
+            "--model",
+            "model",
+            "--list",
+            "list.txt",
+            "--out",
+            "s.txt",
+        ],
+        tmp_path,
+        env,
+    )
+    assert (tmp_path / "s.txt").read_text().split()[0] == "a"
