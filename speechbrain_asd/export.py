@@ -47,7 +47,7 @@ from speechbrain_asd.inference import (
     read_state_dict,
 )
 from speechbrain_asd.lobes.complexity import count_macs, count_parameters
-from speechbrain_asd.lobes.resnet_se import ResNetSE
+from speechbrain_asd.lobes.resnet_se import ResNetSE, without_exits
 from speechbrain_asd.lobes.score import bonafide_score
 from speechbrain_asd.model_folder import (
     CHECKPOINT_FILE,
@@ -413,7 +413,7 @@ def _deployable_state(path, model):
         Tensor by name, loadable strictly into ``model``.
     """
     state = read_state_dict(path)
-    state = {k: v for k, v in state.items() if not k.startswith("exits.")}
+    state = without_exits(state)
     check_state_dict(model.state_dict(), state, path, MODEL_INFO_FILE)
     model.load_state_dict(state, strict=True)
     return state

@@ -23,10 +23,11 @@ from speechbrain.utils.distributed import ddp_barrier, if_main_process
 from speechbrain.utils.logger import get_logger
 from torch.nn.parallel import DistributedDataParallel
 
+from speechbrain_asd.lobes.resnet_se import without_exits
+
 logger = get_logger(__name__)
 
 MODEL_RECOVERABLE = "model"
-EXITS_PREFIX = "exits."
 
 
 class StageBrain(sb.Brain):
@@ -242,7 +243,7 @@ def load_model_state(model, checkpoint, allow_missing_prefix=None):
             f"checkpoint {checkpoint.path} has no '{MODEL_RECOVERABLE}' file"
         )
     state = torch.load(path, map_location="cpu", weights_only=True)
-    state = {k: v for k, v in state.items() if not k.startswith(EXITS_PREFIX)}
+    state = without_exits(state)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     if allow_missing_prefix is not None:
@@ -340,11 +341,7 @@ def check_model_kwargs(model, model_kwargs):
     from speechbrain_asd.lobes.resnet_se import ResNetSE
 
     reference = ResNetSE(**dict(model_kwargs, aux_exits=False)).state_dict()
-    own = {
-        k: v.shape
-        for k, v in model.state_dict().items()
-        if not k.startswith(EXITS_PREFIX)
-    }
+    own = {k: v.shape for k, v in without_exits(model.state_dict()).items()}
     if own != {k: v.shape for k, v in reference.items()}:
         raise ValueError(
             "the model does not match model_kwargs: override the YAML keys "

@@ -9,7 +9,7 @@ the student L-ResNetSE from a frozen teacher (``hparams/student.yaml``,
 ``kd: hinton | decoupled``). Both take the same options:
 
 * ``aeg: none | static | active``: no adversarial examples; the set written
-  once by ``generate_adversarial_set.py``; or a set regenerated with the
+  once by ``generate_aeg.py``; or a set regenerated with the
   current model before every epoch (same pairs, same
   ``generate_adversarial_set``). For active AEG the training set holds the
   original utterances plus one slot per pair, and ``SlotSampler``

@@ -24,6 +24,7 @@ logger = get_logger(__name__)
 
 FREQ_POOLINGS = ("mean", "flatten")
 DOWNSAMPLINGS = ("maxpool", "conv")
+EXITS_PREFIX = "exits."
 
 
 class SqueezeExcitation(torch.nn.Module):
@@ -248,7 +249,7 @@ class ResNetSE(torch.nn.Module):
     but the last (self-distillation), on that stage's mean over frequency
     and valid frames (``forward_exits``); they sit in the separate submodule
     ``exits``, are never used by ``forward`` or ``embed``, and
-    ``remove_exits`` or ``deployable_state_dict`` leave a model identical
+    ``deployable_state_dict`` leaves a model identical
     to one built without them.
 
     Presets (``l_resnet_se``, ``g_resnet_se``), measured by
@@ -574,23 +575,6 @@ class ResNetSE(torch.nn.Module):
         exits.append((self.classifier(embedding), embedding))
         return exits
 
-    def remove_exits(self):
-        """Drops the auxiliary exits, leaving the deployable model.
-
-        Returns
-        -------
-        model : ResNetSE
-            This model, now without exits.
-
-        Example
-        -------
-        >>> model = ResNetSE(blocks=(1, 1, 1, 1), aux_exits=True)
-        >>> model.remove_exits().exits is None
-        True
-        """
-        self.exits = None
-        return self
-
     def deployable_state_dict(self):
         """The state dict without the auxiliary exits.
 
@@ -608,11 +592,28 @@ class ResNetSE(torch.nn.Module):
         >>> plain.load_state_dict(model.deployable_state_dict())
         <All keys matched successfully>
         """
-        return {
-            name: value
-            for name, value in self.state_dict().items()
-            if not name.startswith("exits.")
-        }
+        return without_exits(self.state_dict())
+
+
+def without_exits(state):
+    """Drops the auxiliary exits' entries (``exits.*``) from a state dict.
+
+    Arguments
+    ---------
+    state : dict
+        A ResNetSE state dict, with or without exits.
+
+    Returns
+    -------
+    dict
+        The entries of the deployable model.
+
+    Example
+    -------
+    >>> sorted(without_exits({"exits.0.w": 1, "classifier.w": 2}))
+    ['classifier.w']
+    """
+    return {k: v for k, v in state.items() if not k.startswith(EXITS_PREFIX)}
 
 
 def l_resnet_se(**overrides):

@@ -9,8 +9,9 @@ q^T = softmax(student / T) at temperature T:
   L = gamma * T^2 * KL(p^T || q^T) + (1 - gamma) * NLL(student, targets),
   where NLL is taken over log_softmax of the raw student logits (T = 1).
 * Decoupled KD (Zhao et al., CVPR 2022), the label-level KD that the
-  speaker-verification paper of seed 003 re-weights to emphasise the
-  non-target classes. The KL splits exactly into
+  paper "Emphasizing non-target speakers' knowledge in knowledge
+  distillation for speaker verification" (ICASSP 2024) re-weights to
+  emphasise the non-target classes. The KL splits exactly into
 
       KL(p^T || q^T) = TCKD + (1 - p^T_t) * NCKD,
 

@@ -1,7 +1,7 @@
 """Self-distillation loss: a network's deepest exit teaches its shallow ones.
 
 After Xue et al., "Learning from yourself: a self-distillation method for
-fake speech detection" (ICASSP 2023, seed 002). The network is cut into
+fake speech detection" (ICASSP 2023). The network is cut into
 segments; each shallow segment gets its own classifier (an "exit"); the
 deepest classifier is the teacher of all shallow ones (KL on the outputs),
 and a distillation path pulls each shallow feature towards the deepest

@@ -10,9 +10,11 @@ Authors
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
+from fnmatch import fnmatch
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,15 @@ ROOT = Path(__file__).resolve().parents[2]
 TINY = {"channels": [4, 8, 8, 8], "blocks": [1, 1, 1, 1], "emb_dim": 16}
 CLASS_NAMES = ["bonafide", "A01", "A02", "A03", "A04", "A05", "A06", "adv"]
 RATE = 16000
+# Top-level entries the wheel is not built from.
+NOT_BUILT = (".*", "build", "data", "results", "benchmarks", "*.egg-info")
+
+
+def _not_built(folder, names):
+    """The top-level entries of NOT_BUILT, for ``shutil.copytree``."""
+    if Path(folder) != ROOT:
+        return []
+    return [n for n in names if any(fnmatch(n, p) for p in NOT_BUILT)]
 
 
 def _run(args, cwd, env=None):
@@ -62,15 +73,18 @@ def _stage_output(folder):
 def test_wheel_install_runs_export_classify_and_score(tmp_path):
     """The wheel carries the model-folder template, and the installed copy
     exports a folder, classifies a file and writes a score file."""
+    source = tmp_path / "source"  # a copy: the build writes build/ there
+    shutil.copytree(ROOT, source, ignore=_not_built)
     wheels = tmp_path / "wheels"
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     _run(
         [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", wheels, "."],
-        cwd=ROOT,
+        cwd=source,
     )
     (wheel,) = wheels.glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "speechbrain_asd/hparams/spoof_detector.yaml" in names
+    assert "speechbrain_asd/data/asvspoof.py" in names
     site = tmp_path / "site"
     _run([*pip, "install", "--no-deps", "--target", site, wheel], cwd=tmp_path)
 
