@@ -18,6 +18,7 @@ Authors
 """
 
 import json
+import re
 import statistics
 from collections import defaultdict
 
@@ -33,6 +34,10 @@ SUMMARY_FIELDS = (
     "min_tdcf_2021",
 )
 COMPARISON_METRICS = ("eer", "min_tdcf_2021")
+TRAIN_LOG = "train_log.txt"
+# "epoch: 3, lr: 7.22e-04 - train loss: 1.32 - valid loss: 1.84, valid EER:
+# 29.69, ..." (SpeechBrain's FileTrainLogger)
+LOG_FIELD = re.compile(r"(epoch|train loss|valid EER): ([-+0-9.e]+)")
 VERDICTS = ("holds", "reversed", "not resolved")
 
 
@@ -95,8 +100,100 @@ def summary_entry(name, folder, seed):
         entry[key] = report[key]
     entry.update({key: report[key] for key in SUMMARY_FIELDS})
     entry["intervals"] = report.get("intervals", {})
+    entry["curve"] = read_curve(folder / TRAIN_LOG)
     entry["folder"] = str(folder)
     return entry
+
+
+def read_curve(path):
+    """A stage's train loss and dev EER by epoch, from its training log.
+
+    Arguments
+    ---------
+    path : pathlib.Path
+        The stage's ``train_log.txt`` (SpeechBrain's ``FileTrainLogger``).
+
+    Returns
+    -------
+    list of dict
+        ``epoch``, ``train_loss``, ``dev_eer`` (a fraction), by epoch; the
+        last line of an epoch logged twice wins; empty without a log.
+
+    Example
+    -------
+    >>> log = getfixture("tmp_path") / "train_log.txt"
+    >>> _ = log.write_text(
+    ...     "epoch: 1, lr: 1.00e-03 - train loss: 2.04 - valid loss: 5.55, "
+    ...     "valid EER: 50.00, valid min_tDCF_2021: 9.53e-01\\n"
+    ... )
+    >>> read_curve(log)
+    [{'epoch': 1, 'train_loss': 2.04, 'dev_eer': 0.5}]
+    """
+    if not path.is_file():
+        return []
+    by_epoch = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        fields = dict(LOG_FIELD.findall(line))
+        if {"epoch", "train loss", "valid EER"} <= set(fields):
+            epoch = int(fields["epoch"])
+            by_epoch[epoch] = {
+                "epoch": epoch,
+                "train_loss": float(fields["train loss"]),
+                "dev_eer": float(fields["valid EER"]) / 100.0,
+            }
+    return [by_epoch[epoch] for epoch in sorted(by_epoch)]
+
+
+def curves_table(entries):
+    """Dev EER by epoch and the last train loss of each model.
+
+    Arguments
+    ---------
+    entries : list of dict
+        Summary entries with their ``curve`` (several seeds per name
+        possible: each cell is the mean over the seeds that reached it).
+
+    Returns
+    -------
+    str
+        A markdown table, one row per model.
+
+    Example
+    -------
+    >>> entries = [
+    ...     {"name": "m", "curve": [
+    ...         {"epoch": 1, "train_loss": 2.0, "dev_eer": 0.5},
+    ...         {"epoch": 2, "train_loss": 1.0, "dev_eer": 0.25}]},
+    ...     {"name": "m", "curve": [
+    ...         {"epoch": 1, "train_loss": 1.5, "dev_eer": 0.3}]},
+    ... ]
+    >>> print(curves_table(entries))
+    | model | seeds | last train loss | dev EER (%) by epoch: 1 | 2 |
+    |---|---|---|---|---|
+    | m | 2 | 1.2500 | 40.00 | 25.00 |
+    """
+    names = list(dict.fromkeys(entry["name"] for entry in entries))
+    epochs = max((len(e.get("curve", [])) for e in entries), default=0)
+    header = ["model", "seeds", "last train loss", "dev EER (%) by epoch: 1"]
+    header += [str(epoch) for epoch in range(2, epochs + 1)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name in names:
+        curves = [e.get("curve", []) for e in entries if e["name"] == name]
+        by_epoch = defaultdict(list)
+        for curve in curves:
+            for point in curve:
+                by_epoch[point["epoch"]].append(100.0 * point["dev_eer"])
+        last = [curve[-1]["train_loss"] for curve in curves if curve]
+        cells = [name, str(len(curves))]
+        cells.append(f"{statistics.fmean(last):.4f}" if last else "-")
+        cells += [
+            f"{statistics.fmean(by_epoch[epoch]):.2f}"
+            if by_epoch[epoch]
+            else "-"
+            for epoch in range(1, epochs + 1)
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def _cell(values, percent):
@@ -243,6 +340,7 @@ def write_summary(out, entries):
     merged.sort(key=lambda e: e["seed"])
     write_json(path, {"models": merged})
     write_text_atomic(out / "summary.md", markdown_table(merged) + "\n")
+    write_text_atomic(out / "curves.md", curves_table(merged) + "\n")
     return merged
 
 

@@ -11,10 +11,10 @@ set, the teacher of a student), skips jobs that already finished (so an
 interrupted run resumes where it stopped), and exports the models the plan
 names under ``export`` as model folders that ``SpoofDetector.from_hparams``
 loads (``<results>/<name>/<job>_model``, with a DET plot per attack in
-``<job>_plots/det.png``), prints one table, and writes
+``<job>_plots/det.png``), prints the tables, and writes
 ``<results>/<name>/summary.json`` (one entry per reported model and seed,
-with the exported folder) and ``summary.md`` (mean +- std over the seeds
-run).
+with the exported folder and its learning curve), ``summary.md`` (mean +-
+std over the seeds run) and ``curves.md`` (dev EER by epoch).
 
 Before each job it prints how many jobs are left over all the seeds asked
 for and the time they should take: each job's duration is kept in
@@ -41,6 +41,7 @@ from pathlib import Path
 import yaml
 from pipeline_report import (
     comparisons_table,
+    curves_table,
     markdown_table,
     read_json,
     read_report,
@@ -734,6 +735,7 @@ def main(argv=None):
         entries = run_seed(plan, seed, out, data_folder, progress)
         merged = write_summary(out, entries)
     print(markdown_table(merged))
+    print(curves_table(merged))
     done_seeds = sorted({entry["seed"] for entry in merged})
     if plan.get("comparisons"):
         comparisons = write_comparisons(
