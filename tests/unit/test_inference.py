@@ -9,6 +9,7 @@ import json
 import math
 import shutil
 import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -434,7 +435,7 @@ def _bad_inputs(folder):
     inf = _signal(0.5, RATE)
     inf[10] = np.inf
     flac = _write(folder / "full.flac", _signal(1.0, RATE), RATE)
-    raw = open(flac, "rb").read()
+    raw = Path(flac).read_bytes()
     (folder / "truncated.flac").write_bytes(raw[: len(raw) // 2])
     (folder / "empty.wav").write_bytes(b"")
     (folder / "notes.txt").write_text("not audio\n")
