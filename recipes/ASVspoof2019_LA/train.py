@@ -35,6 +35,7 @@ Authors
  * speechbrain-asd developers
 """
 
+import copy
 import os
 import sys
 
@@ -603,13 +604,12 @@ def initialise_from_ge2e(hparams, train_set):
     """Loads the best GE2E checkpoint into the model, at a fresh model's scale.
 
     Every key of the checkpoint is checked. GE2E scores cosines, so the
-    scale of its embeddings is free, and pre-training inflates it (~8x a
-    fresh model's norm here): the new 8-class head would start with large
-    logits, and each Adam step on it would move them by as much, so
-    fine-tuning at lr 1e-3 began above chance loss and learnt slowly. The
-    embedding layer is therefore rescaled so that the mean embedding norm
-    on the first training batch equals that of the freshly initialised
-    model; the GE2E model's cosines, so its speaker scores, are unchanged.
+    scale of its embeddings is free, and pre-training inflates it: the new
+    8-class head would start with large logits, and each Adam step on it
+    would move them by as much. The embedding layer is therefore rescaled
+    so that the mean embedding norm on the first training batch, in train
+    mode, equals that of the freshly initialised model; the GE2E model's
+    cosines, so its speaker scores, are unchanged.
 
     Arguments
     ---------
@@ -639,12 +639,16 @@ def initialise_from_ge2e(hparams, train_set):
 
 
 def mean_embedding_norm(model, feats, lens):
-    """Mean L2 norm of a model's embeddings of a batch (eval mode).
+    """Mean L2 norm of a model's embeddings of a batch, as training sees it.
+
+    The model runs in train mode (BatchNorm on the batch's statistics, the
+    scale the new head meets during fine-tuning) on a copy, so that its
+    running statistics and mode are left untouched.
 
     Arguments
     ---------
     model : ResNetSE
-        The model; left in the mode it was in.
+        The model.
     feats : torch.Tensor
         Features, shape [batch, frames, n_mels].
     lens : torch.Tensor
@@ -655,12 +659,9 @@ def mean_embedding_norm(model, feats, lens):
     float
         The mean norm.
     """
-    training = model.training
-    model.eval()
+    replica = copy.deepcopy(model).train()
     with torch.no_grad():
-        norm = model.embed(feats, lens).norm(dim=1).mean().item()
-    model.train(training)
-    return norm
+        return replica.embed(feats, lens).norm(dim=1).mean().item()
 
 
 def make_train_loader(brain, data, hparams):

@@ -48,6 +48,7 @@ from speechbrain.dataio.dataloader import make_dataloader
 from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
 
+from speechbrain_asd.batchnorm import recalibrate_batchnorm
 from speechbrain_asd.data.sampler import SpeakerBatchSampler
 from speechbrain_asd.metrics import compute_eer
 from speechbrain_asd.scorefiles import write_asv_scores
@@ -66,7 +67,8 @@ class GE2EBrain(StageBrain):
     model's ``embed`` method, wrapped so that DDP sees it as ``forward``)
     and ``ge2e_loss`` (its learnable scale and bias). Dev and eval passes
     store the embedding of every utterance; the ASV trials are scored from
-    them in ``on_stage_end``.
+    them in ``on_stage_end``. ``bn_loader`` (set by ``main``) holds the
+    training crops that the BatchNorm statistics are re-estimated on.
     """
 
     def compute_forward(self, batch, stage):
@@ -119,6 +121,11 @@ class GE2EBrain(StageBrain):
     def on_stage_start(self, stage, epoch=None):
         """Sets the epoch's learning rate, or empties the embedding store.
 
+        Before each dev pass the BatchNorm running statistics are
+        re-estimated on ``bn_loader`` (training crops): after a short
+        GE2E run their running averages are still mostly their initial
+        values, which made every eval-mode embedding point the same way.
+
         Arguments
         ---------
         stage : speechbrain.Stage
@@ -130,8 +137,15 @@ class GE2EBrain(StageBrain):
             self.lr = set_epoch_lr(
                 self.optimizer, self.hparams.lr_annealing, epoch
             )
-        else:
-            self.embeddings = {}
+            return
+        self.embeddings = {}
+        if stage == sb.Stage.VALID:
+            # The checkpoint saved after this pass keeps these statistics.
+            recalibrate_batchnorm(
+                self.hparams.model,
+                self.bn_loader,
+                lambda batch: self.compute_forward(batch, sb.Stage.TRAIN),
+            )
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Logs the epoch and checkpoints on the dev speaker EER.
@@ -280,6 +294,9 @@ def dataio_prepare(hparams):
         N x M batches from ``SpeakerBatchSampler``.
     sampler : SpeakerBatchSampler
         Its batch sampler (for ``brain.train_sampler``).
+    bn_loader : speechbrain.dataio.dataloader.SaveableDataLoader
+        Training crops (``bn_recalibration_items``, proportional per
+        speaker) for the BatchNorm statistics.
     asv : dict
         Per split (``dev``, ``eval``): ``enrol`` and ``trials`` rows.
     """
@@ -305,6 +322,13 @@ def dataio_prepare(hparams):
     train_loader = make_dataloader(
         train_set, batch_sampler=sampler, num_workers=hparams["num_workers"]
     )
+    bn_rows = select_subset(
+        train_rows, hparams["bn_recalibration_items"], "spk_id", hparams["seed"]
+    )
+    bn_loader = make_dataloader(
+        make_dataset(bn_rows, train_pipeline, with_labels=False),
+        **hparams["eval_dataloader_opts"],
+    )
     asv = {
         "dev": {
             "enrol": load_rows(hparams["dev_enrol_csv"], data_folder),
@@ -323,7 +347,7 @@ def dataio_prepare(hparams):
     asv["dev_selection"] = select_subset(
         bona_fide, hparams["dev_max_trials"], "key", hparams["seed"]
     )
-    return train_loader, sampler, asv
+    return train_loader, sampler, bn_loader, asv
 
 
 def asv_dataset(hparams, enrol_rows, trial_rows):
@@ -413,7 +437,7 @@ def main():
         },
     )
     check_model_kwargs(hparams["model"], hparams["model_kwargs"])
-    train_loader, sampler, asv = dataio_prepare(hparams)
+    train_loader, sampler, bn_loader, asv = dataio_prepare(hparams)
     modules = dict(hparams["modules"])
     modules["embedder"] = ModelMethod(hparams["model"], "embed")
     brain = GE2EBrain(
@@ -426,6 +450,7 @@ def main():
     brain.dev_enrol = asv["dev"]["enrol"]
     brain.dev_trials = asv["dev_selection"]
     brain.train_sampler = sampler
+    brain.bn_loader = bn_loader
     brain.checkpointer.add_recoverable("dataloader-TRAIN", train_loader)
     brain.fit(
         brain.hparams.epoch_counter,
