@@ -19,9 +19,9 @@ seconds and ``--min-steps`` steps have passed, and keeps the median step;
 a variant still running after 240 s is reported as timed out. The recipe's
 default (2 threads, batch 16, 1 s crops) is the baseline; each other
 variant changes one thing of it. Run it on an otherwise idle machine: other
-processes make every number meaningless. Reported: utterances per second, seconds per epoch of 800
-crops, the share of the step the features take (timed alone, same batch),
-and the fraction of the machine's fp32 peak (the best 2048 x 2048
+processes make every number meaningless. Reported: utterances per second,
+seconds per epoch of 800 crops, the share of the step the features take
+(timed alone, same batch), and the fraction of the machine's fp32 peak (the best 2048 x 2048
 ``torch.matmul`` on 1 or 2 threads, measured in its own process) that the
 step reaches, counting training as 3 x the forward pass's FLOPs (2 x the
 MACs of ``speechbrain_asd.lobes.complexity.count_macs``), plus the
