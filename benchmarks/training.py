@@ -11,25 +11,24 @@ teacher's forward pass under ``no_grad``; the teacher built from
 Adam step. Weights are seeded random; the batch is noise with 8-class
 labels (speed depends on neither).
 
-Each variant runs in its own Python process (thread settings, backend
-flags, ``OMP_WAIT_POLICY`` and compiled code cannot leak into the next
-one): it builds the Brain, runs an untimed warm-up step (two with
-``compile``; the first compiles), then timed steps until ``--min-time``
-seconds and ``--min-steps`` steps have passed, and keeps the median step;
-a variant still running after 240 s is reported as timed out. The recipe's
-default (2 threads, batch 16, 1 s crops) is the baseline; each other
-variant changes one thing of it. Run it on an otherwise idle machine: other
-processes make every number meaningless. Reported: utterances per second,
-seconds per epoch of 800 crops, the share of the step the features take
-(timed alone, same batch), and the fraction of the machine's fp32 peak (the best 2048 x 2048
-``torch.matmul`` on 1 or 2 threads, measured in its own process) that the
-step reaches, counting training as 3 x the forward pass's FLOPs (2 x the
-MACs of ``speechbrain_asd.lobes.complexity.count_macs``), plus the
-teacher's forward pass for KD. The bf16 variant also compares the loss and
-gradients of one step with those of fp32 from the same weights; the data
-loading variants read real FLAC crops through the recipe's
-``asvspoof_dataio`` with ``num_workers`` 0 and 1. Writes
-``benchmarks/results/training.json`` and
+Each variant runs in its own Python process (thread settings, backend flags,
+``OMP_WAIT_POLICY`` and compiled code cannot leak into the next one): it builds
+the Brain, runs an untimed warm-up step (two with ``compile``; the first
+compiles), then timed steps until ``--min-time`` seconds and ``--min-steps``
+steps have passed, and keeps the median step; a variant still running after 240
+s is reported as timed out. The recipe's default (2 threads, batch 16, 1 s
+crops) is the baseline; each other variant changes one thing of it. Run it on
+an otherwise idle machine: other processes make every number meaningless.
+Reported: utterances per second, seconds per epoch of 800 crops, the share of
+the step the features take (timed alone, same batch), and the fraction of the
+machine's fp32 peak (the best 2048 x 2048 ``torch.matmul`` on 1 or 2 threads,
+measured in its own process) that the step reaches, counting training as 3 x
+the forward pass's FLOPs (2 x the MACs of
+``speechbrain_asd.lobes.complexity.count_macs``), plus the teacher's forward
+pass for KD. The bf16 variant also compares the loss and gradients of one step
+with those of fp32 from the same weights; the data loading variants read real
+FLAC crops through the recipe's ``asvspoof_dataio`` with ``num_workers`` 0 and
+1. Writes ``benchmarks/results/training.json`` and
 ``benchmarks/results/training.md`` and prints the markdown table.
 
 Usage: ``python benchmarks/training.py [--min-time 3] [--min-steps 2]
