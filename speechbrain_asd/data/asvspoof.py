@@ -837,27 +837,3 @@ def _already_done(opt_path, options, paths):
         return load_pkl(opt_path) == options
     except Exception:  # an unreadable pickle only means "prepare again"
         return False
-
-
-def read_speakers(path: str) -> List[str]:
-    """Reads a speaker list written by ``prepare_asvspoof``.
-
-    Arguments
-    ---------
-    path : str
-        A ``{split}_speakers.txt`` file.
-
-    Returns
-    -------
-    list of str
-        The speaker ids.
-
-    Example
-    -------
-    >>> path = getfixture("tmp_path") / "train_speakers.txt"
-    >>> _ = path.write_text("LA_0079\\nLA_0080\\n")
-    >>> read_speakers(path)
-    ['LA_0079', 'LA_0080']
-    """
-    with open(path, encoding="utf-8") as handle:
-        return [line.strip() for line in handle if line.strip()]

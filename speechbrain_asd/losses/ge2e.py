@@ -160,8 +160,6 @@ class GE2ELoss(torch.nn.Module):
     >>> loss.backward()
     >>> loss_fn.w_raw.grad is not None and loss_fn.b.grad is not None
     True
-    >>> loss_fn.similarity(emb).shape
-    torch.Size([3, 4, 3])
     """
 
     def __init__(self, init_w=10.0, init_b=-5.0, reduction="mean"):
@@ -201,21 +199,6 @@ class GE2ELoss(torch.nn.Module):
             The loss, reduced as set at construction.
         """
         return ge2e_loss(embeddings, self.w, self.b, self.reduction)
-
-    def similarity(self, embeddings):
-        """Returns the similarity matrix with the current w and b.
-
-        Arguments
-        ---------
-        embeddings : torch.Tensor
-            Shape [N speakers, M utterances, D], N >= 2, M >= 2.
-
-        Returns
-        -------
-        similarity : torch.Tensor
-            Shape [N, M, N]; see ``ge2e_similarity``.
-        """
-        return ge2e_similarity(embeddings, self.w, self.b)
 
 
 def _softplus_inverse(value):

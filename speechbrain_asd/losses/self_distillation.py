@@ -217,7 +217,7 @@ class SelfDistillationLoss(torch.nn.Module):
     >>> loss.backward()
     >>> loss_fn.projections[0].weight.grad.shape
     torch.Size([64, 16])
-    >>> sorted(loss_fn.terms(exits, targets))
+    >>> sorted(self_distillation_terms(exits, targets, loss_fn.projections))
     ['deep_nll', 'feature', 'kl', 'shallow_nll']
     """
 
@@ -278,26 +278,6 @@ class SelfDistillationLoss(torch.nn.Module):
             self.alpha,
             self.feature_weight,
             self.reduction,
-        )
-
-    def terms(self, exits, targets):
-        """Returns the unweighted per-example terms, e.g. for logging.
-
-        Arguments
-        ---------
-        exits : sequence of (torch.Tensor, torch.Tensor)
-            ``(logits [B, C], feature [B, D_k])`` per exit, shallow to deep.
-        targets : torch.Tensor
-            Target class indices, shape [B] or [B, 1].
-
-        Returns
-        -------
-        terms : dict of str to torch.Tensor
-            See ``self_distillation_terms``.
-        """
-        self._check_feature_dims(exits)
-        return self_distillation_terms(
-            exits, targets, self.projections, self.temperature
         )
 
     def _check_feature_dims(self, exits):

@@ -23,7 +23,6 @@ from speechbrain_asd.data.asvspoof import (
     OPT_FILE,
     class_label,
     prepare_asvspoof,
-    read_speakers,
 )
 from speechbrain_asd.scorefiles import (
     ASVTrial,
@@ -265,12 +264,17 @@ def test_cm_manifests(corpus):
     ]
 
 
+def _speakers(path):
+    """The speaker ids of a ``{split}_speakers.txt`` file, one a line."""
+    return Path(path).read_text(encoding="utf-8").split()
+
+
 def test_speaker_lists(corpus):
     """Each split gets its sorted speaker list."""
     out = prepare_asvspoof(corpus["root"], corpus["save"])
-    assert read_speakers(out["train_speakers"]) == ["LA_0079", "LA_0080"]
-    assert read_speakers(out["dev_speakers"]) == ["LA_0069", "LA_0070"]
-    assert read_speakers(out["eval_speakers"]) == ["LA_0039", "LA_0040"]
+    assert _speakers(out["train_speakers"]) == ["LA_0079", "LA_0080"]
+    assert _speakers(out["dev_speakers"]) == ["LA_0069", "LA_0070"]
+    assert _speakers(out["eval_speakers"]) == ["LA_0039", "LA_0040"]
 
 
 def test_asv_manifests(corpus):
@@ -329,7 +333,7 @@ def test_eval_2021_manifest(corpus):
     assert rows[0]["wav"] == (
         "$data_root_2021/ASVspoof2021_LA_eval/flac/LA_E_9332881.flac"
     )
-    assert read_speakers(out["eval_2021_speakers"]) == ["LA_0009", "LA_0020"]
+    assert _speakers(out["eval_2021_speakers"]) == ["LA_0009", "LA_0020"]
 
 
 def test_manifests_load_in_speechbrain(corpus):
