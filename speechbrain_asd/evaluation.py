@@ -63,7 +63,7 @@ def _few(ids):
     return shown
 
 
-def _select_subset(trials, subset, protocol_path):
+def _trials_in_subset(trials, subset, protocol_path):
     """Keeps the trials of one subset of an ASVspoof 2021 protocol.
 
     Arguments
@@ -215,7 +215,7 @@ def _read_protocol(protocol_path, subset):
         trial to evaluate.
     """
     trials = read_cm_protocol(protocol_path)
-    selected = _select_subset(trials, subset, protocol_path)
+    selected = _trials_in_subset(trials, subset, protocol_path)
     where = "" if subset is None else f" of subset {subset!r}"
     for name, spoofed in (("bona fide", False), ("spoof", True)):
         if not any((t.key != BONAFIDE) == spoofed for t in selected):
@@ -724,7 +724,7 @@ def plot_score_file(scores_path, protocol_path, out_dir, subset=None):
     ]
 
 
-def _cell(value, digits, scale=1):
+def _number_cell(value, digits, scale=1):
     """Formats one number of a table.
 
     Arguments
@@ -761,7 +761,7 @@ def _span(interval, digits, scale=1):
     str
         The interval, e.g. ``"[3.10, 6.02]"``.
     """
-    low, high = (_cell(bound, digits, scale) for bound in interval)
+    low, high = (_number_cell(bound, digits, scale) for bound in interval)
     return f"[{low}, {high}]"
 
 
@@ -845,7 +845,7 @@ def _report_lines(name, row, marked):
     cells = [name, str(row["n_bonafide"]), str(row["n_spoof"])]
     speaker = ["  by speaker", "", ""]
     for key, _, digits, scale in _METRICS:
-        cell = _cell(row[key], digits, scale)
+        cell = _number_cell(row[key], digits, scale)
         if key != "eer" and marked:
             cell += "*"
         found = intervals and intervals[key]
@@ -932,7 +932,7 @@ def _comparison_lines(name, row):
             continue
         cells = [name, title]
         cells += [
-            _cell(found[part], digits, scale)
+            _number_cell(found[part], digits, scale)
             for part in ("a", "b", "difference")
         ]
         for design in DESIGNS:

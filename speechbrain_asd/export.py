@@ -442,16 +442,16 @@ def _write_model_folder(folder, hparams, state, info, checkpoint, model):
     (folder / CLASS_NAMES_FILE).write_text(
         "".join(f"{name}\n" for name in info["class_names"]), encoding="utf-8"
     )
-    card = model_card(info, checkpoint, model, folder / CHECKPOINT_FILE)
+    card = folder_card(info, checkpoint, model, folder / CHECKPOINT_FILE)
     (folder / CARD_JSON_FILE).write_text(
         json.dumps(card, indent=2, default=str) + "\n", encoding="utf-8"
     )
     (folder / CARD_MD_FILE).write_text(
-        model_card_markdown(card), encoding="utf-8"
+        folder_card_markdown(card), encoding="utf-8"
     )
 
 
-def model_card(info, checkpoint, model, checkpoint_file):
+def folder_card(info, checkpoint, model, checkpoint_file):
     """The facts of an exported model: size, cost, metrics, provenance.
 
     Arguments
@@ -480,7 +480,7 @@ def model_card(info, checkpoint, model, checkpoint_file):
     ...         "sample_rate": 16000, "metrics": {"eval_eer": 0.1},
     ...         "model_kwargs": {}}
     >>> ckpt = SimpleNamespace(path=Path("CKPT+1"), meta={"dev_eer": 0.2})
-    >>> card = model_card(info, ckpt, model, path)
+    >>> card = folder_card(info, ckpt, model, path)
     >>> card["params"] == count_parameters(model), card["metrics"]
     (True, {'eval_eer': 0.1})
     """
@@ -514,13 +514,13 @@ def model_card(info, checkpoint, model, checkpoint_file):
     }
 
 
-def model_card_markdown(card):
+def folder_card_markdown(card):
     """Formats a model card as markdown.
 
     Arguments
     ---------
     card : dict
-        As returned by ``model_card``.
+        As returned by ``folder_card``.
 
     Returns
     -------
@@ -534,7 +534,7 @@ def model_card_markdown(card):
     ...         "sample_rate": 16000, "metrics": {"eval_eer": 3.5},
     ...         "checkpoint": {"source": "save/CKPT+x",
     ...                        "meta": {"dev_eer": 1.2}}}
-    >>> print(model_card_markdown(card).splitlines()[0])
+    >>> print(folder_card_markdown(card).splitlines()[0])
     # student: ResNetSE spoofing countermeasure
     """
     rows = [

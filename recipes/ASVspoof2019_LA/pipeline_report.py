@@ -196,7 +196,7 @@ def curves_table(entries):
     return "\n".join(lines)
 
 
-def _cell(values, percent):
+def _mean_std_cell(values, percent):
     """Mean (and std over seeds) of a column, formatted.
 
     Arguments
@@ -306,9 +306,8 @@ def markdown_table(entries):
             str(len(group)),
         ]
         for key in SUMMARY_FIELDS:
-            cells.append(
-                _cell([e[key] for e in group], not key.startswith("min"))
-            )
+            percent = not key.startswith("min")
+            cells.append(_mean_std_cell([e[key] for e in group], percent))
             if key == "eval_eer":
                 cells += _interval_cells(group)
         lines.append("| " + " | ".join(cells) + " |")
@@ -555,9 +554,9 @@ def robustness_table(reports):
             values[row_label(result)][result["budget"]].append(result)
     for label, row in values.items():
         cells = [
-            _cell([r["eer"] for r in row[budget]], True)
+            _mean_std_cell([r["eer"] for r in row[budget]], True)
             + " / "
-            + _cell([r["spoof_acceptance"] for r in row[budget]], True)
+            + _mean_std_cell([r["spoof_acceptance"] for r in row[budget]], True)
             for budget in budgets
         ]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
