@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import soundfile
 import torch
-from speechbrain.utils.checkpoints import Checkpointer
 
 from speechbrain_asd.lobes.resnet_se import ResNetSE
 
@@ -54,23 +53,9 @@ def _run(args, cwd, env=None):
     return result.stdout
 
 
-def _stage_output(folder):
-    """Writes a recipe stage's output folder with a tiny model."""
-    torch.manual_seed(0)
-    Checkpointer(folder / "save", {"model": ResNetSE(**TINY)}).save_checkpoint(
-        meta={"dev_eer": 0.1}, name="epoch"
-    )
-    info = {
-        "model_kwargs": TINY,
-        "class_names": CLASS_NAMES,
-        "sample_rate": RATE,
-        "name": "tiny",
-        "metrics": {"dev_eer": 0.1},
-    }
-    (folder / "model_info.json").write_text(json.dumps(info))
-
-
-def test_wheel_install_runs_export_classify_and_score(tmp_path):
+def test_wheel_install_runs_export_classify_and_score(
+    tmp_path, write_stage_output
+):
     """The wheel carries the model-folder template, and the installed copy
     exports a folder, classifies a file and writes a score file."""
     source = tmp_path / "source"  # a copy: the build writes build/ there
@@ -88,8 +73,10 @@ def test_wheel_install_runs_export_classify_and_score(tmp_path):
     site = tmp_path / "site"
     _run([*pip, "install", "--no-deps", "--target", site, wheel], cwd=tmp_path)
 
-    run = tmp_path / "run"
-    _stage_output(run)
+    torch.manual_seed(0)
+    run = write_stage_output(
+        tmp_path / "run", ResNetSE(**TINY), TINY, CLASS_NAMES
+    )
     wav = tmp_path / "a.wav"
     noise = np.random.default_rng(0).standard_normal(RATE) * 0.1
     soundfile.write(wav, noise, RATE)

@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from speechbrain.utils.checkpoints import Checkpointer
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "ASVspoof2019_LA"
 sys.path.insert(0, str(RECIPE))
@@ -82,7 +81,7 @@ def _manifests(root):
     return root / "csv"
 
 
-def _stage(folder, seed):
+def _stage(folder, seed, write_stage_output):
     """Writes a recipe stage folder holding a tiny random ResNetSE.
 
     Arguments
@@ -91,6 +90,8 @@ def _stage(folder, seed):
         The stage folder.
     seed : int
         Seed of the weights.
+    write_stage_output : callable
+        The fixture of that name.
 
     Returns
     -------
@@ -98,26 +99,24 @@ def _stage(folder, seed):
         The folder.
     """
     torch.manual_seed(seed)
-    model = ResNetSE(**TINY)
-    checkpointer = Checkpointer(folder / "save", recoverables={"model": model})
-    checkpointer.save_checkpoint(meta={"dev_eer": 0.5})
-    info = {
-        "model_kwargs": TINY,
-        "class_names": list(CLASS_NAMES),
-        "sample_rate": RATE,
-        "name": folder.name,
-        "metrics": {},
-    }
-    (folder / "model_info.json").write_text(json.dumps(info))
-    return folder
+    return write_stage_output(
+        folder,
+        ResNetSE(**TINY),
+        TINY,
+        CLASS_NAMES,
+        name=folder.name,
+        dev_eer=0.5,
+        metrics={},
+    )
 
 
-def test_white_box_and_transfer_tables(tmp_path):
+def test_white_box_and_transfer_tables(tmp_path, write_stage_output):
     """Stage and model folders, every cell, budgets, files written."""
     manifests = _manifests(tmp_path / "corpus")
-    teacher = _stage(tmp_path / "teacher", seed=0)
+    teacher = _stage(tmp_path / "teacher", 0, write_stage_output)
     student = export_model_folder(
-        _stage(tmp_path / "student_stage", seed=1), tmp_path / "student"
+        _stage(tmp_path / "student_stage", 1, write_stage_output),
+        tmp_path / "student",
     )
     out = tmp_path / "robustness"
     args = [

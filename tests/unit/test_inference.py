@@ -5,7 +5,6 @@ Authors
  * speechbrain-asd developers
 """
 
-import json
 import math
 import shutil
 import socket
@@ -16,7 +15,6 @@ import pytest
 import soundfile
 import torch
 import torchaudio.functional
-from speechbrain.utils.checkpoints import Checkpointer
 
 from speechbrain_asd.cli import main
 from speechbrain_asd.export import export_model_folder
@@ -57,7 +55,7 @@ def trained_model():
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, trained_model):
+def model_dir(tmp_path_factory, trained_model, write_stage_output):
     """A model folder exported from a fake recipe output folder.
 
     Returns
@@ -66,18 +64,7 @@ def model_dir(tmp_path_factory, trained_model):
         The model folder.
     """
     root = tmp_path_factory.mktemp("model")
-    run = root / "run"
-    Checkpointer(run / "save", {"model": trained_model}).save_checkpoint(
-        meta={"dev_eer": 0.1}, name="epoch"
-    )
-    info = {
-        "model_kwargs": TINY,
-        "class_names": CLASS_NAMES,
-        "sample_rate": RATE,
-        "name": "tiny",
-        "metrics": {"dev_eer": 0.1},
-    }
-    (run / "model_info.json").write_text(json.dumps(info))
+    run = write_stage_output(root / "run", trained_model, TINY, CLASS_NAMES)
     return export_model_folder(run, root / "model")
 
 
