@@ -1,24 +1,27 @@
 # speechbrain-asd: one-command set-up, demo and tests.
 # `make demo` and `make test` create .venv when missing, install the package
-# with its extras and the Debian packages the offline corpus needs.
+# with its extras, the offline corpus generator (tools/toy_corpus, its own
+# distribution: pyworld) and the Debian packages the corpus needs.
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.speechbrain-asd-installed
+TOY_CORPUS := tools/toy_corpus
 SEEDS ?= 1
 RESULTS ?= results
-PIPELINE := recipes/ASVspoof2019_LA/run_pipeline.py
-OVERRIDES := recipes/ASVspoof2019_LA/overrides
+PIPELINE := pipelines/run_pipeline.py
+OVERRIDES := pipelines/overrides
 
 .PHONY: all install sysdeps demo edge paper test lint unit integration benchmarks clean
 
 all: test
 
-$(STAMP): setup.py
+$(STAMP): setup.py $(TOY_CORPUS)/setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e $(TOY_CORPUS)
 	@touch $(STAMP)
 
 install: $(STAMP) sysdeps
@@ -49,7 +52,8 @@ test: install lint
 	$(BIN)/python -m pytest -q
 
 unit: install
-	$(BIN)/python -m pytest -q tests/unit speechbrain_asd
+	$(BIN)/python -m pytest -q tests/unit speechbrain_asd pipelines \
+		$(TOY_CORPUS)/asd_toy_corpus
 
 integration: install
 	$(BIN)/python -m pytest -q tests/integration

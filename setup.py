@@ -27,17 +27,19 @@ setup(
     + ["speechbrain_asd.hparams"],
     package_dir={"speechbrain_asd.hparams": "hparams"},
     package_data={"speechbrain_asd.hparams": ["*.yaml"]},
+    # What the library imports. The offline corpus generator (pyworld,
+    # setuptools<81, Debian tools) is its own distribution in
+    # tools/toy_corpus (speechbrain-asd-toy-corpus), never imported here.
     install_requires=[
         "speechbrain>=1.1",
         "torch>=2.1",
         "torchaudio>=2.1",
         "hyperpyyaml>=1.2",
+        "pyyaml>=5.1",
+        "ruamel.yaml>=0.17.28",
         "numpy>=1.23",
         "scipy>=1.10",
         "soundfile>=0.12",
-        "pyworld>=0.3",
-        # pyworld imports pkg_resources, which setuptools 81 removes.
-        "setuptools<81",
         "tqdm",
     ],
     extras_require={

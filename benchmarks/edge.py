@@ -30,10 +30,11 @@ from pathlib import Path
 import torch
 
 from speechbrain_asd.atomic import write_text_atomic
-from speechbrain_asd.export import export_onnx, quantize_onnx
-from speechbrain_asd.inference import score_list_to_file
+from speechbrain_asd.file_lists import score_list_to_file
 from speechbrain_asd.metrics import compute_eer, seen_unseen_eers
 from speechbrain_asd.model_folder import INT8_ONNX_FILE, ONNX_FILE
+from speechbrain_asd.onnx_export import export_onnx
+from speechbrain_asd.quantization import quantize_onnx
 from speechbrain_asd.scorefiles import read_cm_protocol, read_cm_scores
 
 RESULTS = Path(__file__).resolve().parent / "results"

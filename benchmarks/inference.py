@@ -37,14 +37,12 @@ import soundfile
 import torch
 from speechbrain.utils.checkpoints import Checkpointer
 
-from speechbrain_asd.export import (
-    export_model_folder,
-    export_onnx,
-    quantize_onnx,
-)
+from speechbrain_asd.export import export_model_folder
 from speechbrain_asd.inference import SpoofDetector
 from speechbrain_asd.lobes.resnet_se import g_resnet_se, l_resnet_se
 from speechbrain_asd.model_folder import INT8_ONNX_FILE, ONNX_FILE
+from speechbrain_asd.onnx_export import export_onnx
+from speechbrain_asd.quantization import quantize_onnx
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PRESETS = {"student": l_resnet_se, "teacher": g_resnet_se}

@@ -20,12 +20,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from speechbrain_asd.data.toy import (
+from asd_toy_corpus import (
     DEFAULT_SEED,
     format_corpus_summary,
     make_toy_corpus,
 )
-from speechbrain_asd.data.toy.difficulty import lr_difficulty
+from asd_toy_corpus.difficulty import lr_difficulty
 
 RESULTS = Path(__file__).resolve().parent / "results" / "toy_corpus.json"
 MIN_POOLED_EER = 0.10

@@ -192,8 +192,6 @@ def build_brain(model, scratch, config):
     sys.path.insert(0, str(RECIPE))
     from train import CMBrain, DistillationBrain, build_modules
 
-    from speechbrain_asd.lobes.resnet_se import ResNetSE
-
     torch.manual_seed(0)
     stage = "teacher" if model == "teacher" else "student"
     hparams = load_stage(stage, scratch, config)
@@ -213,9 +211,8 @@ def build_brain(model, scratch, config):
     )
     teacher = None
     if model == "student-kd":
-        teacher_hparams = load_stage("teacher", scratch, config)
-        teacher = ResNetSE(**teacher_hparams["model_kwargs"])
-        brain = DistillationBrain(teacher, hparams["hinton_kd"], **kwargs)
+        teacher = hparams["teacher"]
+        brain = DistillationBrain(teacher, hparams["kd_loss"], **kwargs)
     else:
         brain = CMBrain(**kwargs)
     if config["channels_last"]:

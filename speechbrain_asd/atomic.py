@@ -1,11 +1,5 @@
 """Atomic file writing: readers never see a half-written file.
 
-Every writer of the package (score files, protocols, manifests, audio,
-plots) goes through ``atomic_output``: the content is written to a temporary
-file in the destination's folder, which replaces the destination in one
-``os.replace`` step only once it is complete; on any error the temporary
-file is removed and an existing destination is left as it was.
-
 Authors
  * speechbrain-asd developers
 """
@@ -22,11 +16,10 @@ from pathlib import Path
 def atomic_output(path):
     """Yields a temporary path that replaces ``path`` when the block succeeds.
 
-    The parent folder is created if missing. The temporary file keeps the
-    destination's suffix, so tools that pick a format from the file name
-    (soundfile, matplotlib) work on it, and the finished file gets the
-    usual permissions of a new file (``0o666`` less the umask), not the
-    owner-only mode of temporary files.
+    The temporary file lies in the destination's folder (created if missing)
+    and keeps its suffix; on success it replaces the destination in one
+    ``os.replace`` with the usual permissions of a new file, and on error it is
+    removed, leaving any existing destination as it was.
 
     Arguments
     ---------
@@ -85,7 +78,7 @@ def write_bytes_atomic(path, data):
 def write_text_atomic(path, text):
     """Writes a UTF-8 text file atomically, creating its parent folder.
 
-    Line endings are written as given (no newline translation).
+    Line endings are written as given.
 
     Arguments
     ---------
@@ -135,13 +128,7 @@ def write_csv_atomic(path, header, rows):
 
 
 def _current_umask():
-    """Reads the process umask (which can only be read by setting it).
-
-    Returns
-    -------
-    int
-        The umask, restored before returning.
-    """
+    """Reads the process umask (which can only be read by setting it)."""
     mask = os.umask(0o022)
     os.umask(mask)
     return mask

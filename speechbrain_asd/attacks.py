@@ -1,37 +1,4 @@
-"""Adversarial examples on waveforms: the paper's BIM (AEG) and score attacks.
-
-``bim_attack`` is the basic iterative method of Algorithm 1 of "Training
-strategies for a lightweight countermeasure model for automatic speaker
-verification" (Liao et al., ICASSP 2023), batched: a same-speaker utterance
-W2 is perturbed by signed-gradient steps on the cosine similarity between
-its embedding and the embedding of another utterance W1 of the speaker, and
-kept as an adversarial example according to a threshold on that similarity.
-``generate_adversarial_set`` runs it over a list of pairs and writes the
-kept waveforms with a manifest (static AEG calls it once with the GE2E
-model, active AEG before every epoch with the current model);
-``make_same_speaker_pairs`` draws the pairs.
-
-``score_attack`` is the white-box attack of the robustness evaluation
-(BIM/PGD in an L-infinity ball on the waveform): it pushes a
-countermeasure's bona fide score up, so that spoofs get accepted.
-``WaveformScorer`` gives it a countermeasure's score from the waveform
-through the same features and model as inference, and
-``score_under_attack`` runs it over a list of utterances at several
-budgets, scoring the perturbed waveforms with the attacked model
-(white-box) and with others (transfer).
-
-Models enter as callables, so that no particular lobe is assumed:
-``embed_fn(wavs, lens) -> [B, D]`` and ``score_fn(wavs, lens) -> [B]`` take
-padded waveforms ``[B, S]`` and relative lengths ``[B]`` (features are
-computed inside them). Steps and bounds are given in a sample scale:
-``sample_scale = 32768`` (the default) means int16 units on [-1, 1] float
-audio, so the paper's ``alpha = 3.0`` moves each sample by about 9.2e-5.
-
-Gradients are taken with ``torch.autograd.grad`` with respect to the
-perturbation only, so parameter ``.grad`` is never touched, inside
-``torch.enable_grad()`` so that the attacks also run within a ``no_grad``
-evaluation; the model is put in eval mode for the attack (no dropout, no
-batch-norm statistics update) and every submodule's mode is restored after.
+"""Attacks on waveforms: the paper's BIM (AEG) and attacks on a CM's score.
 
 Authors
  * speechbrain-asd developers
@@ -41,43 +8,23 @@ import contextlib
 import math
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
-from typing import (
-    Callable,
-    Dict,
-    List,
-    Mapping,
-    Optional,
-    Sequence,
-    Tuple,
-    Union,
-)
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
 
-import numpy as np
 import soundfile as sf
 import torch
 import torch.nn.functional as F
 from speechbrain.utils.data_utils import batch_pad_right
-from speechbrain.utils.logger import get_logger
 from tqdm import tqdm
 
-from speechbrain_asd.atomic import atomic_output, write_csv_atomic
 from speechbrain_asd.checks import (
     check_choice,
     check_int,
     check_number,
     check_positive,
 )
-from speechbrain_asd.data.asvspoof import CM_HEADER, class_label
 from speechbrain_asd.lobes.score import bonafide_score
 
-logger = get_logger(__name__)
-
 SAMPLE_SCALE = 32768.0
-ADVERSARIAL_SYSTEM = "adversarial"
-ADVERSARIAL_KEY = "spoof"
-ADVERSARIAL_LABEL = class_label(ADVERSARIAL_SYSTEM)
-BONAFIDE_KEY = "bonafide"
 KEEP_RULES = ("below", "above")
 
 Rows = Union[Mapping[str, Mapping], Sequence[Mapping]]
@@ -143,36 +90,6 @@ class ScoreAttackResult:
     score_after: torch.Tensor
 
 
-@dataclass
-class AEGStats:
-    """Summary of one ``generate_adversarial_set`` run.
-
-    Arguments
-    ---------
-    tried : int
-        Pairs attacked.
-    kept : int
-        Adversarial examples that passed the filter and were written.
-    mean_similarity : float
-        Mean final cosine similarity over all pairs tried.
-    mean_initial_similarity : float
-        Mean cosine similarity before the attack over all pairs tried.
-    manifest : str
-        Path of the manifest written.
-
-    Example
-    -------
-    >>> AEGStats(10, 4, 0.35, 0.3, "adv.csv").kept
-    4
-    """
-
-    tried: int
-    kept: int
-    mean_similarity: float
-    mean_initial_similarity: float
-    manifest: str
-
-
 def bim_attack(
     embed_fn: Callable,
     reference_wavs: torch.Tensor,
@@ -187,24 +104,17 @@ def bim_attack(
     sample_scale: float = SAMPLE_SCALE,
     model=None,
 ) -> BIMResult:
-    """Runs the paper's basic iterative method (Algorithm 1) on a batch.
+    """Runs the basic iterative method of the paper's Algorithm 1 on a batch.
 
-    For each pair (W1 = reference, W2 = attacked waveform, same speaker):
-    X1 = emb(W1); D = 0; ``iterations`` times: s = cos(X1, emb(W2 + D)),
+    The algorithm of "Training strategies for a lightweight countermeasure
+    model for automatic speaker verification" (ICASSP 2023). For each pair
+    (W1 = reference, W2 = attacked waveform, same speaker): X1 = emb(W1);
+    D = 0; ``iterations`` times: s = cos(X1, emb(W2 + D)),
     D = clip(D + alpha * sign(grad_D s), -epsilon, epsilon), with W2 + D
-    kept within [-1, 1] and D zero on padding; finally s is computed for
-    W2 + D and the example passes the filter according to ``keep``.
-
-    The paper is inconsistent about the filter: its text says "only the
-    new example with s smaller than threshold will be used", while line 10
-    of Algorithm 1 discards examples with s <= threshold, i.e. keeps those
-    above. The default, ``keep="below"`` (s < threshold), follows the
-    text: it is the rule the authors state in words as their design, and it
-    keeps the examples whose embedding stays far from the speaker's other
-    utterance although the attack pulled it closer, the ones the current
-    model finds hardest to tie to their speaker. ``keep="above"``
-    (s > threshold) reproduces the pseudo-code. Which fraction passes
-    depends on the model: report it (``generate_adversarial_set`` does).
+    kept within [-1, 1] and D zero on padding. The final s decides whether
+    the example passes the filter: ``keep="below"`` keeps s < threshold
+    (the paper's text), ``keep="above"`` keeps s > threshold (its
+    pseudo-code). Gradients are taken with respect to D only.
 
     Arguments
     ---------
@@ -228,8 +138,7 @@ def bim_attack(
         L-infinity bound of D in ``sample_scale`` units; default
         ``alpha * iterations`` (never binding).
     keep : str
-        ``"below"`` keeps s < threshold (the paper's text), ``"above"``
-        keeps s > threshold (its pseudo-code).
+        ``"below"`` keeps s < threshold, ``"above"`` keeps s > threshold.
     sample_scale : float
         Waveform value that ``alpha`` and ``epsilon`` units map to 1:
         32768 means int16 units.
@@ -277,18 +186,7 @@ def bim_attack(
         )
 
     def similarity(perturbed):
-        """Cosine similarity of the perturbed batch to the references.
-
-        Arguments
-        ---------
-        perturbed : torch.Tensor
-            W2 + D, ``[B, S2]``.
-
-        Returns
-        -------
-        torch.Tensor
-            ``[B]`` similarities.
-        """
+        """Cosine similarity of W2 + D to the references, ``[B]``."""
         return F.cosine_similarity(reference, embed_fn(perturbed, lens), -1)
 
     adversarial, before, after = _signed_ascent(
@@ -319,13 +217,9 @@ def score_attack(
 
     ``iterations`` steps of D = clip(D + alpha * sign(grad_D score),
     -epsilon, epsilon), with the waveform kept within [-1, 1] and D zero on
-    padding: spoofed inputs are pushed to look bona fide. Each waveform
-    gets the iterate of highest score (D = 0 included, so its score never
-    drops), the attacker's best try within the budget, as the last step
-    may overshoot. Same units and gradient hygiene as ``bim_attack``; with
-    ``alpha`` and ``epsilon`` whole numbers of int16 units, every sample
-    moves by a whole number of int16 steps (but at the clip to [-1, 1]).
-    ``score_under_attack`` runs it over a set of utterances.
+    padding, push spoofed inputs to look bona fide. Each waveform gets the
+    iterate of highest score, D = 0 included, so its score never drops.
+    Units and gradients as in ``bim_attack``.
 
     Arguments
     ---------
@@ -368,18 +262,7 @@ def score_attack(
     _check_batch("wavs", wavs, lens)
 
     def score(perturbed):
-        """Bona fide score of the perturbed batch.
-
-        Arguments
-        ---------
-        perturbed : torch.Tensor
-            Perturbed waveforms, ``[B, S]``.
-
-        Returns
-        -------
-        torch.Tensor
-            ``[B]`` scores.
-        """
+        """Bona fide scores ``[B]`` of the perturbed batch, shape checked."""
         values = score_fn(perturbed, lens)
         if values.shape != (len(wavs),):
             raise ValueError(
@@ -405,10 +288,9 @@ def score_attack(
 class WaveformScorer(torch.nn.Module):
     """A countermeasure's bona fide score as a function of the waveform.
 
-    Chains the feature extractor and the model as inference does
-    (``SpoofDetector``: features with exact frame lengths, the model's
-    logits, their bona fide log-odds), with gradients flowing back to the
-    waveform: the ``score_fn`` of ``score_attack``.
+    Features with exact frame lengths, the model's logits and their bona
+    fide log-odds, as ``SpoofDetector`` computes them, with gradients
+    flowing back to the waveform: the ``score_fn`` of ``score_attack``.
 
     Arguments
     ---------
@@ -473,18 +355,14 @@ def score_under_attack(
 ) -> Dict[float, Dict[str, Dict[str, float]]]:
     """Scores utterances with countermeasures, clean and under attack.
 
-    The rows are read in batches of ``batch_size``, in the order given
-    (sort them by duration to limit padding), whole or cut to their first
-    ``max_duration`` seconds, and each batch is scored at every budget:
-    budget 0 is the clean waveform; a budget epsilon > 0 is the output of
-    ``score_attack`` against ``scorers[attacked]`` with that L-infinity
-    bound, ``iterations`` steps of ``alpha = step_ratio * epsilon`` (both
-    in ``sample_scale`` units, so int16 units by default). Every scorer
-    scores the perturbed waveforms: the attacked one is the white-box
-    case, the others the transfer case (examples crafted on one model,
-    scored by another). Scorers that are modules are kept in eval mode,
-    their modes restored after. The same scorers, rows and arguments give
-    the same scores.
+    The rows are read in batches, in the order given, and each batch is
+    scored at every budget: budget 0 is the clean waveform; a budget
+    epsilon > 0 is the output of ``score_attack`` against
+    ``scorers[attacked]`` with that L-infinity bound and ``iterations``
+    steps of ``step_ratio * epsilon``. Every scorer scores the perturbed
+    waveforms: the attacked one is the white-box case, the others the
+    transfer case. Scorers that are modules run in eval mode, their modes
+    restored after.
 
     Arguments
     ---------
@@ -526,6 +404,7 @@ def score_under_attack(
 
     Example
     -------
+    >>> import numpy as np
     >>> tmp = getfixture("tmp_path")
     >>> rng = np.random.default_rng(0)
     >>> rows = []
@@ -614,286 +493,6 @@ def score_under_attack(
     return scores
 
 
-def make_same_speaker_pairs(
-    rows: Rows, n_pairs: int, seed: int = 0
-) -> List[Tuple[dict, dict]]:
-    """Draws distinct (reference, target) pairs of same-speaker bona fide rows.
-
-    Only rows whose ``key`` is ``"bonafide"`` are used, and only speakers
-    with at least two of them. The ``n_pairs`` pairs are shared out between
-    speakers as evenly as their numbers of ordered pairs allow, each pair
-    is two distinct utterances, no ordered pair repeats, and the list
-    interleaves speakers (so any prefix stays balanced). The result depends
-    only on the rows' content and ``seed``, not on their order.
-
-    Arguments
-    ---------
-    rows : dict or Sequence[dict]
-        Manifest rows with ``ID``, ``wav``, ``spk_id`` and ``key``: a list
-        of dicts, or a dict ``{ID: row}`` as returned by
-        ``speechbrain.dataio.dataio.load_data_csv``.
-    n_pairs : int
-        Number of pairs to draw.
-    seed : int
-        Seed of the draw.
-
-    Returns
-    -------
-    pairs : List[Tuple[dict, dict]]
-        ``(reference, target)`` rows (copies, each with its ``ID``):
-        ``target`` is the waveform to perturb.
-
-    Example
-    -------
-    >>> rows = [
-    ...     {"ID": f"u{i}", "wav": f"u{i}.flac", "spk_id": f"s{i % 2}",
-    ...      "key": "bonafide"}
-    ...     for i in range(6)
-    ... ]
-    >>> pairs = make_same_speaker_pairs(rows, 4, seed=1)
-    >>> [(ref["spk_id"], tgt["spk_id"]) for ref, tgt in pairs]
-    [('s0', 's0'), ('s1', 's1'), ('s0', 's0'), ('s1', 's1')]
-    >>> all(ref["ID"] != tgt["ID"] for ref, tgt in pairs)
-    True
-    """
-    n_pairs = check_int("n_pairs", n_pairs, minimum=1)
-    by_speaker = {}
-    for row in _as_rows(rows):
-        for column in ("spk_id", "key"):
-            if column not in row:
-                raise ValueError(f"row {row['ID']!r} has no {column!r} column")
-        if row["key"] == BONAFIDE_KEY:
-            by_speaker.setdefault(row["spk_id"], []).append(row)
-    speakers = sorted(
-        (s for s in by_speaker if len(by_speaker[s]) > 1), key=str
-    )
-    capacity = {
-        s: len(by_speaker[s]) * (len(by_speaker[s]) - 1) for s in speakers
-    }
-    if n_pairs > sum(capacity.values()):
-        raise ValueError(
-            f"n_pairs={n_pairs} exceeds the {sum(capacity.values())} distinct "
-            f"same-speaker bona fide pairs available "
-            f"({len(speakers)} speaker(s) with at least two)"
-        )
-    rng = np.random.default_rng(seed)
-    order = [speakers[i] for i in rng.permutation(len(speakers))]
-    quota, assigned = dict.fromkeys(order, 0), 0
-    while assigned < n_pairs:
-        for speaker in order:
-            if assigned < n_pairs and quota[speaker] < capacity[speaker]:
-                quota[speaker] += 1
-                assigned += 1
-    drawn = {}
-    for speaker in order:
-        utts = sorted(by_speaker[speaker], key=lambda row: row["ID"])
-        n = len(utts)
-        codes = rng.choice(capacity[speaker], quota[speaker], replace=False)
-        drawn[speaker] = [
-            (utts[c // (n - 1)], utts[_other_index(c, n)]) for c in codes
-        ]
-    pairs = []
-    for rank in range(max(quota.values())):
-        for speaker in order:
-            if rank < quota[speaker]:
-                ref, tgt = drawn[speaker][rank]
-                pairs.append((dict(ref), dict(tgt)))
-    return pairs
-
-
-def generate_adversarial_set(
-    embed_fn: Callable,
-    pairs: Sequence[Tuple[Mapping, Mapping]],
-    output_dir,
-    manifest_path,
-    alpha: float = 3.0,
-    iterations: int = 5,
-    threshold: float = 0.4,
-    epsilon: Optional[float] = None,
-    keep: str = "below",
-    sample_scale: float = SAMPLE_SCALE,
-    batch_size: int = 8,
-    max_duration: Optional[float] = None,
-    sample_rate: int = 16000,
-    device=None,
-    model=None,
-    progress: bool = True,
-) -> AEGStats:
-    """Runs BIM over pairs and writes the kept examples with a manifest.
-
-    The set-level step of static AEG (once, with the GE2E model) and of
-    active AEG (before every epoch, with the current model). Pairs are
-    attacked in batches of ``batch_size``; each target waveform W2 that
-    passes the filter is written as a 16-bit FLAC
-    ``<output_dir>/<ID>.flac`` with ``ID = "<target ID>_adv_<reference
-    ID>"``, and the manifest lists them with the columns of the ASVspoof
-    manifests: ``ID,duration,wav,spk_id,system,key,label`` (system
-    ``adversarial``, key ``spoof``, label 7) and absolute ``wav`` paths.
-    Files and manifest are written to a temporary name and renamed, so no
-    half-written file is left; a pair's stale FLAC from an earlier run is
-    removed when the pair is not kept this time. The same model, pairs and
-    arguments give the same files. The 16-bit FLAC rounds samples to the
-    nearest int16 step: the similarity reported is that of the float
-    example before writing.
-
-    Arguments
-    ---------
-    embed_fn : Callable
-        ``embed_fn(wavs [B, S], lens [B]) -> [B, D]`` embeddings.
-    pairs : Sequence[Tuple[dict, dict]]
-        ``(reference, target)`` rows with ``ID``, ``wav`` and ``spk_id``,
-        e.g. from ``make_same_speaker_pairs``.
-    output_dir : str or pathlib.Path
-        Folder of the FLAC files (created if missing).
-    manifest_path : str or pathlib.Path
-        CSV manifest to write (its folder is created if missing).
-    alpha : float
-        BIM step in ``sample_scale`` units (paper: 3.0).
-    iterations : int
-        BIM iterations (paper: 5).
-    threshold : float
-        Similarity threshold of the filter (paper: 0.4).
-    epsilon : float, optional
-        L-infinity bound in ``sample_scale`` units; default
-        ``alpha * iterations``.
-    keep : str
-        ``"below"`` (paper's text) or ``"above"`` (its pseudo-code); see
-        ``bim_attack``.
-    sample_scale : float
-        Waveform value that ``alpha`` and ``epsilon`` units map to 1.
-    batch_size : int
-        Pairs per batch.
-    max_duration : float, optional
-        Only the first ``max_duration`` seconds of each file are read and
-        attacked; default: whole files.
-    sample_rate : int
-        Sample rate every file must have, and of the written files.
-    device : str or torch.device, optional
-        Device of the waveforms; default: that of the model's first
-        parameter, else the CPU.
-    model : torch.nn.Module or list of them, optional
-        Modules put in eval mode during the attack; see ``bim_attack``.
-    progress : bool
-        Show a tqdm progress bar.
-
-    Returns
-    -------
-    stats : AEGStats
-        Pairs tried, examples kept, mean similarities, manifest path.
-
-    Example
-    -------
-    >>> tmp = getfixture("tmp_path")
-    >>> rng = np.random.default_rng(0)
-    >>> rows = []
-    >>> for i in range(4):
-    ...     path = tmp / f"u{i}.flac"
-    ...     sf.write(path, 0.1 * rng.standard_normal(1600), 16000)
-    ...     rows.append({"ID": f"u{i}", "wav": str(path),
-    ...                  "spk_id": f"s{i % 2}", "key": "bonafide"})
-    >>> pairs = make_same_speaker_pairs(rows, 2)
-    >>> _ = torch.manual_seed(0)
-    >>> net = torch.nn.Conv1d(1, 4, 160, stride=80)
-    >>> embed = lambda wavs, lens: net(wavs[:, None]).mean(-1)
-    >>> stats = generate_adversarial_set(
-    ...     embed, pairs, tmp / "adv", tmp / "adv.csv", threshold=2.0,
-    ...     model=net, progress=False,
-    ... )
-    >>> stats.tried, stats.kept
-    (2, 2)
-    >>> (tmp / "adv.csv").read_text().splitlines()[0]
-    'ID,duration,wav,spk_id,system,key,label'
-    """
-    if not pairs:
-        raise ValueError("pairs is empty: nothing to attack")
-    check_int("batch_size", batch_size, minimum=1)
-    if max_duration is not None:
-        check_positive("max_duration", max_duration)
-    check_choice("keep", keep, KEEP_RULES)
-    _check_steps(alpha, iterations, epsilon, sample_scale)
-    ids = [_pair_id(ref, tgt) for ref, tgt in pairs]
-    repeated = sorted({i for i in ids if ids.count(i) > 1})
-    if repeated:
-        raise ValueError(f"pairs repeat, giving duplicate IDs: {repeated[:5]}")
-    modules = _modules_of(embed_fn, model)
-    if device is None:
-        device = _device_of(modules)
-    max_samples = (
-        None if max_duration is None else int(round(max_duration * sample_rate))
-    )
-    output_dir = Path(output_dir).resolve()
-    output_dir.mkdir(parents=True, exist_ok=True)
-    manifest_rows, similarities, initial = [], [], []
-    with tqdm(
-        total=len(pairs), desc="AEG", unit="pair", disable=not progress
-    ) as bar:
-        for start in range(0, len(pairs), batch_size):
-            chunk = pairs[start : start + batch_size]
-            refs, ref_lens = _load_batch(
-                [ref for ref, _ in chunk], sample_rate, max_samples, device
-            )
-            tgts, tgt_lens = _load_batch(
-                [tgt for _, tgt in chunk], sample_rate, max_samples, device
-            )
-            result = bim_attack(
-                embed_fn,
-                refs,
-                ref_lens,
-                tgts,
-                tgt_lens,
-                alpha=alpha,
-                iterations=iterations,
-                threshold=threshold,
-                epsilon=epsilon,
-                keep=keep,
-                sample_scale=sample_scale,
-                model=modules,
-            )
-            similarities.extend(result.similarity.tolist())
-            initial.extend(result.initial_similarity.tolist())
-            n_samples = torch.round(tgt_lens * tgts.shape[1]).long().tolist()
-            for i, (_, tgt) in enumerate(chunk):
-                utt_id = ids[start + i]
-                path = output_dir / f"{utt_id}.flac"
-                if not result.keep[i]:
-                    path.unlink(missing_ok=True)
-                    continue
-                audio = result.adversarial[i, : n_samples[i]].cpu().numpy()
-                _write_flac(path, audio, sample_rate)
-                manifest_rows.append(
-                    {
-                        "ID": utt_id,
-                        "duration": round(n_samples[i] / sample_rate, 5),
-                        "wav": str(path),
-                        "spk_id": tgt["spk_id"],
-                        "system": ADVERSARIAL_SYSTEM,
-                        "key": ADVERSARIAL_KEY,
-                        "label": ADVERSARIAL_LABEL,
-                    }
-                )
-            bar.set_postfix(kept=len(manifest_rows))
-            bar.update(len(chunk))
-    _write_manifest(manifest_path, manifest_rows)
-    stats = AEGStats(
-        tried=len(pairs),
-        kept=len(manifest_rows),
-        mean_similarity=float(np.mean(similarities)),
-        mean_initial_similarity=float(np.mean(initial)),
-        manifest=str(manifest_path),
-    )
-    logger.info(
-        "AEG: kept %d of %d pairs (keep %s %.3f); mean similarity %.4f "
-        "(before the attack %.4f)",
-        stats.kept,
-        stats.tried,
-        keep,
-        threshold,
-        stats.mean_similarity,
-        stats.mean_initial_similarity,
-    )
-    return stats
-
-
 def _signed_ascent(
     objective,
     wavs,
@@ -905,40 +504,7 @@ def _signed_ascent(
     modules,
     keep_best=False,
 ):
-    """Maximises ``objective(wavs + D)`` by bounded signed-gradient steps.
-
-    Arguments
-    ---------
-    objective : Callable
-        Maps perturbed waveforms ``[B, S]`` to values ``[B]`` to maximise.
-    wavs : torch.Tensor
-        Padded waveforms ``[B, S]``.
-    lens : torch.Tensor
-        Relative lengths ``[B]``: D stays zero beyond them.
-    alpha : float
-        Step in ``sample_scale`` units.
-    iterations : int
-        Number of steps.
-    epsilon : float or None
-        L-infinity bound in ``sample_scale`` units (None: alpha *
-        iterations).
-    sample_scale : float
-        Waveform value of one unit of alpha and epsilon.
-    modules : list of torch.nn.Module
-        Kept in eval mode during the attack.
-    keep_best : bool
-        Return, for each waveform, the D of highest objective among all
-        iterates (D = 0 included) instead of the last one.
-
-    Returns
-    -------
-    adversarial : torch.Tensor
-        ``wavs + D``, detached.
-    before : torch.Tensor
-        Objective at D = 0.
-    after : torch.Tensor
-        Objective at the D returned.
-    """
+    """Maximises ``objective(wavs + D)`` by bounded signed-gradient steps."""
     if epsilon is None:
         epsilon = alpha * iterations
     step, bound = alpha / sample_scale, epsilon / sample_scale
@@ -981,45 +547,14 @@ def _signed_ascent(
 
 
 def _keep_higher(best, best_delta, values, delta):
-    """Keeps, per waveform, the perturbation with the higher objective.
-
-    Arguments
-    ---------
-    best : torch.Tensor
-        Objective of the perturbations kept so far, ``[B]``.
-    best_delta : torch.Tensor
-        Those perturbations, ``[B, S]``.
-    values : torch.Tensor
-        Objective of the new perturbations, ``[B]``.
-    delta : torch.Tensor
-        The new perturbations, ``[B, S]``.
-
-    Returns
-    -------
-    best : torch.Tensor
-        The higher objective of each waveform (the kept one on ties).
-    best_delta : torch.Tensor
-        The perturbation that reaches it.
-    """
+    """Keeps, per waveform, the perturbation of higher objective (ties: old)."""
     higher = values > best
     best_delta = torch.where(higher.unsqueeze(1), delta, best_delta)
     return torch.where(higher, values, best), best_delta
 
 
 def _check_steps(alpha, iterations, epsilon, sample_scale):
-    """Checks the step, iteration count, bound and scale of an attack.
-
-    Arguments
-    ---------
-    alpha : float
-        Must be > 0.
-    iterations : int
-        Must be an integer >= 1.
-    epsilon : float or None
-        Must be > 0 when given.
-    sample_scale : float
-        Must be > 0.
-    """
+    """Checks the step, iteration count, bound and scale of an attack."""
     check_int("iterations", iterations, minimum=1)
     check_positive("alpha", alpha)
     check_positive("sample_scale", sample_scale)
@@ -1030,17 +565,7 @@ def _check_steps(alpha, iterations, epsilon, sample_scale):
 
 
 def _check_batch(name, wavs, lens):
-    """Checks a padded waveform batch and its relative lengths.
-
-    Arguments
-    ---------
-    name : str
-        The waveform argument's name, for the message.
-    wavs : torch.Tensor
-        Must be ``[B, S]`` floating point, B >= 1.
-    lens : torch.Tensor
-        Must be ``[B]`` with values in (0, 1].
-    """
+    """Checks a padded waveform batch and its relative lengths."""
     if wavs.dim() != 2 or not wavs.is_floating_point() or len(wavs) == 0:
         raise ValueError(
             f"{name} must be a non-empty float tensor [B, S], got "
@@ -1059,21 +584,7 @@ def _check_batch(name, wavs, lens):
 
 
 def _modules_of(fn, model) -> List[torch.nn.Module]:
-    """Lists the modules whose train/eval mode an attack must manage.
-
-    Arguments
-    ---------
-    fn : Callable
-        The attacked callable.
-    model : torch.nn.Module, list of them, or None
-        Modules given explicitly.
-
-    Returns
-    -------
-    modules : List[torch.nn.Module]
-        ``model`` as a list; else ``fn`` if it is a module, or the module
-        it is a bound method of; else nothing.
-    """
+    """Lists the modules whose train/eval mode an attack must manage."""
     if model is None:
         owner = fn if isinstance(fn, torch.nn.Module) else None
         if owner is None:
@@ -1086,18 +597,7 @@ def _modules_of(fn, model) -> List[torch.nn.Module]:
 
 @contextlib.contextmanager
 def _eval_mode(modules):
-    """Puts modules in eval mode, restoring every submodule's mode after.
-
-    Arguments
-    ---------
-    modules : List[torch.nn.Module]
-        The modules.
-
-    Yields
-    ------
-    None
-        Control, with the modules in eval mode.
-    """
+    """Puts modules in eval mode, restoring every submodule's mode after."""
     saved = [(m, m.training) for top in modules for m in top.modules()]
     try:
         for top in modules:
@@ -1109,18 +609,7 @@ def _eval_mode(modules):
 
 
 def _device_of(modules):
-    """Device of the first parameter of the given modules.
-
-    Arguments
-    ---------
-    modules : List[torch.nn.Module]
-        The modules.
-
-    Returns
-    -------
-    device : torch.device
-        That device, or the CPU when there is no parameter.
-    """
+    """Device of the modules' first parameter, else the CPU."""
     for module in modules:
         for parameter in module.parameters():
             return parameter.device
@@ -1128,18 +617,7 @@ def _device_of(modules):
 
 
 def _as_rows(rows: Rows) -> List[dict]:
-    """Turns manifest data into a list of row dicts that carry their ID.
-
-    Arguments
-    ---------
-    rows : dict or Sequence[dict]
-        ``{ID: row}`` or rows with an ``ID`` column.
-
-    Returns
-    -------
-    rows : List[dict]
-        Row dicts, each with ``ID``.
-    """
+    """Turns ``{ID: row}`` or rows with ``ID`` into a list of dicts."""
     if isinstance(rows, Mapping):
         return [{"ID": key, **row} for key, row in rows.items()]
     result = []
@@ -1150,78 +628,8 @@ def _as_rows(rows: Rows) -> List[dict]:
     return result
 
 
-def _other_index(code, n):
-    """Second index of the ordered pair numbered ``code`` among n items.
-
-    Ordered pairs (i, j), i != j, are numbered ``i * (n - 1) + r`` where
-    ``r`` counts the j's other than i.
-
-    Arguments
-    ---------
-    code : int
-        The pair's number, in ``[0, n * (n - 1))``.
-    n : int
-        Number of items.
-
-    Returns
-    -------
-    j : int
-        The second index.
-    """
-    i, r = divmod(int(code), n - 1)
-    return r if r < i else r + 1
-
-
-def _pair_id(reference, target) -> str:
-    """ID of the adversarial example made from a pair.
-
-    Arguments
-    ---------
-    reference : dict
-        Row of W1.
-    target : dict
-        Row of W2, the perturbed waveform.
-
-    Returns
-    -------
-    utt_id : str
-        ``"<target ID>_adv_<reference ID>"``.
-    """
-    for row in (reference, target):
-        for column in ("ID", "wav", "spk_id"):
-            if column not in row:
-                raise ValueError(f"pair row {row!r} has no {column!r} column")
-        if any(sep in str(row["ID"]) for sep in ("/", "\\")):
-            raise ValueError(f"ID {row['ID']!r} cannot name a file")
-    if reference["spk_id"] != target["spk_id"]:
-        raise ValueError(
-            f"pair ({reference['ID']}, {target['ID']}) mixes speakers "
-            f"{reference['spk_id']!r} and {target['spk_id']!r}"
-        )
-    return f"{target['ID']}_adv_{reference['ID']}"
-
-
 def _load_batch(rows, sample_rate, max_samples, device):
-    """Reads the rows' audio into a padded batch.
-
-    Arguments
-    ---------
-    rows : List[dict]
-        Rows with ``ID`` and ``wav``.
-    sample_rate : int
-        Required sample rate.
-    max_samples : int or None
-        Read at most this many samples from the start of each file.
-    device : torch.device
-        Device of the batch.
-
-    Returns
-    -------
-    wavs : torch.Tensor
-        Padded float32 waveforms ``[B, S]``.
-    lens : torch.Tensor
-        Relative lengths ``[B]``.
-    """
+    """Reads the rows' audio into a padded batch and its lengths."""
     signals = []
     for row in rows:
         path = str(row["wav"])
@@ -1243,32 +651,3 @@ def _load_batch(rows, sample_rate, max_samples, device):
         signals.append(torch.from_numpy(audio))
     wavs, lens = batch_pad_right(signals)
     return wavs.to(device), lens.to(device)
-
-
-def _write_flac(path, audio, sample_rate):
-    """Writes a 16-bit FLAC atomically (temporary file, then rename).
-
-    Arguments
-    ---------
-    path : pathlib.Path
-        Destination.
-    audio : numpy.ndarray
-        Mono float samples in [-1, 1].
-    sample_rate : int
-        Sample rate.
-    """
-    with atomic_output(path) as tmp:
-        sf.write(tmp, audio, sample_rate, format="FLAC", subtype="PCM_16")
-
-
-def _write_manifest(path, rows):
-    """Writes the adversarial manifest CSV atomically.
-
-    Arguments
-    ---------
-    path : str or pathlib.Path
-        Destination CSV.
-    rows : List[dict]
-        Rows with the ASVspoof manifest columns (``CM_HEADER``).
-    """
-    write_csv_atomic(path, CM_HEADER, rows)

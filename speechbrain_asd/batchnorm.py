@@ -1,13 +1,5 @@
 """Re-estimates the BatchNorm running statistics of a trained model.
 
-BatchNorm layers keep running averages of their batch statistics, started at
-mean 0 and variance 1 and updated with momentum 0.1. After a short training
-run (a few dozen steps) those averages are still far from the statistics of
-the data, so the model behaves differently in eval mode than it did in
-training. ``recalibrate_batchnorm`` replaces them with the exact average over
-a set of training batches, as ``torch.optim.swa_utils.update_bn`` does for
-models that take a single tensor.
-
 Authors
  * speechbrain-asd developers
 """
@@ -21,11 +13,10 @@ logger = get_logger(__name__)
 def recalibrate_batchnorm(model, batches, forward):
     """Sets every BatchNorm's running statistics to their mean over batches.
 
-    Each batch goes through ``forward`` with the model in train mode and
-    without gradients; the running mean and variance are reset, then
-    accumulated as a cumulative average (momentum ``None``). The momenta and
-    the model's mode are restored afterwards. A model without BatchNorm is
-    left as it was.
+    The batches run in train mode without gradients, with the running
+    statistics reset and accumulated as a cumulative average; the momenta and
+    the model's mode are restored afterwards. Like
+    ``torch.optim.swa_utils.update_bn``, for models that take any batch.
 
     Arguments
     ---------
@@ -39,7 +30,7 @@ def recalibrate_batchnorm(model, batches, forward):
     Returns
     -------
     int
-        The number of batches used.
+        The number of batches used (0 for a model without BatchNorm).
 
     Example
     -------

@@ -1,41 +1,7 @@
 """Bootstrap intervals of the EER and min t-DCF, and paired comparisons.
 
-Plain numpy, no file I/O (``speechbrain_asd.evaluation`` reads the files).
-Every interval is a percentile interval over ``n_resamples`` resamples of
-the CM trials, under two designs:
-
-* **trial**: the bona fide trials and the spoof trials are resampled
-  separately, with replacement, each class keeping its size;
-* **speaker**: speakers are resampled with replacement, separately among
-  the speakers of the bona fide trials and among those of the spoof trials
-  (in ASVspoof the speaker column of a spoof trial is the speaker it
-  imitates); a speaker drawn ``k`` times brings all its trials of that
-  class ``k`` times, so the class sizes vary between resamples. Scores of
-  one speaker are correlated, so this interval is the wider, more honest
-  one; a class with a single speaker stays fixed under it.
-
-The t-DCF constants, that is the ASV operating point, stay fixed: they are
-computed once from the ASV scores and only the CM scores are resampled, so
-the t-DCF intervals show the uncertainty due to the CM trials alone.
-
-How it is computed. A resample is a vector of integer weights, how many
-times each trial is drawn. The pooled scores are sorted once (stable sort,
-bona fide first among ties, as ``speechbrain_asd.metrics`` sorts) and the
-DET curve of every resample is a pair of cumulative sums of its weights in
-that order, vectorised over blocks of resamples: no sort per resample. The
-EER is found by a binary search for the point where miss and false alarm
-cross, the points inside the copies of a trial drawn several times
-included; the min t-DCF is the same cost formula as ``metrics`` evaluated
-at the only points where its minimum can lie (before each run of bona fide
-trials in the sorted order, and the last point). So each resampled EER and
-min t-DCF equals, bit for bit, ``metrics.compute_eer`` and
-``metrics.compute_min_tdcf`` of the explicitly resampled scores, and all
-weights 1 give the point estimates.
-
-Each block of resamples of a design draws from its own generator, seeded
-from ``(seed, design, block)``, and the blocks depend on the trial count
-only: the results are deterministic for a seed, and ``bootstrap_metrics``
-and ``paired_bootstrap`` draw the same resamples from the same seed.
+Percentile intervals over resamples of the CM trials, by trial or by
+speaker; the t-DCF constants (the ASV operating point) stay fixed.
 
 Authors
  * speechbrain-asd developers
@@ -71,15 +37,14 @@ def asv_tdcf_constants(asv_scores):
     Arguments
     ---------
     asv_scores : object
-        Has array attributes ``target``, ``nontarget`` and ``spoof`` (such
-        as ``speechbrain_asd.scorefiles.ASVScores``).
+        Has array attributes ``target``, ``nontarget`` and ``spoof`` (such as
+        ``scorefiles.ASVScores``).
 
     Returns
     -------
     dict
-        ``{"min_tdcf_2019": TDCFConstants, "min_tdcf_2021":
-        TDCFConstants}``, ready for ``tdcf_constants`` of
-        ``bootstrap_metrics`` and ``paired_bootstrap``.
+        ``{"min_tdcf_2019": TDCFConstants, "min_tdcf_2021": TDCFConstants}``,
+        ready for the ``tdcf_constants`` argument of this module.
 
     Example
     -------
@@ -98,20 +63,7 @@ def asv_tdcf_constants(asv_scores):
 
 
 def _check_settings(n_resamples, confidence):
-    """Refuses a resample count below 1 or a confidence outside (0, 1).
-
-    Arguments
-    ---------
-    n_resamples : int
-        Resamples per design.
-    confidence : float
-        Coverage of the intervals.
-
-    Raises
-    ------
-    ValueError
-        When either is out of range.
-    """
+    """Refuses a resample count below 1 or a confidence outside (0, 1)."""
     if isinstance(n_resamples, bool) or int(n_resamples) != n_resamples:
         raise ValueError(f"n_resamples must be an integer, got {n_resamples}")
     if n_resamples < 1:
@@ -121,27 +73,7 @@ def _check_settings(n_resamples, confidence):
 
 
 def _clusters(speakers, size, name):
-    """Codes the speaker of each trial as an index into its class's speakers.
-
-    Arguments
-    ---------
-    speakers : sequence of str
-        Speaker id of each trial of one class.
-    size : int
-        Number of trials of that class.
-    name : str
-        How messages name the speakers (e.g. ``"bonafide_speakers"``).
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape ``(size,)``: the speaker index of each trial.
-
-    Raises
-    ------
-    ValueError
-        When there is not one speaker id per trial.
-    """
+    """Codes the speaker of each trial as an index into its class's speakers."""
     speakers = np.asarray(speakers, dtype=str)
     if speakers.shape != (size,):
         raise ValueError(
@@ -152,31 +84,7 @@ def _clusters(speakers, size, name):
 
 
 def _designs(n_bonafide, n_spoof, bonafide_speakers, spoof_speakers):
-    """The cluster of each trial under each resampling design.
-
-    Arguments
-    ---------
-    n_bonafide : int
-        Number of bona fide trials.
-    n_spoof : int
-        Number of spoof trials.
-    bonafide_speakers : sequence of str or None
-        Speaker id of each bona fide trial.
-    spoof_speakers : sequence of str or None
-        Speaker id of each spoof trial.
-
-    Returns
-    -------
-    dict
-        Design name -> ``(bona fide clusters, spoof clusters)``, each an
-        index array; ``"speaker"`` only when both speaker lists are given.
-
-    Raises
-    ------
-    ValueError
-        When only one speaker list is given, or a list does not match its
-        scores.
-    """
+    """The cluster of each trial under each resampling design."""
     designs = {"trial": (np.arange(n_bonafide), np.arange(n_spoof))}
     if (bonafide_speakers is None) != (spoof_speakers is None):
         raise ValueError(
@@ -191,23 +99,7 @@ def _designs(n_bonafide, n_spoof, bonafide_speakers, spoof_speakers):
 
 
 def _resample_weights(clusters, rng, n_rows):
-    """Draws the trial weights of a block of resamples.
-
-    Arguments
-    ---------
-    clusters : tuple of numpy.ndarray
-        Cluster index of each bona fide and of each spoof trial.
-    rng : numpy.random.Generator
-        The block's generator.
-    n_rows : int
-        Resamples in the block.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape ``(n_rows, n_bonafide + n_spoof)``, int32: how many times
-        each trial (bona fide first, then spoof) is drawn.
-    """
+    """Draws the trial weights of a block of resamples."""
     weights = np.empty((n_rows, sum(c.size for c in clusters)), np.int32)
     start = 0
     for codes in clusters:
@@ -221,23 +113,7 @@ def _resample_weights(clusters, rng, n_rows):
 
 
 class _SortedSystem(NamedTuple):
-    """One system's scores in the pooled sort order, split by class.
-
-    Arguments
-    ---------
-    bonafide_order : numpy.ndarray
-        Shape ``(B,)``: the bona fide trials from lowest to highest score.
-    spoof_order : numpy.ndarray
-        Shape ``(S,)``: the spoof trials from lowest to highest score.
-    bonafide_before : numpy.ndarray
-        Shape ``(B + S + 1,)``: how many bona fide trials DET point ``i``
-        rejects (it rejects the ``i`` lowest pooled trials).
-    candidates : tuple of numpy.ndarray
-        The DET points where a min t-DCF can lie: just before each run of
-        bona fide trials in the sorted order, and the last point. As the
-        bona fide and the spoof trials each point rejects: shape
-        ``(K + 1,)`` each.
-    """
+    """One system's pooled sort order and its candidate min t-DCF points."""
 
     bonafide_order: np.ndarray
     spoof_order: np.ndarray
@@ -246,20 +122,7 @@ class _SortedSystem(NamedTuple):
 
 
 def _sort_system(bonafide, spoof):
-    """Sorts one system's scores once, as ``metrics`` does (stable).
-
-    Arguments
-    ---------
-    bonafide : numpy.ndarray
-        Checked bona fide scores.
-    spoof : numpy.ndarray
-        Checked spoof scores.
-
-    Returns
-    -------
-    _SortedSystem
-        The orders and the counts that map DET points to each class.
-    """
+    """Sorts one system's scores once, as ``metrics`` does (stable)."""
     order = np.argsort(np.concatenate((bonafide, spoof)), kind="stable")
     positive = order < bonafide.size
     below = np.flatnonzero(positive) - np.arange(bonafide.size)
@@ -276,64 +139,20 @@ def _sort_system(bonafide, spoof):
 
 
 def _cumulative(weights):
-    """Cumulative sums of weights along each row, after a leading 0.
-
-    Arguments
-    ---------
-    weights : numpy.ndarray
-        Shape ``(R, K)``, int32.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape ``(R, K + 1)``, int64: column ``k`` sums the first ``k``.
-    """
+    """Cumulative sums of weights along each row, after a leading 0."""
     counts = np.zeros((weights.shape[0], weights.shape[1] + 1), np.int64)
     np.cumsum(weights, axis=1, out=counts[:, 1:])
     return counts
 
 
 def _eer_at_crossing(system, rejected_pos, rejected_neg):
-    """The EER of each resample, read where miss and false alarm cross.
-
-    The gap ``miss - false alarm`` grows along the DET curve, so a binary
-    search finds the first point where it is at least 0; the EER point is
-    that one or the one before. Between the two lies one trial drawn ``k``
-    times, whose ``k - 1`` inner points (one copy rejected at a time) are
-    evaluated too: the result is that of the expanded resampled curve.
-
-    Arguments
-    ---------
-    system : _SortedSystem
-        The sorted scores.
-    rejected_pos : numpy.ndarray
-        Shape ``(R, B + 1)``: bona fide weight rejected with the ``k``
-        lowest bona fide trials.
-    rejected_neg : numpy.ndarray
-        Shape ``(R, S + 1)``: the same for the spoof trials.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape ``(R,)``: the EER of each resample.
-    """
+    """EER of each resample, bisecting to where miss and false alarm cross."""
     rows = np.arange(rejected_pos.shape[0])
     total_pos = rejected_pos[:, -1:]
     total_neg = rejected_neg[:, -1:]
 
     def rejected_at(point):
-        """Bona fide and spoof weight rejected at given DET points.
-
-        Arguments
-        ---------
-        point : numpy.ndarray
-            Shape ``(R,)``: a point index per resample.
-
-        Returns
-        -------
-        tuple of numpy.ndarray
-            Rejected bona fide and spoof weight, shape ``(R, 1)`` each.
-        """
+        """Bona fide and spoof weight rejected at given DET points."""
         before = system.bonafide_before[point]
         return (
             rejected_pos[rows, before][:, None],
@@ -341,20 +160,7 @@ def _eer_at_crossing(system, rejected_pos, rejected_neg):
         )
 
     def gap(pos, neg):
-        """Miss rate, false alarm rate and their difference.
-
-        Arguments
-        ---------
-        pos : numpy.ndarray
-            Rejected bona fide weight, shape ``(R, K)``.
-        neg : numpy.ndarray
-            Rejected spoof weight, shape ``(R, K)``.
-
-        Returns
-        -------
-        tuple of numpy.ndarray
-            ``(miss, false_alarm, miss - false_alarm)``.
-        """
+        """Miss rate, false alarm rate and their difference."""
         miss = pos / total_pos
         false_alarm = (total_neg - neg) / total_neg
         return miss, false_alarm, miss - false_alarm
@@ -382,30 +188,7 @@ def _eer_at_crossing(system, rejected_pos, rejected_neg):
 
 
 def _replicates(system, weights, n_bonafide, constants):
-    """EER and min t-DCFs of a block of weighted resamples of one system.
-
-    The min t-DCF is taken over the points just before each run of bona
-    fide trials and the last point: from any other point, rejecting the
-    spoof trials up to the next bona fide one, or accepting again the bona
-    fide trials back to the start of their run, never raises the cost
-    (in floating point too, as both only move one rate one way).
-
-    Arguments
-    ---------
-    system : _SortedSystem
-        The sorted scores.
-    weights : numpy.ndarray
-        Shape ``(R, B + S)``: trial weights, bona fide then spoof.
-    n_bonafide : int
-        ``B``.
-    constants : dict
-        Metric name -> checked ``TDCFConstants`` (normaliser above 0).
-
-    Returns
-    -------
-    dict
-        ``"eer"`` and each name of ``constants`` -> shape ``(R,)`` values.
-    """
+    """EER and min t-DCFs of a block of weighted resamples of one system."""
     rejected_pos = _cumulative(
         np.take(weights[:, :n_bonafide], system.bonafide_order, axis=1)
     )
@@ -426,23 +209,7 @@ def _replicates(system, weights, n_bonafide, constants):
 
 
 def _point_estimates(bonafide, spoof, constants):
-    """EER and min t-DCFs of one system with the ``metrics`` functions.
-
-    Arguments
-    ---------
-    bonafide : numpy.ndarray
-        Checked bona fide scores.
-    spoof : numpy.ndarray
-        Checked spoof scores.
-    constants : dict
-        Metric name -> ``TDCFConstants``.
-
-    Returns
-    -------
-    dict
-        ``"eer"`` and each name of ``constants`` -> float, None where the
-        t-DCF is undefined (normaliser 0, as ``metrics.cm_report``).
-    """
+    """EER and min t-DCFs of one system with the ``metrics`` functions."""
     values = {"eer": compute_eer(bonafide, spoof)[0]}
     for name, c in constants.items():
         values[name] = (
@@ -452,27 +219,7 @@ def _point_estimates(bonafide, spoof, constants):
 
 
 def _all_replicates(systems, designs, constants, n_resamples, seed):
-    """Resampled metrics of one or more systems on the same resamples.
-
-    Arguments
-    ---------
-    systems : list of tuple
-        ``(bonafide, spoof)`` checked scores per system, same sizes.
-    designs : dict
-        As ``_designs``.
-    constants : dict
-        Metric name -> ``TDCFConstants`` with a normaliser above 0.
-    n_resamples : int
-        Resamples per design.
-    seed : int
-        Seed of the resamples.
-
-    Returns
-    -------
-    dict
-        Design -> list (one per system) of dict metric -> shape
-        ``(n_resamples,)`` values.
-    """
+    """Resampled metrics of one or more systems on the same resamples."""
     sorted_systems = [_sort_system(*system) for system in systems]
     n_bonafide = systems[0][0].size
     n_trials = n_bonafide + systems[0][1].size
@@ -505,47 +252,13 @@ def _all_replicates(systems, designs, constants, n_resamples, seed):
 
 
 def _interval(values, confidence):
-    """Percentile interval of resampled values.
-
-    Arguments
-    ---------
-    values : numpy.ndarray
-        The resampled values.
-    confidence : float
-        Coverage, e.g. 0.95.
-
-    Returns
-    -------
-    list of float
-        ``[low, high]``.
-    """
+    """Percentile interval of resampled values."""
     tail = (1 - confidence) / 2
     return [float(q) for q in np.quantile(values, [tail, 1 - tail])]
 
 
 def _prepare(bonafide_scores, spoof_scores, tdcf_constants, settings):
-    """Checks one system's scores, the t-DCF constants and the settings.
-
-    Arguments
-    ---------
-    bonafide_scores : array_like
-        Bona fide CM scores.
-    spoof_scores : array_like
-        Spoof CM scores.
-    tdcf_constants : dict or None
-        Metric name -> ``(C0, C1, C2)``.
-    settings : tuple
-        ``(n_resamples, confidence)``.
-
-    Returns
-    -------
-    bonafide : numpy.ndarray
-        The checked bona fide scores.
-    spoof : numpy.ndarray
-        The checked spoof scores.
-    constants : dict
-        Metric name -> ``TDCFConstants``.
-    """
+    """Checks one system's scores, the t-DCF constants and the settings."""
     _check_settings(*settings)
     constants = {
         name: TDCFConstants(*(float(c) for c in values))
@@ -572,8 +285,9 @@ def bootstrap_metrics(
 ):
     """EER and min t-DCFs of a CM with percentile bootstrap intervals.
 
-    The t-DCF constants are kept fixed while the CM scores are resampled
-    (see the module docstring for the designs and the method).
+    The "trial" design resamples the bona fide and the spoof trials separately;
+    the "speaker" design resamples speakers within each class, each drawn
+    speaker bringing all its trials of that class.
 
     Arguments
     ---------
@@ -582,37 +296,27 @@ def bootstrap_metrics(
     spoof_scores : array_like
         CM scores of the spoof trials.
     bonafide_speakers : sequence of str, optional
-        Speaker id of each bona fide trial; with ``spoof_speakers``, adds
-        the speaker-level interval.
+        Speaker id of each bona fide trial; with ``spoof_speakers``, adds the
+        speaker design.
     spoof_speakers : sequence of str, optional
         Speaker id of each spoof trial.
     tdcf_constants : dict, optional
-        Metric name (e.g. ``"min_tdcf_2021"``) -> ``(C0, C1, C2)``, for
-        instance ``asv_tdcf_constants(asv_scores)``; fixed over resamples.
+        Metric name (e.g. ``"min_tdcf_2021"``) -> ``(C0, C1, C2)``, such as
+        ``asv_tdcf_constants(asv_scores)``.
     n_resamples : int
-        Resamples per design (default 1000).
+        Resamples per design.
     seed : int
-        Seed of the resamples (default 0): same seed, same intervals.
+        Seed of the resamples: same seed, same intervals.
     confidence : float
-        Coverage of the intervals (default 0.95).
+        Coverage of the intervals.
 
     Returns
     -------
     dict
         ``"eer"`` and each name of ``tdcf_constants`` -> ``{"value": float,
-        "trial": [low, high], "speaker": [low, high] or None}``; ``value``
-        is the point estimate of ``metrics.compute_eer`` /
-        ``metrics.compute_min_tdcf`` (EER as a fraction), ``speaker`` is
-        None without speaker ids. A t-DCF whose normaliser is 0 has all
-        three None.
-
-    Raises
-    ------
-    ValueError
-        On NaN/inf or empty scores, fewer than 3 distinct scores (with
-        t-DCF constants), speaker lists that do not match the scores, bad
-        t-DCF constants, ``n_resamples < 1`` or a confidence outside
-        (0, 1).
+        "trial": [low, high], "speaker": [low, high] or None}``. ``value`` is
+        the point estimate of ``metrics``; all three are None for a t-DCF whose
+        normaliser is 0.
 
     Example
     -------
@@ -654,25 +358,7 @@ def bootstrap_metrics(
 
 
 def _paired_summary(difference, resampled, confidence):
-    """Interval and sign statistics of resampled differences B - A.
-
-    Arguments
-    ---------
-    difference : float
-        The point difference B - A.
-    resampled : numpy.ndarray
-        The resampled differences.
-    confidence : float
-        Coverage of the interval.
-
-    Returns
-    -------
-    dict
-        ``interval`` ([low, high]), ``sign_flip`` (share of resamples
-        whose difference has not the sign of the point difference; for a
-        point difference of 0, the share that is not 0) and ``b_lower``
-        (share of resamples with B < A).
-    """
+    """Interval and sign statistics of resampled differences B - A."""
     return {
         "interval": _interval(resampled, confidence),
         "sign_flip": float(np.mean(np.sign(resampled) != np.sign(difference))),
@@ -694,10 +380,9 @@ def paired_bootstrap(
 ):
     """Paired bootstrap of the EER and min t-DCF differences of two CMs.
 
-    Systems A and B score the same trials, in the same order; each resample
-    draws the same trials (same weights) for both, and the difference
-    B - A is taken per resample. A negative difference means B is better
-    (lower EER or t-DCF). The t-DCF constants are kept fixed.
+    Systems A and B score the same trials in the same order; each resample
+    draws the same trials for both and takes the difference B - A, so a
+    negative difference means B is better.
 
     Arguments
     ---------
@@ -706,9 +391,9 @@ def paired_bootstrap(
     spoof_a : array_like
         System A's scores of the spoof trials.
     bonafide_b : array_like
-        System B's scores of the same bona fide trials, same order.
+        System B's scores of the same bona fide trials.
     spoof_b : array_like
-        System B's scores of the same spoof trials, same order.
+        System B's scores of the same spoof trials.
     bonafide_speakers : sequence of str, optional
         Speaker id of each bona fide trial (adds the speaker design).
     spoof_speakers : sequence of str, optional
@@ -716,31 +401,21 @@ def paired_bootstrap(
     tdcf_constants : dict, optional
         Metric name -> ``(C0, C1, C2)``, fixed over resamples.
     n_resamples : int
-        Resamples per design (default 1000).
+        Resamples per design.
     seed : int
-        Seed of the resamples (default 0); the same seed gives the same
-        resamples as ``bootstrap_metrics``.
+        Seed of the resamples; the same seed draws the same resamples as
+        ``bootstrap_metrics``.
     confidence : float
-        Coverage of the intervals (default 0.95).
+        Coverage of the intervals.
 
     Returns
     -------
     dict
-        ``"eer"`` and each name of ``tdcf_constants`` -> ``{"a": float,
-        "b": float, "difference": float (b - a), "trial": summary,
-        "speaker": summary or None}``, each summary a dict with
-        ``interval`` ([low, high] of B - A), ``sign_flip`` (share of
-        resamples whose difference has not the sign of the point
-        difference; for a point difference of 0, the share that is not 0)
-        and ``b_lower`` (share of resamples with B < A). A t-DCF whose
-        normaliser is 0 has ``a``, ``b``, ``difference`` and both
-        summaries None.
-
-    Raises
-    ------
-    ValueError
-        As ``bootstrap_metrics``, and when B does not have as many bona
-        fide and spoof scores as A.
+        ``"eer"`` and each name of ``tdcf_constants`` -> ``{"a", "b",
+        "difference", "trial", "speaker"}``; each design's summary holds
+        ``interval`` (of B - A), ``sign_flip`` (share of resamples whose
+        difference has not the sign of the point difference) and ``b_lower``
+        (share with B < A). Entries are None where they are undefined.
 
     Example
     -------

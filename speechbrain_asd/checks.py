@@ -1,12 +1,7 @@
 """Checks of plain arguments (integers, numbers, choices) with clear errors.
 
-The lowest layer of the package: standard library only, so that every
-module, from the score files up to the attacks, can check its arguments the
-same way. Each check raises a ``ValueError`` that names the argument and its
-bad value, before the value can fail somewhere deep inside numpy or torch,
-and returns the value in a plain Python type. Integer checks accept numpy
-integers too (they are ``numbers.Integral``); ``bool`` is never taken for a
-number.
+Standard library only, so that every module can use it; each check raises a
+``ValueError`` naming the argument and returns the value as a plain type.
 
 Authors
  * speechbrain-asd developers
@@ -184,3 +179,29 @@ def check_choice(name, value, choices):
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
     return value
+
+
+def name_list(names, limit=10):
+    """Joins names with commas for an error message, at most ``limit``.
+
+    Arguments
+    ---------
+    names : list of str
+        The names.
+    limit : int
+        How many to show; the rest are counted.
+
+    Returns
+    -------
+    text : str
+        The names shown, and how many more were left out.
+
+    Example
+    -------
+    >>> name_list(["a", "b", "c"], limit=2)
+    'a, b and 1 more'
+    """
+    shown = ", ".join(names[:limit])
+    if len(names) > limit:
+        shown += f" and {len(names) - limit} more"
+    return shown

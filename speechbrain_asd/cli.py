@@ -1,11 +1,7 @@
 """The ``speechbrain-asd`` command line: thin sub-commands over library calls.
 
-Each sub-command parses its arguments, calls one library function that a
-Python user can call too, and prints a table (or JSON with ``--json``).
-Library modules are imported inside the handlers so that ``--help`` stays
-fast. Bad input (a missing file, a malformed protocol line, NaN scores)
-ends with a one-line message naming the problem and exit status 2, never
-with a traceback.
+Each sub-command calls one library function and prints a table, or JSON
+with ``--json``. Bad input ends with a one-line message and exit status 2.
 
 Authors
  * speechbrain-asd developers
@@ -21,80 +17,12 @@ EXIT_BAD_INPUT = 2
 
 
 def _print_json(payload):
-    """Prints a JSON document with stable key order and indentation.
-
-    Arguments
-    ---------
-    payload : object
-        Anything ``json.dumps`` accepts.
-    """
+    """Prints a JSON document, indented, keys in their given order."""
     print(json.dumps(payload, indent=2, sort_keys=False))
 
 
-def _cmd_make_toy_corpus(args):
-    """Generates the offline ASVspoof-LA-style corpus.
-
-    Arguments
-    ---------
-    args : argparse.Namespace
-        Parsed arguments of ``make-toy-corpus``.
-
-    Returns
-    -------
-    int
-        Exit status.
-    """
-    from speechbrain_asd.data.toy import format_corpus_summary, make_toy_corpus
-
-    summary = make_toy_corpus(
-        args.out_dir, seed=args.seed, size=args.size, progress=True
-    )
-    if args.json:
-        _print_json(summary)
-    else:
-        print(format_corpus_summary(summary))
-    return 0
-
-
-def _cmd_corpus_summary(args):
-    """Prints the counts per split, attack and speaker of a corpus.
-
-    Arguments
-    ---------
-    args : argparse.Namespace
-        Parsed arguments of ``corpus-summary``.
-
-    Returns
-    -------
-    int
-        Exit status.
-    """
-    from speechbrain_asd.data.toy import (
-        format_corpus_summary,
-        summarize_corpus,
-    )
-
-    summary = summarize_corpus(args.corpus)
-    if args.json:
-        _print_json(summary)
-    else:
-        print(format_corpus_summary(summary))
-    return 0
-
-
 def _cmd_prepare(args):
-    """Writes SpeechBrain CSV manifests for an ASVspoof LA folder.
-
-    Arguments
-    ---------
-    args : argparse.Namespace
-        Parsed arguments of ``prepare``.
-
-    Returns
-    -------
-    int
-        Exit status.
-    """
+    """Runs ``prepare``: writes CSV manifests for an ASVspoof LA folder."""
     from speechbrain_asd.data.asvspoof import prepare_asvspoof
 
     outputs = prepare_asvspoof(
@@ -111,18 +39,7 @@ def _cmd_prepare(args):
 
 
 def _cmd_evaluate(args):
-    """Prints pooled and per-attack EER and min t-DCF of a score file.
-
-    Arguments
-    ---------
-    args : argparse.Namespace
-        Parsed arguments of ``evaluate``.
-
-    Returns
-    -------
-    int
-        Exit status.
-    """
+    """Runs ``evaluate``: EER and min t-DCF of a score file, per attack."""
     from speechbrain_asd.evaluation import (
         evaluate_score_file,
         format_report_table,
@@ -158,18 +75,7 @@ def _cmd_evaluate(args):
 
 
 def _cmd_compare(args):
-    """Prints the paired bootstrap comparison of two score files.
-
-    Arguments
-    ---------
-    args : argparse.Namespace
-        Parsed arguments of ``compare``.
-
-    Returns
-    -------
-    int
-        Exit status.
-    """
+    """Runs ``compare``: paired bootstrap comparison of two score files."""
     from speechbrain_asd.evaluation import (
         compare_score_files,
         format_comparison_table,
@@ -193,18 +99,7 @@ def _cmd_compare(args):
 
 
 def _cmd_model_card(args):
-    """Prints parameters and MACs of the teacher and the student.
-
-    Arguments
-    ---------
-    args : argparse.Namespace
-        Parsed arguments of ``model-card``.
-
-    Returns
-    -------
-    int
-        Exit status.
-    """
+    """Runs ``model-card``: parameters and MACs of teacher and student."""
     from speechbrain_asd.lobes.complexity import format_model_card, model_card
 
     card = model_card(seconds=args.seconds)
@@ -216,21 +111,11 @@ def _cmd_model_card(args):
 
 
 def _cmd_export(args):
-    """Writes a self-contained model folder from a recipe stage's output.
-
-    Arguments
-    ---------
-    args : argparse.Namespace
-        Parsed arguments of ``export``.
-
-    Returns
-    -------
-    int
-        Exit status.
-    """
-    from speechbrain_asd.export import export_model_folder, export_onnx
-    from speechbrain_asd.inference import read_file_list
+    """Runs ``export``: a model folder, optionally with ONNX models."""
+    from speechbrain_asd.export import export_model_folder
+    from speechbrain_asd.file_lists import read_file_list
     from speechbrain_asd.model_folder import INT8_ONNX_FILE
+    from speechbrain_asd.onnx_export import export_onnx
 
     if args.calibration and not args.int8:
         raise ValueError("--calibration is for --int8: add --int8")
@@ -257,18 +142,7 @@ def _cmd_export(args):
 
 
 def _cmd_classify(args):
-    """Prints the bona fide score and class of each audio file.
-
-    Arguments
-    ---------
-    args : argparse.Namespace
-        Parsed arguments of ``classify``.
-
-    Returns
-    -------
-    int
-        Exit status: 2 when any file could not be scored.
-    """
+    """Runs ``classify``: exit status 2 when a file could not be scored."""
     from speechbrain_asd.inference import SpoofDetector
 
     detector = SpoofDetector.from_hparams(
@@ -296,19 +170,8 @@ def _cmd_classify(args):
 
 
 def _cmd_score(args):
-    """Scores a file list or CM protocol into an ASVspoof score file.
-
-    Arguments
-    ---------
-    args : argparse.Namespace
-        Parsed arguments of ``score``.
-
-    Returns
-    -------
-    int
-        Exit status.
-    """
-    from speechbrain_asd.inference import score_list_to_file
+    """Runs ``score``: a file list or CM protocol into a score file."""
+    from speechbrain_asd.file_lists import score_list_to_file
 
     count = score_list_to_file(
         args.model,
@@ -327,13 +190,7 @@ def _cmd_score(args):
 
 
 def _add_backend_flags(parser):
-    """Adds the model folder and backend options shared by scoring commands.
-
-    Arguments
-    ---------
-    parser : argparse.ArgumentParser
-        The sub-command's parser.
-    """
+    """Adds the model folder and backend options of scoring commands."""
     parser.add_argument(
         "--model", required=True, help="model folder written by 'export'"
     )
@@ -351,13 +208,7 @@ def _add_backend_flags(parser):
 
 
 def _add_trial_flags(parser):
-    """Adds the protocol, ASV score and subset options of score evaluation.
-
-    Arguments
-    ---------
-    parser : argparse.ArgumentParser
-        The sub-command's parser.
-    """
+    """Adds the protocol, ASV score and subset options of evaluation."""
     parser.add_argument(
         "--protocol",
         required=True,
@@ -376,15 +227,7 @@ def _add_trial_flags(parser):
 
 
 def _add_bootstrap_flags(parser, what):
-    """Adds the resample count, seed and confidence of the bootstrap.
-
-    Arguments
-    ---------
-    parser : argparse.ArgumentParser
-        The sub-command's parser.
-    what : str
-        Help text of ``--bootstrap``.
-    """
+    """Adds the bootstrap options; ``what`` is the help of ``--bootstrap``."""
     from speechbrain_asd.bootstrap import (
         DEFAULT_CONFIDENCE,
         DEFAULT_RESAMPLES,
@@ -412,75 +255,14 @@ def _add_bootstrap_flags(parser, what):
 
 
 def _add_json_flag(parser):
-    """Adds the ``--json`` flag shared by every sub-command.
-
-    Arguments
-    ---------
-    parser : argparse.ArgumentParser
-        The sub-command's parser.
-    """
+    """Adds the ``--json`` flag shared by every sub-command."""
     parser.add_argument(
         "--json", action="store_true", help="print JSON instead of a table"
     )
 
 
-def build_parser():
-    """Builds the argument parser with every sub-command.
-
-    Returns
-    -------
-    argparse.ArgumentParser
-        The parser; each sub-command sets ``handler``.
-
-    Example
-    -------
-    >>> parser = build_parser()
-    >>> args = parser.parse_args(["model-card", "--json"])
-    >>> args.json, args.seconds
-    (True, 4.0)
-    """
-    parser = argparse.ArgumentParser(
-        prog="speechbrain-asd",
-        description=(
-            "Lightweight spoofing countermeasures for ASV on SpeechBrain: "
-            "offline corpus, data preparation, ASVspoof metrics and models."
-        ),
-    )
-    parser.add_argument(
-        "--version", action="version", version=f"%(prog)s {__version__}"
-    )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.required = True
-
-    toy = commands.add_parser(
-        "make-toy-corpus",
-        help="generate the offline ASVspoof-2019-LA-style corpus",
-        description=(
-            "Generate a small ASVspoof 2019 LA style corpus from real speech "
-            "of Debian packages and six spoofing systems (plus unseen eval "
-            "attacks), with ASV lists and noise/RIR augmentation sets."
-        ),
-    )
-    toy.add_argument("out_dir", help="folder to create the corpus in")
-    toy.add_argument("--seed", type=int, default=1234, help="random seed")
-    toy.add_argument(
-        "--size",
-        choices=("small", "default"),
-        default="default",
-        help="'small' for tests and debug runs, 'default' for the demo",
-    )
-    _add_json_flag(toy)
-    toy.set_defaults(handler=_cmd_make_toy_corpus)
-
-    summary = commands.add_parser(
-        "corpus-summary",
-        help="count trials per split, attack and speaker of a corpus",
-        description="Summarise an ASVspoof 2019 LA style corpus.",
-    )
-    summary.add_argument("corpus", help="corpus folder (holds LA/)")
-    _add_json_flag(summary)
-    summary.set_defaults(handler=_cmd_corpus_summary)
-
+def _add_prepare_parser(commands):
+    """Adds the ``prepare`` sub-command."""
     prepare = commands.add_parser(
         "prepare",
         help="write SpeechBrain CSV manifests from ASVspoof LA protocols",
@@ -499,6 +281,9 @@ def build_parser():
     _add_json_flag(prepare)
     prepare.set_defaults(handler=_cmd_prepare)
 
+
+def _add_evaluate_parser(commands):
+    """Adds the ``evaluate`` sub-command."""
     evaluate = commands.add_parser(
         "evaluate",
         help="EER and min t-DCF (2019 and 2021 forms) of a CM score file",
@@ -527,6 +312,9 @@ def build_parser():
     _add_json_flag(evaluate)
     evaluate.set_defaults(handler=_cmd_evaluate)
 
+
+def _add_compare_parser(commands):
+    """Adds the ``compare`` sub-command."""
     compare = commands.add_parser(
         "compare",
         help="paired bootstrap of the EER and min t-DCF differences B - A",
@@ -547,6 +335,9 @@ def build_parser():
     _add_json_flag(compare)
     compare.set_defaults(handler=_cmd_compare)
 
+
+def _add_model_card_parser(commands):
+    """Adds the ``model-card`` sub-command."""
     card = commands.add_parser(
         "model-card",
         help="parameters and MACs of the teacher and the student",
@@ -564,6 +355,9 @@ def build_parser():
     _add_json_flag(card)
     card.set_defaults(handler=_cmd_model_card)
 
+
+def _add_export_parser(commands):
+    """Adds the ``export`` sub-command."""
     export = commands.add_parser(
         "export",
         help="write a model folder that SpoofDetector.from_hparams loads",
@@ -607,6 +401,9 @@ def build_parser():
     _add_json_flag(export)
     export.set_defaults(handler=_cmd_export)
 
+
+def _add_classify_parser(commands):
+    """Adds the ``classify`` sub-command."""
     classify = commands.add_parser(
         "classify",
         help="bona fide score and class of audio files",
@@ -620,6 +417,9 @@ def build_parser():
     _add_json_flag(classify)
     classify.set_defaults(handler=_cmd_classify)
 
+
+def _add_score_parser(commands):
+    """Adds the ``score`` sub-command."""
     score = commands.add_parser(
         "score",
         help="write an ASVspoof score file for a file list or protocol",
@@ -639,6 +439,42 @@ def build_parser():
     )
     _add_json_flag(score)
     score.set_defaults(handler=_cmd_score)
+
+
+def build_parser():
+    """Builds the argument parser with every sub-command.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser; each sub-command sets ``handler``.
+
+    Example
+    -------
+    >>> parser = build_parser()
+    >>> args = parser.parse_args(["model-card", "--json"])
+    >>> args.json, args.seconds
+    (True, 4.0)
+    """
+    parser = argparse.ArgumentParser(
+        prog="speechbrain-asd",
+        description=(
+            "Lightweight spoofing countermeasures for ASV on SpeechBrain: "
+            "data preparation, ASVspoof metrics and models."
+        ),
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    _add_prepare_parser(commands)
+    _add_evaluate_parser(commands)
+    _add_compare_parser(commands)
+    _add_model_card_parser(commands)
+    _add_export_parser(commands)
+    _add_classify_parser(commands)
+    _add_score_parser(commands)
     return parser
 
 

@@ -1,10 +1,4 @@
-"""Scores a CM score file against an ASVspoof protocol: the ``evaluate`` job.
-
-Reads the files with ``speechbrain_asd.scorefiles``, checks that the scores
-and the protocol describe the same trials, and hands the scores to
-``speechbrain_asd.metrics.cm_report``; ``format_report_table`` prints the
-result, and ``plot_score_file`` draws the same trials' DET curves and score
-histograms (``speechbrain_asd.plots``). Higher CM scores mean bona fide.
+"""Evaluates, compares and plots CM score files against ASVspoof protocols.
 
 Authors
  * speechbrain-asd developers
@@ -45,18 +39,7 @@ _NO_SUBSET = "-"
 
 
 def _few(ids):
-    """Names a few ids of a list, for an error message.
-
-    Arguments
-    ---------
-    ids : list of str
-        The ids.
-
-    Returns
-    -------
-    str
-        The first ids, quoted, and how many more there are.
-    """
+    """Names a few ids of a list, for an error message."""
     shown = ", ".join(repr(trial) for trial in ids[:_IDS_SHOWN])
     if len(ids) > _IDS_SHOWN:
         shown += f" and {len(ids) - _IDS_SHOWN} more"
@@ -64,28 +47,7 @@ def _few(ids):
 
 
 def _trials_in_subset(trials, subset, protocol_path):
-    """Keeps the trials of one subset of an ASVspoof 2021 protocol.
-
-    Arguments
-    ---------
-    trials : list of CMTrial
-        All trials of the protocol.
-    subset : str or None
-        Subset to keep (``eval``, ``progress``, ``hidden``); None keeps all.
-    protocol_path : str or os.PathLike
-        The protocol file, for error messages.
-
-    Returns
-    -------
-    list of CMTrial
-        The kept trials, in protocol order.
-
-    Raises
-    ------
-    ValueError
-        When a subset is asked of a protocol without subsets (ASVspoof
-        2019), or the protocol has no trial of that subset.
-    """
+    """Keeps the trials of one subset of an ASVspoof 2021 protocol."""
     if subset is None:
         return trials
     present = sorted({trial.subset for trial in trials} - {_NO_SUBSET})
@@ -103,27 +65,7 @@ def _trials_in_subset(trials, subset, protocol_path):
 
 
 def _check_alignment(scores, trials, selected, scores_path, protocol_path):
-    """Checks that the score file scores exactly the selected trials.
-
-    Arguments
-    ---------
-    scores : dict
-        Trial id -> CM score, from the score file.
-    trials : list of CMTrial
-        All trials of the protocol.
-    selected : list of CMTrial
-        The trials to evaluate (all, or one subset).
-    scores_path : str or os.PathLike
-        The score file, for error messages.
-    protocol_path : str or os.PathLike
-        The protocol file, for error messages.
-
-    Raises
-    ------
-    ValueError
-        When the score file scores trials the protocol does not list
-        (unknown trials), or misses trials to evaluate.
-    """
+    """Checks that the score file scores exactly the selected trials."""
     known = {trial.trial for trial in trials}
     unknown = [trial for trial in scores if trial not in known]
     if unknown:
@@ -140,23 +82,7 @@ def _check_alignment(scores, trials, selected, scores_path, protocol_path):
 
 
 def _read_asv(asv_scores_path):
-    """Reads ASV scores and checks they allow a t-DCF.
-
-    Arguments
-    ---------
-    asv_scores_path : str or os.PathLike
-        ASV score file in the ASVspoof 2019 format.
-
-    Returns
-    -------
-    ASVScores
-        The scores, with target, nontarget and spoof sets all non-empty.
-
-    Raises
-    ------
-    ValueError
-        When a set is empty.
-    """
+    """Reads ASV scores and checks they allow a t-DCF."""
     asv = read_asv_scores(asv_scores_path)
     for key in ("target", "nontarget", "spoof"):
         if getattr(asv, key).size == 0:
@@ -168,21 +94,7 @@ def _read_asv(asv_scores_path):
 
 
 class _CMScores(NamedTuple):
-    """The CM scores of the evaluated trials, split by class.
-
-    Arguments
-    ---------
-    bonafide : list of float
-        Scores of the bona fide trials, in protocol order.
-    spoof : list of float
-        Scores of the spoof trials, in protocol order.
-    attacks : list of str
-        Attack id of each spoof trial.
-    bonafide_speakers : list of str
-        Speaker id of each bona fide trial.
-    spoof_speakers : list of str
-        Speaker id of each spoof trial.
-    """
+    """The CM scores of the evaluated trials, split by class."""
 
     bonafide: list
     spoof: list
@@ -192,28 +104,7 @@ class _CMScores(NamedTuple):
 
 
 def _read_protocol(protocol_path, subset):
-    """Reads a CM protocol and keeps the trials to evaluate.
-
-    Arguments
-    ---------
-    protocol_path : str or os.PathLike
-        ASVspoof 2019 CM protocol or ASVspoof 2021 ``trial_metadata.txt``.
-    subset : str or None
-        ASVspoof 2021 subset to keep; None keeps every trial.
-
-    Returns
-    -------
-    trials : list of CMTrial
-        Every trial of the protocol.
-    selected : list of CMTrial
-        The trials to evaluate, in protocol order.
-
-    Raises
-    ------
-    ValueError
-        On a malformed protocol, a bad subset, or no bona fide or no spoof
-        trial to evaluate.
-    """
+    """Reads a CM protocol and keeps the trials to evaluate."""
     trials = read_cm_protocol(protocol_path)
     selected = _trials_in_subset(trials, subset, protocol_path)
     where = "" if subset is None else f" of subset {subset!r}"
@@ -224,27 +115,7 @@ def _read_protocol(protocol_path, subset):
 
 
 def _read_cm_trials(scores_path, protocol_path, protocol):
-    """Reads a CM score file and splits its scores by class.
-
-    Arguments
-    ---------
-    scores_path : str or os.PathLike
-        CM scores (see ``evaluate_score_file``).
-    protocol_path : str or os.PathLike
-        The protocol file, for error messages.
-    protocol : tuple
-        ``(trials, selected)`` as ``_read_protocol`` returns them.
-
-    Returns
-    -------
-    _CMScores
-        Scores, attacks and speakers of the selected trials.
-
-    Raises
-    ------
-    ValueError
-        On a malformed score file, or unknown or missing trials.
-    """
+    """Reads a CM score file and splits its scores by class."""
     trials, selected = protocol
     scores = read_cm_scores(scores_path)
     _check_alignment(scores, trials, selected, scores_path, protocol_path)
@@ -260,27 +131,7 @@ def _read_cm_trials(scores_path, protocol_path, protocol):
 
 
 def _report_or_error(cm, asv, scores_path):
-    """``cm_report`` of a score file's scores, errors naming the file.
-
-    Arguments
-    ---------
-    cm : _CMScores
-        The scores.
-    asv : ASVScores or None
-        ASV scores for the t-DCF.
-    scores_path : str or os.PathLike
-        The score file, for error messages.
-
-    Returns
-    -------
-    dict
-        As ``speechbrain_asd.metrics.cm_report``.
-
-    Raises
-    ------
-    ValueError
-        As ``cm_report``, the message prefixed with the score file.
-    """
+    """``cm_report`` of a score file's scores, errors naming the file."""
     try:
         return cm_report(cm.bonafide, cm.spoof, cm.attacks, asv)
     except ValueError as error:
@@ -288,23 +139,7 @@ def _report_or_error(cm, asv, scores_path):
 
 
 def _row_inputs(cm, asv):
-    """The spoof trials and the t-DCF constants of every row of a report.
-
-    Arguments
-    ---------
-    cm : _CMScores
-        The scores.
-    asv : ASVScores or None
-        ASV scores for the t-DCF (per-attack constants as in
-        ``metrics.cm_report``).
-
-    Returns
-    -------
-    dict
-        ``"pooled"`` and each attack -> ``(spoof_mask, constants)``: which
-        spoof trials the row keeps (boolean array) and its t-DCF constants
-        by metric name (empty without ASV scores).
-    """
+    """The spoof trials and the t-DCF constants of every row of a report."""
     attacks = np.asarray(cm.attacks, dtype=str)
     names = [str(attack) for attack in np.unique(attacks)]
     masks = {"pooled": np.ones(attacks.size, dtype=bool)}
@@ -320,22 +155,7 @@ def _row_inputs(cm, asv):
 
 
 def _bootstrap_settings(n_resamples, seed, confidence):
-    """Describes the bootstrap of a report, for its ``bootstrap`` entry.
-
-    Arguments
-    ---------
-    n_resamples : int
-        Resamples per design.
-    seed : int
-        Seed of the resamples.
-    confidence : float
-        Coverage of the intervals.
-
-    Returns
-    -------
-    dict
-        The settings, the interval type and the designs.
-    """
+    """Describes the bootstrap of a report, for its ``bootstrap`` entry."""
     return {
         "n_resamples": int(n_resamples),
         "seed": int(seed),
@@ -346,39 +166,12 @@ def _bootstrap_settings(n_resamples, seed, confidence):
 
 
 def _row_slot(report, name):
-    """The row of a report (or comparison) named ``name``.
-
-    Arguments
-    ---------
-    report : dict
-        With ``pooled`` and ``per_attack``.
-    name : str
-        ``"pooled"`` or an attack id.
-
-    Returns
-    -------
-    dict
-        The row, to update in place.
-    """
+    """The row of a report (or comparison) named ``name``."""
     return report["pooled"] if name == "pooled" else report["per_attack"][name]
 
 
 def _add_intervals(report, cm, asv, settings):
-    """Adds bootstrap intervals to every row of a report, in place.
-
-    Arguments
-    ---------
-    report : dict
-        As ``cm_report``; each row gains ``intervals``: metric -> ``{
-        "trial": [low, high], "speaker": [low, high]}`` (None for a
-        t-DCF that is None), and the report gains ``bootstrap``.
-    cm : _CMScores
-        The scores.
-    asv : ASVScores or None
-        ASV scores for the t-DCF.
-    settings : dict
-        ``n_resamples``, ``seed`` and ``confidence``.
-    """
+    """Adds bootstrap intervals to every row of a report, in place."""
     spoof = np.asarray(cm.spoof)
     spoof_speakers = np.asarray(cm.spoof_speakers, dtype=str)
     for name, (mask, constants) in _row_inputs(cm, asv).items():
@@ -409,53 +202,31 @@ def evaluate_score_file(
 ):
     """Pooled and per-attack EER and min t-DCF of a CM score file.
 
-    With ``n_resamples`` above 0, every row also gets percentile bootstrap
-    intervals (``speechbrain_asd.bootstrap``): trials resampled within each
-    class, and speakers (the protocol's first column) resampled within
-    each class. The t-DCF constants stay those of the ASV scores.
-
     Arguments
     ---------
     scores_path : str or os.PathLike
-        CM scores, ``trial score`` or ``trial attack key score`` lines
-        (higher = more bona fide). It must score every trial to evaluate
-        and no trial outside the protocol; scores of protocol trials outside
-        the chosen subset are ignored.
+        CM scores (see ``scorefiles.read_cm_scores``), higher = more bona fide.
+        It must score every evaluated trial and no trial outside the protocol.
     protocol_path : str or os.PathLike
         ASVspoof 2019 CM protocol or ASVspoof 2021 ``trial_metadata.txt``.
     asv_scores_path : str or os.PathLike, optional
-        ASV scores (``<source> <target|nontarget|spoof> <score>``) of the
-        same set (dev ASV scores for dev, eval for eval); without them the
-        t-DCF values are None.
+        ASV scores of the same set; without them the t-DCF values are None.
     subset : str, optional
-        ASVspoof 2021 protocols only: evaluate the trials of this subset
-        (``eval``, ``progress`` or ``hidden``). By default every trial of
-        the protocol is evaluated; the organisers' ranking uses ``eval``.
+        ASVspoof 2021 only: evaluate the trials of this subset (``eval``,
+        ``progress`` or ``hidden``); by default, every trial.
     n_resamples : int
-        Bootstrap resamples per design; 0 (default) adds no interval.
+        Bootstrap resamples per design; 0 adds no interval.
     seed : int
-        Seed of the resamples (default 0).
+        Seed of the resamples.
     confidence : float
-        Coverage of the intervals (default 0.95).
+        Coverage of the intervals.
 
     Returns
     -------
     dict
-        As ``speechbrain_asd.metrics.cm_report``: ``{"pooled": row,
-        "per_attack": {attack: row}}``, each row with ``eer`` (fraction),
-        ``min_tdcf_2019``, ``min_tdcf_2021``, ``n_bonafide``, ``n_spoof``
-        and ``asv_spoof_set``. With ``n_resamples``, each row also has
-        ``intervals``: ``{metric: {"trial": [low, high], "speaker": [low,
-        high]}}`` for ``eer``, ``min_tdcf_2019`` and ``min_tdcf_2021``
-        (None where the metric is None), and the report a ``bootstrap``
-        entry with the settings.
-
-    Raises
-    ------
-    ValueError
-        On malformed files (naming file and line), unknown or missing
-        trials, duplicate ids, a bad subset, NaN/inf scores, fewer than 3
-        distinct scores, or ASV scores unfit for a t-DCF.
+        As ``metrics.cm_report``. With ``n_resamples``, each row also has
+        ``intervals`` (``{metric: {"trial": [low, high], "speaker": [low,
+        high]}}``) and the report a ``bootstrap`` entry with the settings.
 
     Example
     -------
@@ -495,29 +266,7 @@ def evaluate_score_file(
 
 
 def _paired_row(row_a, cm_a, cm_b, inputs, settings):
-    """One row of a comparison: counts and paired bootstrap per metric.
-
-    Arguments
-    ---------
-    row_a : dict
-        System A's report row (counts and ``asv_spoof_set``).
-    cm_a : _CMScores
-        System A's scores.
-    cm_b : _CMScores
-        System B's scores (same trials).
-    inputs : tuple
-        ``(spoof_mask, constants)`` of the row, from ``_row_inputs``.
-    settings : dict
-        ``n_resamples``, ``seed`` and ``confidence``.
-
-    Returns
-    -------
-    dict
-        ``n_bonafide``, ``n_spoof``, ``asv_spoof_set`` and, for ``eer``,
-        ``min_tdcf_2019`` and ``min_tdcf_2021``, the result of
-        ``bootstrap.paired_bootstrap`` (None for a t-DCF without ASV
-        scores or with a zero normaliser).
-    """
+    """One row of a comparison: counts and paired bootstrap per metric."""
     mask, constants = inputs
     compared = paired_bootstrap(
         cm_a.bonafide,
@@ -551,51 +300,36 @@ def compare_score_files(
 ):
     """Paired bootstrap comparison of two CM score files on the same trials.
 
-    Both files are read and checked as ``evaluate_score_file`` reads them
-    and must score the same trials of the protocol. Each resample draws the
-    same trials for both systems (``bootstrap.paired_bootstrap``), trials
-    within each class and speakers within each class, and gives the
-    difference B - A of the EER and of both min t-DCFs, pooled and per
-    attack; below 0, B is better. The t-DCF constants stay those of the
-    ASV scores.
+    Both files are checked as in ``evaluate_score_file`` and must score the
+    same trials. The differences B - A (below 0: B is better) come from
+    ``bootstrap.paired_bootstrap``, pooled and per attack.
 
     Arguments
     ---------
     scores_a : str or os.PathLike
-        CM scores of system A (``trial score`` or ``trial attack key
-        score`` lines, higher = more bona fide).
+        CM scores of system A.
     scores_b : str or os.PathLike
-        CM scores of system B, same format, same trials.
+        CM scores of system B, same trials.
     protocol_path : str or os.PathLike
         ASVspoof 2019 CM protocol or ASVspoof 2021 ``trial_metadata.txt``.
     asv_scores_path : str or os.PathLike, optional
         ASV scores of the same set, for the t-DCF.
     subset : str, optional
-        ASVspoof 2021 protocols only: compare on this subset.
+        ASVspoof 2021 only: compare on this subset.
     n_resamples : int
-        Resamples per design (default 1000).
+        Resamples per design.
     seed : int
-        Seed of the resamples (default 0).
+        Seed of the resamples.
     confidence : float
-        Coverage of the intervals (default 0.95).
+        Coverage of the intervals.
 
     Returns
     -------
     dict
         ``a`` and ``b`` (the score files), ``bootstrap`` (the settings),
         ``pooled`` (a row) and ``per_attack`` (attack -> row). A row has
-        ``n_bonafide``, ``n_spoof``, ``asv_spoof_set`` and, for ``eer``,
-        ``min_tdcf_2019`` and ``min_tdcf_2021``, the dict of
-        ``bootstrap.paired_bootstrap``: ``a``, ``b``, ``difference`` (B -
-        A) and per design (``trial``, ``speaker``) the ``interval`` of the
-        difference, ``sign_flip`` and ``b_lower``; None for a t-DCF without
-        ASV scores.
-
-    Raises
-    ------
-    ValueError
-        As ``evaluate_score_file`` for either file (the message names it),
-        for instance when a file misses trials the other scores.
+        ``n_bonafide``, ``n_spoof``, ``asv_spoof_set`` and, per metric, the
+        result of ``paired_bootstrap`` (None for a t-DCF without ASV scores).
 
     Example
     -------
@@ -654,35 +388,23 @@ def compare_score_files(
 def plot_score_file(scores_path, protocol_path, out_dir, subset=None):
     """Draws the DET curves and score histograms of a CM score file.
 
-    Writes ``det.png`` (per-attack and pooled DET curves with their EERs)
-    and ``histograms.png`` (bona fide against each attack's scores) in
-    ``out_dir``, created if needed; the trials are read and checked as
-    ``evaluate_score_file`` reads them. Needs matplotlib.
+    Needs matplotlib.
 
     Arguments
     ---------
     scores_path : str or os.PathLike
-        CM scores, ``trial score`` or ``trial attack key score`` lines
-        (higher = more bona fide), as for ``evaluate_score_file``.
+        CM scores, as for ``evaluate_score_file``.
     protocol_path : str or os.PathLike
         ASVspoof 2019 CM protocol or ASVspoof 2021 ``trial_metadata.txt``.
     out_dir : str or os.PathLike
-        Folder to write the two PNG files in.
+        Folder for ``det.png`` and ``histograms.png`` (created if needed).
     subset : str, optional
-        ASVspoof 2021 protocols only: draw the trials of this subset.
+        ASVspoof 2021 only: draw the trials of this subset.
 
     Returns
     -------
     list of pathlib.Path
-        The DET plot and the histogram plot, in that order.
-
-    Raises
-    ------
-    ValueError
-        On malformed files (naming file and line), unknown or missing
-        trials, duplicate ids, a bad subset or NaN/inf scores.
-    ImportError
-        When matplotlib is not installed.
+        The DET plot and the histogram plot.
 
     Example
     -------
@@ -725,42 +447,12 @@ def plot_score_file(scores_path, protocol_path, out_dir, subset=None):
 
 
 def _number_cell(value, digits, scale=1):
-    """Formats one number of a table.
-
-    Arguments
-    ---------
-    value : float or None
-        The value; None when not available.
-    digits : int
-        Decimals to show.
-    scale : float
-        Factor applied first (100 for an EER in percent).
-
-    Returns
-    -------
-    str
-        The number, or ``"-"`` for None.
-    """
+    """Formats one number of a table."""
     return "-" if value is None else f"{scale * value:.{digits}f}"
 
 
 def _span(interval, digits, scale=1):
-    """Formats an interval as ``[low, high]``.
-
-    Arguments
-    ---------
-    interval : list of float
-        ``[low, high]``.
-    digits : int
-        Decimals to show.
-    scale : float
-        Factor applied first (100 for an EER in percent).
-
-    Returns
-    -------
-    str
-        The interval, e.g. ``"[3.10, 6.02]"``.
-    """
+    """Formats an interval as ``[low, high]``."""
     low, high = (_number_cell(bound, digits, scale) for bound in interval)
     return f"[{low}, {high}]"
 
@@ -774,20 +466,7 @@ _METRICS = (
 
 
 def _render(header, lines):
-    """Aligns table lines: first column left, the others right.
-
-    Arguments
-    ---------
-    header : tuple of str
-        The column titles.
-    lines : list of tuple of str
-        The cells of each line.
-
-    Returns
-    -------
-    list of str
-        The header line, then one line per row.
-    """
+    """Aligns table lines: first column left, the others right."""
     widths = [
         max(len(cells[column]) for cells in [header, *lines])
         for column in range(len(header))
@@ -802,20 +481,7 @@ def _render(header, lines):
 
 
 def _bootstrap_note(settings, what):
-    """The footnote that says how a table's intervals were computed.
-
-    Arguments
-    ---------
-    settings : dict
-        The ``bootstrap`` entry of a report or comparison.
-    what : str
-        What the intervals are of, e.g. ``"intervals"``.
-
-    Returns
-    -------
-    str
-        One line.
-    """
+    """The footnote that says how a table's intervals were computed."""
     return (
         f"{100 * settings['confidence']:g} % percentile bootstrap {what}, "
         f"{settings['n_resamples']} resamples (seed {settings['seed']}): "
@@ -825,22 +491,7 @@ def _bootstrap_note(settings, what):
 
 
 def _report_lines(name, row, marked):
-    """Table lines of one report row: values, then speaker intervals.
-
-    Arguments
-    ---------
-    name : str
-        The row's condition.
-    row : dict
-        The report row, with ``intervals`` when bootstrapped.
-    marked : bool
-        Whether its t-DCFs used all ASV spoof scores (marked ``*``).
-
-    Returns
-    -------
-    list of tuple of str
-        One line of cells, and a ``by speaker`` line with intervals.
-    """
+    """Table lines of one report row: values, then speaker intervals."""
     intervals = row.get("intervals")
     cells = [name, str(row["n_bonafide"]), str(row["n_spoof"])]
     speaker = ["  by speaker", "", ""]
@@ -861,12 +512,10 @@ def _report_lines(name, row, marked):
 def format_report_table(report):
     """Formats a CM report as a text table, pooled row first.
 
-    EER in percent with 2 decimals and min t-DCF with 4 decimals (as the
-    organisers print them); ``-`` where there is no t-DCF. A ``*`` marks
-    per-attack t-DCFs computed with all ASV spoof scores because the ASV
-    scores hold none of that attack. A report with bootstrap intervals
-    shows ``value [low, high]`` (trials resampled) and, on a ``by
-    speaker`` line below each row, the speaker-level intervals.
+    EER in percent (2 decimals) and min t-DCF with 4 decimals; ``-`` where
+    there is no t-DCF, and ``*`` where a per-attack t-DCF used all ASV spoof
+    scores. Bootstrap intervals show as ``value [low, high]``, with the
+    speaker-level interval on a ``by speaker`` line below.
 
     Arguments
     ---------
@@ -876,7 +525,7 @@ def format_report_table(report):
     Returns
     -------
     str
-        The table, one line per row, without a final newline.
+        The table, without a final newline.
 
     Example
     -------
@@ -910,21 +559,7 @@ def format_report_table(report):
 
 
 def _comparison_lines(name, row):
-    """Table lines of one comparison row, one per metric.
-
-    Arguments
-    ---------
-    name : str
-        The row's condition.
-    row : dict
-        The comparison row.
-
-    Returns
-    -------
-    list of tuple of str
-        Condition, metric, A, B, B - A, then interval and sign-flip share
-        of each design.
-    """
+    """Table lines of one comparison row, one per metric."""
     lines = []
     for key, title, digits, scale in _METRICS:
         found = row[key]
@@ -948,10 +583,9 @@ def _comparison_lines(name, row):
 def format_comparison_table(comparison):
     """Formats a paired comparison as a text table, pooled rows first.
 
-    One line per condition and metric: A, B, the difference B - A (below
-    0: B is better), then for each design the interval of the difference
-    and the share of resamples whose difference has not the sign of B - A
-    (``flip``). EER in percent.
+    One line per condition and metric: A, B, B - A, then per design the
+    interval of B - A and ``flip``, the share of resamples whose difference has
+    not the sign of B - A. EER in percent.
 
     Arguments
     ---------

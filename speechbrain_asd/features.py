@@ -1,9 +1,5 @@
 """Waveforms to normalised log-Mel features, differentiable end to end.
 
-The paper's input features: 40 log-Mel bands from a 25 ms window, a 10 ms
-hop and a 512-point FFT, then instance normalisation of each utterance. The
-paper states 22,050 Hz audio; ASVspoof audio is 16 kHz, the default here.
-
 Authors
  * speechbrain-asd developers
 """
@@ -16,27 +12,13 @@ logger = get_logger(__name__)
 
 
 class LogMelFeatures(torch.nn.Module):
-    """Log-Mel filterbanks with per-utterance normalisation that respects
-    lengths.
+    """Log-Mel filterbanks, normalised per utterance over its valid frames.
 
-    SpeechBrain's ``Fbank`` computes the log-Mel spectrogram (centred frames,
-    zero padding at both ends, power spectrum in dB, top 80 dB kept). Each
-    utterance is then normalised per Mel band by the mean and standard
-    deviation of its own valid frames; padded frames are set to zero.
-
-    An utterance of ``L`` valid samples has ``1 + L // hop`` valid frames,
-    the frames ``Fbank`` gives for it alone. Padded samples are zeroed
-    before the STFT, so these frames are the same in a padded batch as for
-    the utterance alone, and so are their normalised values: padding never
-    changes the features of the real frames.
-
-    Why not SpeechBrain's ``InputNormalization(norm_type="sentence")``: it
-    does mask padding, but it divides by ``sqrt(var)``, whose gradient is
-    not finite where a band is constant over the utterance (a single-frame
-    utterance, a band clipped flat by the 80 dB floor): the attacks, which
-    take gradients through the features, would get NaN. This class divides
-    by ``sqrt(var + epsilon)`` instead, finite everywhere, and counts the
-    valid frames exactly rather than from rounded relative lengths.
+    SpeechBrain's ``Fbank`` followed by instance normalisation of each Mel band
+    over the valid frames of each utterance; padded frames are set to zero, and
+    padding never changes the features of the valid frames. The defaults are the
+    features of "Training strategies for a lightweight countermeasure model for
+    automatic speaker verification" (ICASSP 2023), at 16 kHz.
 
     Arguments
     ---------
@@ -76,7 +58,7 @@ class LogMelFeatures(torch.nn.Module):
         hop_length=10.0,
         epsilon=1e-5,
     ):
-        """Builds the filterbank; see the class docstring."""
+        """Builds the filterbank."""
         super().__init__()
         if epsilon <= 0:
             raise ValueError(f"epsilon must be positive, got {epsilon}")
@@ -113,10 +95,8 @@ class LogMelFeatures(torch.nn.Module):
     def frame_lengths(self, lengths, num_samples):
         """Relative lengths, in frames, of the features of a padded batch.
 
-        The model turns relative lengths into ``round(lengths * frames)``
-        valid frames; passing it these (rather than the waveform's relative
-        lengths) makes that count equal the ``1 + L // hop`` valid frames
-        the features really have.
+        A model that keeps ``round(lengths * frames)`` frames then keeps exactly
+        the ``1 + L // hop`` valid frames of each utterance.
 
         Arguments
         ---------
@@ -143,10 +123,6 @@ class LogMelFeatures(torch.nn.Module):
     def with_frame_lengths(self, wavs, lengths=None):
         """Computes the features and their relative lengths in frames.
 
-        What every caller of a model that masks by relative lengths needs:
-        the lengths in frames make the model count exactly the valid frames
-        of the features (see ``frame_lengths``).
-
         Arguments
         ---------
         wavs : torch.Tensor
@@ -159,7 +135,7 @@ class LogMelFeatures(torch.nn.Module):
         feats : torch.Tensor
             Features, shape [batch, frames, n_mels].
         frame_lengths : torch.Tensor
-            Relative lengths in frames, shape [batch].
+            Relative lengths in frames (see ``frame_lengths``), shape [batch].
 
         Example
         -------
@@ -220,30 +196,15 @@ class LogMelFeatures(torch.nn.Module):
 class ConvolutionalFbank(torch.nn.Module):
     """SpeechBrain's ``Fbank`` with its STFT written as one convolution.
 
-    The same log-Mel filterbanks, computed from a fixed basis: the real and
-    imaginary parts of the ``n_fft // 2 + 1`` DFT bins, each multiplied by
-    the analysis window (zero-padded to ``n_fft`` and centred, as
-    ``torch.stft`` places it), applied by a strided ``conv1d`` after the
-    same centre padding with zeros. The power spectrum (squared real plus
-    squared imaginary part) then goes through the ``Fbank``'s own
-    ``Filterbank``, so the Mel matrix and the dB conversion are
-    SpeechBrain's.
-
-    What it is for: ONNX export. onnxruntime's ``STFT`` operator computes
-    each frame without an FFT and returns the bins in a [..., 2] layout that
-    costs a slow transpose before the magnitude; together they made the
-    exported student slower than PyTorch. As a convolution the whole
-    spectrum is one GEMM, and the power spectrum stays in a [batch, bins,
-    frames] layout that the Mel product reads without a copy. In PyTorch
-    the FFT of ``Fbank`` is faster: the features use ``Fbank`` everywhere
-    else.
+    The same log-Mel filterbanks, computed by a strided ``conv1d`` with the
+    windowed real and imaginary DFT basis, then the ``Fbank``'s own Mel
+    filterbank and dB conversion. Meant for ONNX export.
 
     Arguments
     ---------
     fbank : speechbrain.lobes.features.Fbank
-        The filterbank to reproduce. Deltas, context windows, normalised,
-        two-sided or uncentred STFTs and padding other than zeros are not
-        supported (a ``ValueError`` says which).
+        The filterbank to reproduce: centred, one-sided, unnormalised STFT with
+        zero padding, no deltas and no context (else ``ValueError``).
 
     Example
     -------
@@ -258,7 +219,7 @@ class ConvolutionalFbank(torch.nn.Module):
     """
 
     def __init__(self, fbank):
-        """Builds the windowed DFT basis; see the class docstring."""
+        """Builds the windowed DFT basis."""
         super().__init__()
         stft = fbank.compute_STFT
         unsupported = {
@@ -312,42 +273,13 @@ class ConvolutionalFbank(torch.nn.Module):
 
 
 def _prefix_mask(valid, size):
-    """Marks the first ``valid[b]`` positions of each row.
-
-    Arguments
-    ---------
-    valid : torch.Tensor
-        Integer numbers of valid positions, shape [batch].
-    size : int
-        Number of positions per row.
-
-    Returns
-    -------
-    mask : torch.Tensor
-        Float mask, 1 on valid and 0 on padded positions, shape [batch, size].
-    """
+    """Marks the first ``valid[b]`` positions of each row."""
     positions = torch.arange(size, device=valid.device)
     return (positions.unsqueeze(0) < valid.unsqueeze(1)).float()
 
 
 def _masked_instance_norm(feats, mask, epsilon):
-    """Normalises each utterance and band over its valid frames only.
-
-    Arguments
-    ---------
-    feats : torch.Tensor
-        Features, shape [batch, frames, bands].
-    mask : torch.Tensor
-        Float mask of valid frames, shape [batch, frames].
-    epsilon : float
-        Added to the variance before the square root.
-
-    Returns
-    -------
-    normalised : torch.Tensor
-        Zero-mean, unit-variance bands over the valid frames; zero on padded
-        frames. Shape [batch, frames, bands].
-    """
+    """Normalises each utterance and band over its valid frames only."""
     mask = mask.unsqueeze(-1)
     count = mask.sum(dim=1, keepdim=True)
     mean = (feats * mask).sum(dim=1, keepdim=True) / count
@@ -359,8 +291,8 @@ def _masked_instance_norm(feats, mask, epsilon):
 def waveform_embedder(features, model):
     """Chains a feature extractor and a model into ``embed_fn(wavs, lens)``.
 
-    The callable the adversarial attacks take (waveforms in, embeddings
-    out), with the model given exact lengths in frames.
+    The callable the adversarial attacks take; the model gets exact lengths in
+    frames.
 
     Arguments
     ---------
@@ -384,20 +316,7 @@ def waveform_embedder(features, model):
     """
 
     def embed_fn(wavs, lens):
-        """Embeds padded waveforms.
-
-        Arguments
-        ---------
-        wavs : torch.Tensor
-            Padded waveforms, shape [batch, samples].
-        lens : torch.Tensor
-            Relative lengths, shape [batch].
-
-        Returns
-        -------
-        torch.Tensor
-            Embeddings, shape [batch, emb_dim].
-        """
+        """Embeds padded waveforms."""
         return model.embed(*features.with_frame_lengths(wavs, lens))
 
     return embed_fn

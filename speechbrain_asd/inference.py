@@ -1,28 +1,5 @@
 """Scores audio with a trained spoofing countermeasure: ``SpoofDetector``.
 
-``SpoofDetector`` loads a model folder written by
-``speechbrain_asd.export.export_model_folder`` (local folders only: it never
-downloads) and scores audio files or waveform batches. Per input it gives:
-
-- the bona fide score, ``log P(bona fide) - log P(spoof)`` (the log-odds of
-  the bona fide class against the spoof classes together): higher means
-  more bona fide; this is the score ASVspoof metrics take;
-- the bona fide probability, ``sigmoid(score)``;
-- the predicted class among the model's classes (bona fide, A01-A06,
-  adversarial) and its name.
-
-Audio files: anything soundfile reads (WAV, FLAC, OGG, ...), any sample
-rate (resampled to the model's rate), any number of channels (averaged to
-mono), integer or float samples. Files longer than the analysis window
-(``window_seconds`` in the model's hyperparams.yaml) are read and scored in
-windows, so memory stays bounded; the file's score is the mean of its window
-scores and its class the argmax of its mean window log-posteriors. Files up
-to one window long are scored whole, at their own length (the model accepts
-any length). Files shorter than ``min_seconds``, empty, missing, corrupt or
-non-audio files and files with NaN or infinite samples raise
-``AudioInputError`` naming the file. Digital silence is scored like any
-input and the result carries a warning.
-
 Authors
  * speechbrain-asd developers
 """
@@ -32,15 +9,17 @@ import math
 from pathlib import Path
 from typing import List, NamedTuple, Tuple
 
-import numpy as np
-import soundfile
 import torch
-import torchaudio.functional
 from speechbrain.inference.interfaces import Pretrained, pretrained_from_hparams
 from speechbrain.utils.fetching import FetchConfig, FetchFrom, FetchSource
 from speechbrain.utils.logger import get_logger
 from tqdm import tqdm
 
+from speechbrain_asd.audio import AudioInputError, AudioWindows, read_audio
+from speechbrain_asd.checkpoints import (
+    CheckpointError,
+    verify_checkpoint_restored,
+)
 from speechbrain_asd.lobes.score import bonafide_score
 from speechbrain_asd.model_folder import (
     CHECKPOINT_FILE,
@@ -49,11 +28,7 @@ from speechbrain_asd.model_folder import (
     ModelFolderError,
     check_model_folder,
 )
-from speechbrain_asd.scorefiles import (
-    cm_trials_by_id,
-    read_cm_protocol,
-    write_cm_scores,
-)
+from speechbrain_asd.onnx_runtime import onnx_session
 
 logger = get_logger(__name__)
 
@@ -61,32 +36,6 @@ BACKENDS = ("torch", "onnx")
 # Peak amplitude at or below which a file counts as digital silence: one
 # step of 16-bit PCM.
 SILENCE_PEAK = 2.0**-15
-
-
-class AudioInputError(ValueError):
-    """An audio input that cannot be scored, with the file it comes from.
-
-    Arguments
-    ---------
-    path : str or os.PathLike
-        The file.
-    problem : str
-        What is wrong with it.
-
-    Example
-    -------
-    >>> error = AudioInputError("clip.wav", "empty file (0 bytes)")
-    >>> str(error)
-    'clip.wav: empty file (0 bytes)'
-    >>> error.path
-    'clip.wav'
-    """
-
-    def __init__(self, path, problem):
-        """Stores the file and builds the message."""
-        self.path = str(path)
-        self.problem = problem
-        super().__init__(f"{path}: {problem}")
 
 
 class BatchClassification(NamedTuple):
@@ -219,427 +168,13 @@ class FileError:
         return dataclasses.asdict(self)
 
 
-def window_spans(num_samples, window, hop):
-    """Splits a signal into analysis windows.
-
-    A signal of at most ``window`` samples is one window, itself. A longer
-    one gets windows of exactly ``window`` samples starting every ``hop``
-    samples, and a last window that ends at the end of the signal.
-
-    Arguments
-    ---------
-    num_samples : int
-        Length of the signal (at least 1).
-    window : int
-        Window length, in samples.
-    hop : int
-        Hop between window starts, in samples.
-
-    Returns
-    -------
-    spans : list of (int, int)
-        ``(start, stop)`` of each window.
-
-    Example
-    -------
-    >>> window_spans(10, window=4, hop=2)
-    [(0, 4), (2, 6), (4, 8), (6, 10)]
-    >>> window_spans(11, window=4, hop=3)
-    [(0, 4), (3, 7), (6, 10), (7, 11)]
-    >>> window_spans(3, window=4, hop=2)
-    [(0, 3)]
-    """
-    if num_samples < 1 or window < 1 or hop < 1:
-        raise ValueError(
-            "num_samples, window and hop must be positive, got "
-            f"{num_samples}, {window}, {hop}"
-        )
-    if num_samples <= window:
-        return [(0, num_samples)]
-    starts = list(range(0, num_samples - window, hop))
-    starts.append(num_samples - window)
-    return [(start, start + window) for start in starts]
-
-
-class AudioWindows:
-    """Reads an audio file window by window, as mono waveforms at a given
-    sample rate.
-
-    Opening checks the file (exists, is audio, has enough samples); each
-    window is read, checked for NaN/inf, averaged to mono and resampled
-    only when iterated, so a long file never sits in memory whole. Windows
-    are resampled one by one; at their edges the result may differ from
-    resampling the whole file by the filter's few-sample transient.
-
-    Arguments
-    ---------
-    path : str or os.PathLike
-        The audio file (any format soundfile reads).
-    sample_rate : int
-        Sample rate of the windows, in Hz.
-    window_seconds : float, optional
-        Window length; None reads the whole file as one window.
-    hop_seconds : float, optional
-        Hop between windows; None means ``window_seconds``.
-    min_seconds : float
-        Files shorter than this raise ``AudioInputError``.
-
-    Example
-    -------
-    >>> import soundfile
-    >>> path = getfixture("tmp_path") / "tone.wav"
-    >>> tone = np.sin(np.arange(24000) / 10.0).astype("float32")
-    >>> soundfile.write(path, np.stack([tone, tone], axis=1), 8000)
-    >>> windows = AudioWindows(path, 16000, window_seconds=2.0)
-    >>> windows.duration, len(windows)
-    (3.0, 2)
-    >>> [tuple(wav.shape) for wav in windows]
-    [(32000,), (32000,)]
-    """
-
-    def __init__(
-        self,
-        path,
-        sample_rate=16000,
-        window_seconds=None,
-        hop_seconds=None,
-        min_seconds=0.0,
-    ):
-        """Opens the header and plans the windows; see the class docstring."""
-        self.path = str(path)
-        self.sample_rate = sample_rate
-        info = _audio_info(Path(path))
-        self.source_rate = info.samplerate
-        self.channels = info.channels
-        self.num_frames = info.frames
-        self.duration = info.frames / info.samplerate
-        if self.num_frames < 1:
-            raise AudioInputError(path, "no audio samples in the file")
-        if self.duration < min_seconds:
-            raise AudioInputError(
-                path,
-                f"too short: {self.duration:.3f} s, the model needs at "
-                f"least {min_seconds:g} s",
-            )
-        if window_seconds is None:
-            self.spans = [(0, self.num_frames)]
-        else:
-            window = max(1, round(window_seconds * self.source_rate))
-            hop_seconds = hop_seconds or window_seconds
-            hop = max(1, round(hop_seconds * self.source_rate))
-            self.spans = window_spans(self.num_frames, window, hop)
-        self.peak = 0.0
-
-    def __len__(self):
-        """Number of windows.
-
-        Returns
-        -------
-        count : int
-            Number of windows the iteration yields.
-        """
-        return len(self.spans)
-
-    def __iter__(self):
-        """Yields the windows in order; updates ``peak``.
-
-        Yields
-        ------
-        wav : torch.Tensor
-            Mono waveform of one window at ``sample_rate``, shape [samples].
-        """
-        try:
-            with soundfile.SoundFile(self.path) as audio:
-                for start, stop in self.spans:
-                    audio.seek(start)
-                    block = audio.read(
-                        stop - start, dtype="float32", always_2d=True
-                    )
-                    yield self._convert(block, start, stop)
-        except (soundfile.SoundFileError, RuntimeError, OSError) as error:
-            raise AudioInputError(
-                self.path, f"corrupt or unreadable audio ({error})"
-            ) from error
-
-    def _convert(self, block, start, stop):
-        """Checks a block read from the file and makes it a mono waveform
-        at the target rate.
-
-        Arguments
-        ---------
-        block : numpy.ndarray
-            Samples read, shape [frames, channels].
-        start : int
-            First frame of the block in the file.
-        stop : int
-            Frame after the last one asked for.
-
-        Returns
-        -------
-        wav : torch.Tensor
-            Mono waveform at ``sample_rate``, shape [samples].
-        """
-        if block.shape[0] < stop - start:
-            raise AudioInputError(
-                self.path,
-                "truncated file: its header announces "
-                f"{self.num_frames} frames, reading stopped at frame "
-                f"{start + block.shape[0]}",
-            )
-        finite = np.isfinite(block).all(axis=1)
-        if not finite.all():
-            first = (start + np.argmin(finite)) / self.source_rate
-            raise AudioInputError(
-                self.path,
-                f"non-finite samples (NaN or inf), the first at {first:.3f} s",
-            )
-        mono = torch.from_numpy(block.mean(axis=1))
-        self.peak = max(self.peak, float(mono.abs().max()))
-        if self.source_rate != self.sample_rate:
-            mono = torchaudio.functional.resample(
-                mono, self.source_rate, self.sample_rate
-            )
-        return mono
-
-
-def _audio_info(path):
-    """Opens an audio file's header, turning every failure into a clear
-    error.
-
-    Arguments
-    ---------
-    path : pathlib.Path
-        The file.
-
-    Returns
-    -------
-    info : soundfile._SoundFileInfo
-        Its sample rate, channels and number of frames.
-    """
-    if not path.exists():
-        raise AudioInputError(path, "no such file")
-    if path.is_dir():
-        raise AudioInputError(path, "is a folder, not an audio file")
-    if path.stat().st_size == 0:
-        raise AudioInputError(path, "empty file (0 bytes)")
-    try:
-        return soundfile.info(str(path))
-    except (soundfile.SoundFileError, RuntimeError, OSError) as error:
-        raise AudioInputError(
-            path, f"not an audio file soundfile can read ({error})"
-        ) from error
-
-
-def read_audio(path, sample_rate=16000, min_seconds=0.0):
-    """Reads a whole audio file as a mono waveform at a given rate.
-
-    Arguments
-    ---------
-    path : str or os.PathLike
-        The audio file (any format soundfile reads).
-    sample_rate : int
-        Target sample rate, in Hz.
-    min_seconds : float
-        Files shorter than this raise ``AudioInputError``.
-
-    Returns
-    -------
-    wav : torch.Tensor
-        Float waveform, shape [samples].
-
-    Example
-    -------
-    >>> import soundfile
-    >>> path = getfixture("tmp_path") / "ramp.flac"
-    >>> soundfile.write(path, np.zeros(44100, dtype="int16"), 44100)
-    >>> read_audio(path).shape
-    torch.Size([16000])
-    """
-    return next(iter(AudioWindows(path, sample_rate, min_seconds=min_seconds)))
-
-
-def load_checkpoint(model, path):
-    """Loads a state dict into a model, strictly and without unpickling
-    code; the Pretrainer's load hook of the model.
-
-    Arguments
-    ---------
-    model : torch.nn.Module
-        The model to fill.
-    path : str or os.PathLike
-        The checkpoint (a state dict saved by ``torch.save``).
-
-    Example
-    -------
-    >>> path = getfixture("tmp_path") / "model.ckpt"
-    >>> torch.save(torch.nn.Linear(2, 1).state_dict(), path)
-    >>> load_checkpoint(torch.nn.Linear(2, 1), path)
-    >>> load_checkpoint(torch.nn.Linear(3, 1), path)
-    Traceback (most recent call last):
-    ...
-    speechbrain_asd.model_folder.ModelFolderError: ...model.ckpt does not ...
-    """
-    state = read_state_dict(path)
-    check_state_dict(model.state_dict(), state, path)
-    model.load_state_dict(state, strict=True)
-
-
-def verify_checkpoint_restored(model, path):
-    """Checks that every parameter and buffer of a model holds the value
-    stored in a checkpoint (SpeechBrain's Pretrainer loads non-strictly).
-
-    Arguments
-    ---------
-    model : torch.nn.Module
-        The loaded model.
-    path : str or os.PathLike
-        The checkpoint it was loaded from.
-
-    Raises
-    ------
-    ModelFolderError
-        Listing the missing, unexpected, reshaped or differing entries.
-
-    Example
-    -------
-    >>> path = getfixture("tmp_path") / "model.ckpt"
-    >>> torch.save(torch.nn.Linear(2, 1).state_dict(), path)
-    >>> verify_checkpoint_restored(torch.nn.Linear(2, 1), path)
-    Traceback (most recent call last):
-    ...
-    speechbrain_asd.model_folder.ModelFolderError: ...not restored: bias, weight
-    """
-    state = read_state_dict(path)
-    own = model.state_dict()
-    check_state_dict(own, state, path)
-    differing = sorted(
-        name
-        for name, value in state.items()
-        if not torch.equal(own[name].detach().cpu(), value)
-    )
-    if differing:
-        raise ModelFolderError(
-            f"{path}: the model's parameters were not restored from this "
-            f"checkpoint; not restored: {_listing(differing)}"
-        )
-
-
-def read_state_dict(path):
-    """Reads a state dict with ``torch.load(weights_only=True)``.
-
-    Arguments
-    ---------
-    path : str or os.PathLike
-        The checkpoint.
-
-    Returns
-    -------
-    state : dict
-        Tensor by name, on the CPU.
-
-    Example
-    -------
-    >>> path = getfixture("tmp_path") / "model.ckpt"
-    >>> torch.save({"w": torch.ones(2)}, path)
-    >>> read_state_dict(path)
-    {'w': tensor([1., 1.])}
-    >>> _ = path.write_text("not a checkpoint")
-    >>> read_state_dict(path)
-    Traceback (most recent call last):
-    ...
-    speechbrain_asd.model_folder.ModelFolderError: ...cannot read the...
-    """
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ModelFolderError(
-            f"{path}: cannot read the checkpoint ({type(error).__name__}: "
-            f"{error})"
-        ) from error
-    if not isinstance(state, dict) or not all(
-        isinstance(value, torch.Tensor) for value in state.values()
-    ):
-        raise ModelFolderError(
-            f"{path}: not a state dict (a mapping of names to tensors)"
-        )
-    return state
-
-
-def check_state_dict(expected, state, path, model_source=HPARAMS_FILE):
-    """Raises ModelFolderError unless a state dict has exactly the entries
-    and shapes of the model's.
-
-    Arguments
-    ---------
-    expected : dict
-        The model's state dict.
-    state : dict
-        The checkpoint's state dict.
-    path : str or os.PathLike
-        The checkpoint, for the message.
-    model_source : str
-        Where the model was defined, for the message.
-
-    Example
-    -------
-    >>> model = torch.nn.Linear(2, 1).state_dict()
-    >>> check_state_dict(model, {"weight": torch.ones(1, 2)}, "m.ckpt")
-    Traceback (most recent call last):
-    ...
-    speechbrain_asd.model_folder.ModelFolderError: m.ckpt ...; missing: bias
-    """
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    reshaped = sorted(
-        f"{name} {tuple(state[name].shape)} vs {tuple(expected[name].shape)}"
-        for name in set(state) & set(expected)
-        if state[name].shape != expected[name].shape
-    )
-    problems = []
-    for what, names in (
-        ("missing", missing),
-        ("unexpected", unexpected),
-        ("wrong shape (checkpoint vs model)", reshaped),
-    ):
-        if names:
-            problems.append(f"{what}: {_listing(names)}")
-    if problems:
-        raise ModelFolderError(
-            f"{path} does not match the model of {model_source}; "
-            + "; ".join(problems)
-        )
-
-
-def _listing(names, limit=10):
-    """Joins names with commas, at most ``limit`` of them.
-
-    Arguments
-    ---------
-    names : list of str
-        The names.
-    limit : int
-        How many to show.
-
-    Returns
-    -------
-    text : str
-        The names, and how many more were left out.
-    """
-    shown = ", ".join(names[:limit])
-    if len(names) > limit:
-        shown += f" and {len(names) - limit} more"
-    return shown
-
-
 class SpoofDetector(Pretrained):
     """A trained spoofing countermeasure, ready to score audio.
 
     Load it with ``SpoofDetector.from_hparams(source=MODEL_FOLDER)``. The
     torch backend runs the features and the model of hyperparams.yaml; the
-    ONNX backend runs ``model.onnx`` (or ``onnx_file``) of the same folder,
-    written by ``speechbrain_asd.export.export_onnx``, with onnxruntime on
-    the CPU. Both give the same outputs (to float rounding) through the same
-    methods.
+    ONNX backend runs the folder's ONNX model with onnxruntime on the CPU.
+    Both give the same outputs, to float rounding.
 
     Arguments
     ---------
@@ -698,7 +233,7 @@ class SpoofDetector(Pretrained):
         if backend == "onnx":
             if onnx_path is None:
                 raise ValueError("the onnx backend needs onnx_path")
-            self.onnx_session = _onnx_session(onnx_path)
+            self.onnx_session = onnx_session(onnx_path)
 
     @classmethod
     def from_hparams(
@@ -710,10 +245,9 @@ class SpoofDetector(Pretrained):
         onnx_file=ONNX_FILE,
         **kwargs,
     ):
-        """Loads a model folder, checking that every parameter was restored.
+        """Loads a local model folder, checking every parameter was restored.
 
-        Only local folders are accepted: a missing or misspelled folder is a
-        ``ModelFolderError``, never a download attempt.
+        A missing folder raises ``ModelFolderError``; nothing is downloaded.
 
         Arguments
         ---------
@@ -727,8 +261,8 @@ class SpoofDetector(Pretrained):
         backend : str
             ``"torch"`` or ``"onnx"``.
         onnx_file : str
-            The ONNX model in the folder, for the ONNX backend
-            (``model.onnx``, or ``model.int8.onnx`` for the int8 one).
+            The folder's ONNX model for the ONNX backend (``model.onnx``, or
+            ``model.int8.onnx``).
         **kwargs : dict
             Forwarded to SpeechBrain's ``pretrained_from_hparams`` (e.g.
             ``overrides``, ``run_opts``).
@@ -769,7 +303,7 @@ class SpoofDetector(Pretrained):
                 onnx_path=onnx_path,
                 **kwargs,
             )
-        except ModelFolderError:
+        except (ModelFolderError, CheckpointError):
             raise
         except Exception as error:
             raise ModelFolderError(
@@ -801,8 +335,8 @@ class SpoofDetector(Pretrained):
     def classify_batch(self, wavs, wav_lens=None):
         """Classifies a batch of waveforms at the model's sample rate.
 
-        Each row is scored whole in one forward pass (no windowing: use
-        ``score_files`` for long audio).
+        Each row is scored whole in one forward pass; ``score_files`` windows
+        long audio.
 
         Arguments
         ---------
@@ -844,6 +378,10 @@ class SpoofDetector(Pretrained):
         self, paths, batch_size=None, skip_errors=False, progress=False
     ):
         """Scores audio files, batching their windows.
+
+        A file longer than the model's ``window_seconds`` is scored in windows:
+        its score is the mean window score, its class the argmax of the mean
+        window log-posteriors. Other files are scored whole.
 
         Arguments
         ---------
@@ -909,20 +447,7 @@ class SpoofDetector(Pretrained):
         return self.classify_batch(wavs, wav_lens)
 
     def _logits(self, wavs, wav_lens):
-        """Runs the features and the model on the chosen backend.
-
-        Arguments
-        ---------
-        wavs : torch.Tensor
-            Float waveforms, shape [batch, samples].
-        wav_lens : torch.Tensor
-            Relative lengths, shape [batch].
-
-        Returns
-        -------
-        logits : torch.Tensor
-            Raw class scores on the CPU, shape [batch, n_classes].
-        """
+        """Runs features and model on the backend; logits on the CPU."""
         if self.onnx_session is not None:
             logits = self.onnx_session.run(
                 ["logits"],
@@ -939,18 +464,7 @@ class SpoofDetector(Pretrained):
             return self.mods.model(feats, frame_lens).float().cpu()
 
     def _classify(self, logits):
-        """Turns logits into the outputs of ``classify_batch``.
-
-        Arguments
-        ---------
-        logits : torch.Tensor
-            Shape [batch, n_classes].
-
-        Returns
-        -------
-        out : BatchClassification
-            Log-posteriors, scores, probabilities, indices and names.
-        """
+        """Turns logits into the outputs of ``classify_batch``."""
         log_probs = torch.log_softmax(logits, dim=-1)
         scores = bonafide_score(logits, self.hparams.bonafide_index)
         index = log_probs.argmax(dim=-1)
@@ -961,20 +475,7 @@ class SpoofDetector(Pretrained):
 
 
 class _WindowBatcher:
-    """Runs windows of several files through a detector in batches and
-    averages them per file.
-
-    Arguments
-    ---------
-    detector : SpoofDetector
-        The detector.
-    paths : list of str
-        The files, for the results.
-    batch_size : int
-        Windows per forward pass.
-    skip_errors : bool
-        Whether a file that fails becomes a ``FileError`` (True) or raises.
-    """
+    """Runs windows of several files in batches and averages them per file."""
 
     def __init__(self, detector, paths, batch_size, skip_errors):
         """Starts with no file and no queued window."""
@@ -989,60 +490,30 @@ class _WindowBatcher:
         self.pending = []
 
     def open(self, index, windows):
-        """Starts a file.
-
-        Arguments
-        ---------
-        index : int
-            Position of the file.
-        windows : AudioWindows
-            Its windows.
-        """
+        """Starts a file's sums."""
         self.windows[index] = windows
         self.score_sums[index] = 0.0
         self.log_prob_sums[index] = 0.0
 
     def add(self, index, wav):
-        """Queues a window, running a batch when enough are queued.
-
-        Arguments
-        ---------
-        index : int
-            Position of the window's file.
-        wav : torch.Tensor
-            The window, shape [samples].
-        """
+        """Queues a window, running a batch once ``batch_size`` are queued."""
         self.pending.append((index, wav))
         if len(self.pending) == self.batch_size:
             self._run()
 
     def fail(self, index, error):
-        """Records (or raises) a file's error.
-
-        Arguments
-        ---------
-        index : int
-            Position of the file.
-        error : AudioInputError
-            What went wrong.
-        """
+        """Records a file's error, or raises it unless ``skip_errors``."""
         if not self.skip_errors:
             raise error
         self.errors[index] = error
 
     def finish(self):
-        """Runs the queued windows and builds the results.
-
-        Returns
-        -------
-        results : list of FileScore or FileError
-            One per file, in order.
-        """
+        """Runs the queued windows and returns one result per file, in order."""
         self._run()
         return [self._result(index) for index in range(len(self.paths))]
 
     def _run(self):
-        """Runs the queued windows as one padded batch."""
+        """Runs the queued windows as one padded batch, adding up outputs."""
         if not self.pending:
             return
         indices = [index for index, _ in self.pending]
@@ -1071,18 +542,7 @@ class _WindowBatcher:
             self.log_prob_sums[index] += out.log_probs[row]
 
     def _result(self, index):
-        """Builds one file's result.
-
-        Arguments
-        ---------
-        index : int
-            Position of the file.
-
-        Returns
-        -------
-        result : FileScore or FileError
-            Its averaged outputs, or its error.
-        """
+        """Builds one file's ``FileScore`` (or ``FileError``)."""
         path = self.paths[index]
         if index in self.errors:
             return FileError(path, str(self.errors[index]))
@@ -1110,22 +570,7 @@ class _WindowBatcher:
 
 
 def _check_batch(wavs, wav_lens):
-    """Checks a waveform batch and its relative lengths.
-
-    Arguments
-    ---------
-    wavs : torch.Tensor
-        Shape [batch, samples] or [samples].
-    wav_lens : torch.Tensor, optional
-        Shape [batch], values in (0, 1].
-
-    Returns
-    -------
-    wavs : torch.Tensor
-        Float32, shape [batch, samples].
-    wav_lens : torch.Tensor
-        Float32, shape [batch]; ones when not given.
-    """
+    """Checks a waveform batch and its relative lengths, made float32."""
     if not isinstance(wavs, torch.Tensor):
         raise TypeError(f"wavs must be a torch.Tensor, got {type(wavs)}")
     if wavs.dim() == 1:
@@ -1151,196 +596,3 @@ def _check_batch(wavs, wav_lens):
             f"wav_lens must lie in (0, 1], got {wav_lens.tolist()}"
         )
     return wavs, wav_lens
-
-
-def _onnx_session(path):
-    """Opens an ONNX model with onnxruntime on the CPU.
-
-    Uses as many intra-op threads as torch (``torch.get_num_threads``).
-
-    Arguments
-    ---------
-    path : str or os.PathLike
-        The ONNX file.
-
-    Returns
-    -------
-    session : onnxruntime.InferenceSession
-        The session.
-    """
-    try:
-        import onnxruntime
-    except ImportError as error:
-        raise ImportError(
-            "the onnx backend needs onnxruntime: pip install "
-            "'speechbrain-asd[onnx]'"
-        ) from error
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()
-    options.inter_op_num_threads = 1
-    try:
-        return onnxruntime.InferenceSession(
-            str(path), options, providers=["CPUExecutionProvider"]
-        )
-    except Exception as error:
-        raise ModelFolderError(
-            f"{path}: onnxruntime cannot load this model ({error})"
-        ) from error
-
-
-def read_file_list(list_path):
-    """Reads a list of audio files, one path per line.
-
-    Blank lines and lines starting with ``#`` are skipped; relative paths
-    are taken relative to the list's folder. The trial id of a file is its
-    name without extension.
-
-    Arguments
-    ---------
-    list_path : str or os.PathLike
-        The list.
-
-    Returns
-    -------
-    files : dict
-        Trial id -> path, in list order.
-
-    Example
-    -------
-    >>> folder = getfixture("tmp_path")
-    >>> _ = (folder / "list.txt").write_text("# eval\\na/x.flac\\n/b/y.wav\\n")
-    >>> files = read_file_list(folder / "list.txt")
-    >>> [(trial, Path(path).name) for trial, path in files.items()]
-    [('x', 'x.flac'), ('y', 'y.wav')]
-    """
-    list_path = Path(list_path)
-    try:
-        lines = list_path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise ValueError(
-            f"{list_path}: cannot read the list ({error})"
-        ) from error
-    files = {}
-    for lineno, line in enumerate(lines, start=1):
-        entry = line.strip()
-        if not entry or entry.startswith("#"):
-            continue
-        path = list_path.parent / entry
-        trial = path.stem
-        if trial in files:
-            raise ValueError(
-                f"{list_path}:{lineno}: trial id {trial!r} already given by "
-                f"{files[trial]} (got: {line!r})"
-            )
-        files[trial] = str(path)
-    if not files:
-        raise ValueError(f"{list_path}: no audio files listed")
-    return files
-
-
-def check_files_exist(paths, listed_in):
-    """Checks, before any work, that every file of a list exists.
-
-    Arguments
-    ---------
-    paths : list of str or os.PathLike
-        The files.
-    listed_in : str
-        Where they come from, for the message (e.g. ``"listed in L"``).
-
-    Example
-    -------
-    >>> check_files_exist(["no/a.wav", "no/b.wav"], "given")
-    Traceback (most recent call last):
-    ...
-    speechbrain_asd.inference.AudioInputError: no/a.wav: no such file (2 of ...
-    """
-    missing = [str(path) for path in paths if not Path(path).is_file()]
-    if missing:
-        raise AudioInputError(
-            missing[0],
-            f"no such file ({len(missing)} of the {len(paths)} files "
-            f"{listed_in} are missing: {_listing(missing, 3)})",
-        )
-
-
-def score_list_to_file(
-    model_dir,
-    list_path,
-    out_path,
-    audio_dir=None,
-    extension=".flac",
-    batch_size=None,
-    backend="torch",
-    onnx_file=ONNX_FILE,
-    progress=True,
-):
-    """Scores a file list or a CM protocol and writes an ASVspoof score file.
-
-    Without ``audio_dir``, ``list_path`` is a list of audio files (see
-    ``read_file_list``) and the output has two columns ``TRIAL SCORE``, the
-    trial being the file name without extension. With ``audio_dir``,
-    ``list_path`` is an ASVspoof CM protocol (2019 or 2021 format), each
-    trial's audio is ``audio_dir/<trial><extension>``, and the output has
-    four columns ``TRIAL ATTACK KEY SCORE``. Every file is checked to exist
-    before scoring starts; any file that cannot be scored stops the run.
-    The score file is written at the end, atomically: an interrupted run
-    leaves no partial file.
-
-    Arguments
-    ---------
-    model_dir : str or os.PathLike
-        The model folder.
-    list_path : str or os.PathLike
-        The file list or protocol.
-    out_path : str or os.PathLike
-        The score file to write.
-    audio_dir : str or os.PathLike, optional
-        Folder of the protocol's audio files.
-    extension : str
-        Extension of the protocol's audio files.
-    batch_size : int, optional
-        Windows per forward pass; None means the model's.
-    backend : str
-        ``"torch"`` or ``"onnx"``.
-    onnx_file : str
-        The ONNX model of the folder for the ONNX backend (e.g.
-        ``model.int8.onnx``).
-    progress : bool
-        Show a progress bar.
-
-    Returns
-    -------
-    count : int
-        Number of trials scored.
-
-    Example
-    -------
-    >>> score_list_to_file("no/model", "list.txt", "scores.txt")
-    Traceback (most recent call last):
-    ...
-    speechbrain_asd.model_folder.ModelFolderError: model folder 'no/model' ...
-    """
-    check_model_folder(model_dir)
-    trials = None
-    if audio_dir is None:
-        files = read_file_list(list_path)
-    else:
-        trials = cm_trials_by_id(read_cm_protocol(list_path))
-        files = {
-            trial: str(Path(audio_dir) / f"{trial}{extension}")
-            for trial in trials
-        }
-    check_files_exist(list(files.values()), f"listed in {list_path}")
-    detector = SpoofDetector.from_hparams(
-        model_dir, backend=backend, onnx_file=onnx_file
-    )
-    results = detector.score_files(
-        list(files.values()), batch_size=batch_size, progress=progress
-    )
-    scores = {
-        trial: result.bonafide_score for trial, result in zip(files, results)
-    }
-    write_cm_scores(out_path, scores, trials)
-    logger.info("wrote %d scores to %s", len(scores), out_path)
-    return len(scores)

@@ -1,36 +1,8 @@
 """ASVspoof metrics: EER, DET curve, ASV operating point and min t-DCF.
 
-Everything here gives the same numbers as the organisers' evaluation code
-(ASVspoof 2019 ``eval_metrics.py`` and the ASVspoof 2021 ``eval-package``),
-ties included, but is sort-based: one stable sort of the pooled scores and
-cumulative sums, so 200,000 trials take milliseconds. Plain numpy, no file
-I/O (``speechbrain_asd.evaluation`` reads the files).
-
-Score convention: a higher score means more bona fide (for a CM) or more
-target (for an ASV system). Rates are fractions, never percentages.
-
-How the organisers' code decides, and so how this module decides:
-
-* **DET curve.** The bona fide scores followed by the spoof scores are
-  sorted with a stable sort, so among equal scores bona fide trials come
-  first. Point ``i`` (``i = 0 .. N``) rejects the first ``i`` sorted
-  trials: the miss rate is the share of bona fide trials among them, the
-  false alarm rate the share of spoof trials after them. Its threshold is
-  the ``i``-th sorted score, and point 0 uses the lowest score minus 0.001.
-  Points inside a run of tied scores are kept, as the official code keeps
-  them.
-* **EER.** At the first point where ``|miss - fa|`` is smallest, the mean
-  of the two rates (no interpolation); its threshold is that point's.
-* **ASV operating point.** The ASV threshold is the ASV EER threshold of
-  target against nontarget scores; a trial is accepted when its score is
-  at least the threshold. As the EER threshold is the last score the DET
-  point rejects, a trial scoring exactly the threshold counts as accepted
-  here (for well separated scores, the highest nontarget score), exactly
-  as in the official code.
-* **min t-DCF.** The minimum over all DET points of the normalised tandem
-  cost. Both forms are written ``(C0 + C1 Pmiss_cm + C2 Pfa_cm) /
-  (C0 + min(C1, C2))``; the 2019 (legacy) form has ``C0 = 0``, which gives
-  bit for bit its own formula ``(C1 Pmiss_cm + C2 Pfa_cm) / min(C1, C2)``.
+The results match the organisers' evaluation code of ASVspoof 2019 and 2021,
+ties included. Scores: higher means more bona fide (or more target for an
+ASV system); rates are fractions.
 
 Authors
  * speechbrain-asd developers
@@ -86,15 +58,7 @@ class DETCurve(NamedTuple):
 
     @property
     def eer_index(self):
-        """Index of the point where the EER is read.
-
-        The first point where ``|miss - false alarm|`` is smallest.
-
-        Returns
-        -------
-        int
-            The point's index into the three arrays.
-        """
+        """Index of the first point where miss and false alarm are closest."""
         return int(np.argmin(np.abs(self.miss_rates - self.false_alarm_rates)))
 
 
@@ -155,36 +119,12 @@ class TDCFConstants(NamedTuple):
 
     @property
     def normaliser(self):
-        """The cost of the better trivial CM: ``C0 + min(C1, C2)``.
-
-        Returns
-        -------
-        float
-            What the t-DCF is divided by.
-        """
+        """The cost of the better trivial CM, ``C0 + min(C1, C2)``."""
         return self.c0 + min(self.c1, self.c2)
 
 
 def _as_scores(values, name):
-    """Turns scores into a finite, non-empty 1-D float64 array.
-
-    Arguments
-    ---------
-    values : array_like
-        The scores.
-    name : str
-        How the error messages name them (e.g. ``"spoof_scores"``).
-
-    Returns
-    -------
-    numpy.ndarray
-        The scores as float64, shape ``(N,)``.
-
-    Raises
-    ------
-    ValueError
-        When the scores are not 1-D, are empty, or hold NaN or inf.
-    """
+    """Turns scores into a finite, non-empty 1-D float64 array."""
     scores = np.asarray(values, dtype=np.float64)
     if scores.ndim != 1:
         raise ValueError(
@@ -202,20 +142,7 @@ def _as_scores(values, name):
 
 
 def _det_curve(positive, negative):
-    """Builds the DET curve of checked scores (see the module docstring).
-
-    Arguments
-    ---------
-    positive : numpy.ndarray
-        Finite scores of positive trials (bona fide or target), non-empty.
-    negative : numpy.ndarray
-        Finite scores of negative trials (spoof or nontarget), non-empty.
-
-    Returns
-    -------
-    DETCurve
-        The ``N + 1`` operating points.
-    """
+    """DET curve of checked scores; bona fide sorts first among ties."""
     pooled = np.concatenate((positive, negative))
     order = np.argsort(pooled, kind="stable")
     sorted_scores = pooled[order]
@@ -230,40 +157,14 @@ def _det_curve(positive, negative):
 
 
 def _eer_from_curve(curve):
-    """Reads the EER and its threshold off a DET curve.
-
-    Arguments
-    ---------
-    curve : DETCurve
-        The detector's DET curve.
-
-    Returns
-    -------
-    eer : float
-        Mean of the miss and false alarm rates where they are closest.
-    threshold : float
-        The threshold of that point.
-    """
+    """Reads the EER and its threshold off a DET curve."""
     index = curve.eer_index
     eer = (curve.miss_rates[index] + curve.false_alarm_rates[index]) / 2
     return float(eer), float(curve.thresholds[index])
 
 
 def _check_soft_scores(curve, where):
-    """Refuses CM scores with fewer than 3 distinct values, as ASVspoof does.
-
-    Arguments
-    ---------
-    curve : DETCurve
-        The DET curve of the CM scores (its thresholds hold them sorted).
-    where : str
-        Which scores, for the error message (e.g. ``"attack A01"``).
-
-    Raises
-    ------
-    ValueError
-        When there are fewer than ``MIN_DISTINCT_CM_SCORES`` distinct scores.
-    """
+    """Refuses CM scores with fewer than 3 distinct values, as ASVspoof does."""
     sorted_scores = curve.thresholds[1:]
     distinct = 1 + np.count_nonzero(np.diff(sorted_scores))
     if distinct < MIN_DISTINCT_CM_SCORES:
@@ -275,19 +176,7 @@ def _check_soft_scores(curve, where):
 
 
 def _check_tdcf_constants(constants):
-    """Refuses t-DCF weights that are negative or make the t-DCF undefined.
-
-    Arguments
-    ---------
-    constants : TDCFConstants
-        The weights to check.
-
-    Raises
-    ------
-    ValueError
-        When C1 < 0 (ASV worse than chance), C0 or C2 < 0, or any is not
-        finite.
-    """
+    """Refuses t-DCF weights that are not finite or are negative."""
     if not all(np.isfinite(constants)):
         raise ValueError(f"t-DCF constants must be finite, got {constants}")
     if constants.c1 < 0:
@@ -303,20 +192,7 @@ def _check_tdcf_constants(constants):
 
 
 def _min_tdcf_from_curve(curve, constants):
-    """Minimum over a CM DET curve of the normalised t-DCF.
-
-    Arguments
-    ---------
-    curve : DETCurve
-        The CM's DET curve (bona fide positive, spoof negative).
-    constants : TDCFConstants
-        Checked weights (non-negative, normaliser above 0).
-
-    Returns
-    -------
-    float
-        The minimum normalised t-DCF.
-    """
+    """Minimum over a CM DET curve of the normalised t-DCF."""
     costs = (
         constants.c0
         + constants.c1 * curve.miss_rates
@@ -328,19 +204,20 @@ def _min_tdcf_from_curve(curve, constants):
 def compute_det_curve(bonafide_scores, spoof_scores):
     """Computes the DET curve of a detector, as the ASVspoof code does.
 
+    Point ``i`` rejects the ``i`` lowest scores; among tied scores bona fide
+    trials sort first.
+
     Arguments
     ---------
     bonafide_scores : array_like
-        Scores of positive trials (bona fide for a CM, target for an ASV),
-        higher meaning more positive.
+        Scores of positive trials (bona fide, or target for an ASV).
     spoof_scores : array_like
         Scores of negative trials (spoof, or nontarget for an ASV).
 
     Returns
     -------
     DETCurve
-        Miss rates, false alarm rates and thresholds of the ``N + 1``
-        points (``N`` trials in all); see the module docstring for ties.
+        Miss rates, false alarm rates and thresholds of the ``N + 1`` points.
 
     Raises
     ------
@@ -376,15 +253,10 @@ def compute_eer(bonafide_scores, spoof_scores):
     Returns
     -------
     eer : float
-        The EER as a fraction: mean of the miss and false alarm rates at
-        the first DET point where they are closest.
+        Mean of the miss and false alarm rates at the first DET point where
+        they are closest (no interpolation).
     threshold : float
         The threshold of that point.
-
-    Raises
-    ------
-    ValueError
-        When either side is empty, not 1-D or holds NaN or inf.
 
     Example
     -------
@@ -396,15 +268,10 @@ def compute_eer(bonafide_scores, spoof_scores):
 
 
 def acceptance_rate(scores, threshold):
-    """Share of trials a detector accepts at a fixed threshold.
+    """Share of trials whose score is above a threshold.
 
-    A trial is accepted when its score is above the threshold. The EER
-    threshold of ``compute_eer`` is the highest score its DET point
-    rejects, so on the scores a threshold came from this gives that
-    point's rates: the false alarm rate for the spoof scores, one minus
-    the miss rate for the bona fide scores (as long as no trial ties the
-    threshold). On other scores, e.g. attacked spoofs against the dev EER
-    threshold, it is the share of them the detector lets through.
+    On the scores an EER threshold came from, this gives that DET point's false
+    alarm rate (spoof scores) or one minus its miss rate (bona fide scores).
 
     Arguments
     ---------
@@ -417,12 +284,6 @@ def acceptance_rate(scores, threshold):
     -------
     rate : float
         The fraction of ``scores`` above ``threshold``.
-
-    Raises
-    ------
-    ValueError
-        When the scores are empty, not 1-D or hold NaN or inf, or the
-        threshold is not a finite number.
 
     Example
     -------
@@ -485,22 +346,16 @@ def asv_operating_point(
     nontarget_scores : array_like
         ASV scores of zero-effort nontarget trials.
     spoof_scores : array_like
-        ASV scores of spoof trials claiming a target identity.
+        ASV scores of spoof trials claiming a target identity (non-empty).
     threshold : float, optional
-        ASV threshold; by default the ASV EER threshold of target against
-        nontarget scores (as the organisers use).
+        ASV threshold; by default the EER threshold of target against
+        nontarget scores, as the organisers use.
 
     Returns
     -------
     ASVOperatingPoint
-        The threshold and the rates; a trial is accepted when its score is
-        at least the threshold.
-
-    Raises
-    ------
-    ValueError
-        When a score set is empty (the spoof set included: the t-DCF needs
-        it), not 1-D or holds NaN or inf, or the threshold is not finite.
+        The threshold and the rates; a trial is accepted when its score is at
+        least the threshold.
 
     Example
     -------
@@ -527,9 +382,8 @@ def asv_operating_point(
 def tdcf_constants_2019(asv_op):
     """Weights of the ASVspoof 2019 (legacy) t-DCF.
 
-    ``C1 = Ptar (Cmiss_cm - Cmiss_asv Pmiss_asv) - Pnon Cfa_asv Pfa_asv``,
-    ``C2 = Cfa_cm Pspoof (1 - Pmiss_spoof_asv)`` and ``C0 = 0``, with the
-    cost model of this module (Pspoof 0.05, costs 1 and 10).
+    ``C0 = 0``, ``C1 = Ptar (Cmiss_cm - Cmiss_asv Pmiss_asv) - Pnon Cfa_asv
+    Pfa_asv`` and ``C2 = Cfa_cm Pspoof (1 - Pmiss_spoof_asv)``.
 
     Arguments
     ---------
@@ -558,9 +412,8 @@ def tdcf_constants_2019(asv_op):
 def tdcf_constants_2021(asv_op):
     """Weights of the ASVspoof 2021 (revised) t-DCF.
 
-    ``C0 = Ptar Cmiss Pmiss_asv + Pnon Cfa Pfa_asv``,
-    ``C1 = Ptar Cmiss - C0`` and ``C2 = Pspoof Cfa_spoof Pfa_spoof_asv``,
-    with the cost model of this module (Pspoof 0.05, costs 1 and 10).
+    ``C0 = Ptar Cmiss Pmiss_asv + Pnon Cfa Pfa_asv``, ``C1 = Ptar Cmiss - C0``
+    and ``C2 = Pspoof Cfa_spoof Pfa_spoof_asv``.
 
     Arguments
     ---------
@@ -616,8 +469,8 @@ def tdcf_constants_by_metric(asv_op):
 def compute_min_tdcf(bonafide_scores, spoof_scores, constants):
     """Minimum normalised t-DCF of a CM for given weights C0, C1, C2.
 
-    Use it with ``tdcf_constants_2019`` / ``tdcf_constants_2021``, or with
-    the constants the organisers ship per condition.
+    The minimum over the DET points of ``(C0 + C1 Pmiss_cm + C2 Pfa_cm) /
+    (C0 + min(C1, C2))``.
 
     Arguments
     ---------
@@ -631,15 +484,13 @@ def compute_min_tdcf(bonafide_scores, spoof_scores, constants):
     Returns
     -------
     float
-        ``min over the DET points of (C0 + C1 Pmiss_cm + C2 Pfa_cm) /
-        (C0 + min(C1, C2))``.
+        The minimum normalised t-DCF.
 
     Raises
     ------
     ValueError
-        On NaN/inf or empty scores, fewer than 3 distinct scores, C1 < 0
-        (ASV worse than chance), other negative weights or a zero
-        normaliser.
+        On invalid scores, fewer than 3 distinct scores, negative weights
+        (C1 < 0: ASV worse than chance) or a zero normaliser.
 
     Example
     -------
@@ -677,11 +528,6 @@ def compute_min_tdcf_2019(bonafide_scores, spoof_scores, asv_op):
     float
         ``min over t of (C1 Pmiss_cm(t) + C2 Pfa_cm(t)) / min(C1, C2)``.
 
-    Raises
-    ------
-    ValueError
-        As ``compute_min_tdcf``.
-
     Example
     -------
     >>> op = asv_operating_point([5.0, 4.0], [1.0, 0.0], [4.5, 2.0])
@@ -711,11 +557,6 @@ def compute_min_tdcf_2021(bonafide_scores, spoof_scores, asv_op):
         ``min over t of (C0 + C1 Pmiss_cm(t) + C2 Pfa_cm(t)) /
         (C0 + min(C1, C2))``.
 
-    Raises
-    ------
-    ValueError
-        As ``compute_min_tdcf``.
-
     Example
     -------
     >>> op = asv_operating_point([5.0, 4.0], [1.0, 0.0], [4.5, 2.0])
@@ -728,28 +569,7 @@ def compute_min_tdcf_2021(bonafide_scores, spoof_scores, asv_op):
 
 
 def _asv_operating_points(asv_scores, attacks):
-    """ASV operating points for the pooled row and for each attack.
-
-    Arguments
-    ---------
-    asv_scores : object
-        Has ``target``, ``nontarget``, ``spoof`` and ``spoof_attacks``
-        (like ``speechbrain_asd.scorefiles.ASVScores``).
-    attacks : list of str
-        The attacks of the CM report.
-
-    Returns
-    -------
-    dict
-        ``"pooled"`` and each attack mapped to ``(ASVOperatingPoint,
-        scope)``, scope ``"attack"`` when the attack's own ASV spoof scores
-        were used and ``"all"`` when the ASV scores have none of it.
-
-    Raises
-    ------
-    ValueError
-        When the ASV scores are invalid or their spoof set is empty.
-    """
+    """Maps "pooled" and each attack to ``(ASVOperatingPoint, scope)``."""
     spoof = _as_scores(asv_scores.spoof, "ASV spoof scores")
     spoof_attacks = np.asarray(asv_scores.spoof_attacks, dtype=str)
     if spoof_attacks.shape != spoof.shape:
@@ -772,26 +592,7 @@ def _asv_operating_points(asv_scores, attacks):
 
 
 def _report_row(bonafide, spoof, where, asv_point):
-    """One row of a CM report: EER, both min t-DCFs and trial counts.
-
-    Arguments
-    ---------
-    bonafide : numpy.ndarray
-        Checked bona fide CM scores.
-    spoof : numpy.ndarray
-        Checked spoof CM scores of the row.
-    where : str
-        The row's name for error messages.
-    asv_point : tuple or None
-        ``(ASVOperatingPoint, scope)``, or None without ASV scores.
-
-    Returns
-    -------
-    dict
-        ``eer``, ``min_tdcf_2019``, ``min_tdcf_2021`` (None without ASV
-        scores, or where the form's normaliser is 0), ``n_bonafide``,
-        ``n_spoof`` and ``asv_spoof_set`` (None, ``"attack"`` or ``"all"``).
-    """
+    """One report row; ``asv_point`` is ``(op, scope)`` or None."""
     curve = _det_curve(bonafide, spoof)
     _check_soft_scores(curve, where)
     row = {
@@ -832,12 +633,6 @@ def check_cm_scores(bonafide_scores, spoof_scores, spoof_attacks):
     attacks : numpy.ndarray
         The attack ids as strings, shape ``(S,)``.
 
-    Raises
-    ------
-    ValueError
-        When a score set is empty, not 1-D or holds NaN or inf, or the
-        attack ids do not match the spoof scores one to one.
-
     Example
     -------
     >>> _, spoof, attacks = check_cm_scores([0.9], [0.1, 0.2], ["A01", "A02"])
@@ -862,12 +657,9 @@ def check_cm_scores(bonafide_scores, spoof_scores, spoof_attacks):
 def cm_report(bonafide_scores, spoof_scores, spoof_attacks, asv_scores=None):
     """Pooled and per-attack EER and min t-DCF (both forms) of a CM.
 
-    Each per-attack row compares all bona fide trials with that attack's
-    spoof trials. Its t-DCF constants come from the ASV spoof scores of
-    that attack when the ASV scores hold any (as the ASVspoof 2021 package
-    does), otherwise from all ASV spoof scores (the row's ``asv_spoof_set``
-    says which); the pooled row uses all of them. The ASV threshold is the
-    ASV EER threshold of all target against all nontarget scores.
+    Each per-attack row compares all bona fide trials with that attack's spoof
+    trials. Its t-DCF uses the ASV spoof scores of that attack when there are
+    any, otherwise all of them (the row's ``asv_spoof_set`` says which).
 
     Arguments
     ---------
@@ -878,27 +670,17 @@ def cm_report(bonafide_scores, spoof_scores, spoof_attacks, asv_scores=None):
     spoof_attacks : sequence of str
         Attack id (e.g. ``"A07"``) of each spoof score.
     asv_scores : object, optional
-        ASV scores with array attributes ``target``, ``nontarget``,
-        ``spoof`` and ``spoof_attacks`` (such as
-        ``speechbrain_asd.scorefiles.ASVScores``). Without them the t-DCF
-        values are None.
+        ASV scores with array attributes ``target``, ``nontarget``, ``spoof``
+        and ``spoof_attacks`` (such as ``scorefiles.ASVScores``). Without
+        them the t-DCF values are None.
 
     Returns
     -------
     dict
-        ``{"pooled": row, "per_attack": {attack: row}}`` (attacks sorted),
-        each row a dict with ``eer`` (fraction), ``min_tdcf_2019``,
-        ``min_tdcf_2021`` (None without ASV scores, or where the form is
-        undefined because its normaliser is 0: the ASV accepts none of the
-        row's spoofs), ``n_bonafide``, ``n_spoof`` and ``asv_spoof_set``
-        (None, ``"attack"`` or ``"all"``).
-
-    Raises
-    ------
-    ValueError
-        On NaN/inf or empty scores, mismatched lengths, a row with fewer
-        than 3 distinct CM scores, an empty ASV spoof set or an ASV system
-        worse than chance.
+        ``{"pooled": row, "per_attack": {attack: row}}``, each row a dict with
+        ``eer``, ``min_tdcf_2019``, ``min_tdcf_2021`` (None without ASV scores
+        or where the form's normaliser is 0), ``n_bonafide``, ``n_spoof`` and
+        ``asv_spoof_set`` (None, ``"attack"`` or ``"all"``).
 
     Example
     -------

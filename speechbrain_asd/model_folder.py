@@ -1,20 +1,13 @@
-"""What a model folder holds, and the checks that run before loading one.
-
-A model folder (``export_model_folder``'s output) is data: loading it must
-never execute code from it. Its ``hyperparams.yaml`` is HyperPyYAML, whose
-tags build Python objects, so before HyperPyYAML sees the file every tag in
-it is read without constructing anything and compared with an allow-list:
-the classes a spoofing countermeasure is built from, ``!ref``, and plain
-YAML values. Any other tag (``!apply:``, ``!!python/object/apply:``, a
-``!new:`` of another class, ``!include:``, ...) refuses the folder with its
-file, line and tag.
+"""Model folders: their files, the checks run before loading, hyperparams.yaml.
 
 Authors
  * speechbrain-asd developers
 """
 
+from importlib import resources
 from pathlib import Path
 
+import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
@@ -23,22 +16,39 @@ CHECKPOINT_FILE = "model.ckpt"
 ONNX_FILE = "model.onnx"
 INT8_ONNX_FILE = "model.int8.onnx"
 
-# Tags a model folder's hyperparams.yaml may carry: the objects of
-# hparams/spoof_detector.yaml, references, and plain YAML values.
+# The objects a model folder's hyperparams.yaml builds, and its load hook.
+FEATURES_CLASS = "speechbrain_asd.features.LogMelFeatures"
+MODEL_CLASS = "speechbrain_asd.lobes.resnet_se.ResNetSE"
+PRETRAINER_CLASS = "speechbrain.utils.parameter_transfer.Pretrainer"
+LOAD_HOOK = "speechbrain_asd.checkpoints.load_checkpoint"
+
+# Tags a model folder's hyperparams.yaml may carry: those objects,
+# references, and plain YAML values.
 ALLOWED_TAGS = frozenset(
     {
         "!ref",
-        "!new:speechbrain_asd.features.LogMelFeatures",
-        "!new:speechbrain_asd.lobes.resnet_se.ResNetSE",
-        "!new:speechbrain.utils.parameter_transfer.Pretrainer",
-        "!name:speechbrain_asd.inference.load_checkpoint",
+        f"!new:{FEATURES_CLASS}",
+        f"!new:{MODEL_CLASS}",
+        f"!new:{PRETRAINER_CLASS}",
+        f"!name:{LOAD_HOOK}",
     }
     | {
         f"tag:yaml.org,2002:{kind}"
         for kind in ("map", "seq", "str", "int", "float", "bool", "null")
     }
-    | {"tag:yaml.org,2002:merge"}
 )
+
+SETTINGS_FILE = "spoof_detector.yaml"
+
+# The inference settings of every model folder (the package's
+# hparams/spoof_detector.yaml), with their types.
+SETTINGS = {
+    "bonafide_index": int,
+    "window_seconds": float,
+    "hop_seconds": float,
+    "min_seconds": float,
+    "batch_size": int,
+}
 
 
 class ModelFolderError(ValueError):
@@ -50,6 +60,16 @@ class ModelFolderError(ValueError):
     Traceback (most recent call last):
     ...
     speechbrain_asd.model_folder.ModelFolderError: model/: no model.ckpt
+    """
+
+
+class ExportError(ValueError):
+    """A recipe output folder or model folder that cannot be exported.
+
+    Example
+    -------
+    >>> str(ExportError("no checkpoint with a dev_eer"))
+    'no checkpoint with a dev_eer'
     """
 
 
@@ -155,3 +175,145 @@ def check_model_folder(source, hparams_file=HPARAMS_FILE):
             "and plain values are accepted); nothing was loaded"
         )
     return folder.resolve()
+
+
+def read_inference_settings(path=None):
+    """Reads the inference settings a model folder carries.
+
+    Arguments
+    ---------
+    path : str or os.PathLike, optional
+        A plain YAML file (no tags) with every key of ``SETTINGS``; by
+        default the package's ``hparams/spoof_detector.yaml``.
+
+    Returns
+    -------
+    settings : dict
+        Value of each key of ``SETTINGS``.
+
+    Example
+    -------
+    >>> sorted(read_inference_settings()) == sorted(SETTINGS)
+    True
+    """
+    if path is None:
+        path = resources.files("speechbrain_asd.hparams") / SETTINGS_FILE
+    try:
+        settings = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise ExportError(
+            f"{path}: not a readable YAML file ({error})"
+        ) from error
+    if not isinstance(settings, dict) or set(settings) != set(SETTINGS):
+        raise ExportError(
+            f"{path}: must hold exactly the keys {sorted(SETTINGS)}"
+        )
+    for key, kind in SETTINGS.items():
+        value = settings[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ExportError(f"{path}: {key} must be a number, got {value!r}")
+        if kind is int and value != int(value):
+            raise ExportError(f"{path}: {key} must be an integer, got {value}")
+        settings[key] = kind(value)
+    return settings
+
+
+def hyperparams_text(name, sample_rate, class_names, model_config, settings):
+    """Writes the ``hyperparams.yaml`` of a model folder.
+
+    The file builds the log-Mel features and the ``ResNetSE`` of
+    ``model_config``, and a Pretrainer that loads ``model.ckpt`` strictly;
+    it uses only ``ALLOWED_TAGS``.
+
+    Arguments
+    ---------
+    name : str
+        The model's name.
+    sample_rate : int
+        Its sample rate (Hz).
+    class_names : list of str
+        Its output classes, in order.
+    model_config : dict
+        Keyword arguments of ``ResNetSE`` (its ``config``).
+    settings : dict
+        From ``read_inference_settings``.
+
+    Returns
+    -------
+    text : str
+        The YAML.
+
+    Example
+    -------
+    >>> text = hyperparams_text("m", 16000, ["bonafide", "A01"],
+    ...     {"n_mels": 40, "n_classes": 2}, read_inference_settings())
+    >>> disallowed_tags(text)
+    []
+    >>> print(text.splitlines()[3])
+    model_name: m
+    """
+    document = {
+        "model_name": name,
+        "sample_rate": sample_rate,
+        "class_names": list(class_names),
+        **settings,
+        "compute_features": _Tagged(
+            f"!new:{FEATURES_CLASS}",
+            {
+                "sample_rate": _Tagged("!ref", "<sample_rate>"),
+                "n_mels": model_config["n_mels"],
+            },
+        ),
+        "model": _Tagged(f"!new:{MODEL_CLASS}", dict(model_config)),
+        "modules": {
+            "compute_features": _Tagged("!ref", "<compute_features>"),
+            "model": _Tagged("!ref", "<model>"),
+        },
+        "pretrainer": _Tagged(
+            f"!new:{PRETRAINER_CLASS}",
+            {
+                "loadables": {"model": _Tagged("!ref", "<model>")},
+                "custom_hooks": {"model": _Tagged(f"!name:{LOAD_HOOK}", "")},
+            },
+        ),
+    }
+    header = (
+        "# A speechbrain-asd spoofing countermeasure; load it with\n"
+        "# SpoofDetector.from_hparams(source=THIS_FOLDER). Written by\n"
+        "# speechbrain_asd.export.export_model_folder.\n"
+    )
+    body = yaml.dump(
+        document, Dumper=_Dumper, sort_keys=False, default_flow_style=False
+    )
+    return header + body
+
+
+class _Tagged:
+    """A YAML node with a HyperPyYAML tag (a mapping or a scalar)."""
+
+    def __init__(self, tag, value):
+        """Stores the tag and the value."""
+        self.tag = tag
+        self.value = value
+
+
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, writing ``_Tagged`` nodes with their tag."""
+
+
+def _represent_tagged(dumper, node):
+    """Represents a ``_Tagged`` as a tagged mapping or scalar."""
+    if isinstance(node.value, dict):
+        return dumper.represent_mapping(node.tag, node.value)
+    return dumper.represent_scalar(node.tag, node.value)
+
+
+def _represent_list(dumper, values):
+    """Represents a list in flow style (``[1, 2]``)."""
+    return dumper.represent_sequence(
+        "tag:yaml.org,2002:seq", values, flow_style=True
+    )
+
+
+_Dumper.add_representer(_Tagged, _represent_tagged)
+_Dumper.add_representer(list, _represent_list)

@@ -1,17 +1,6 @@
 """Draws a CM's DET curves and score histograms per attack, as PNG files.
 
-DET curves are drawn as ASVspoof and NIST draw them: miss rate (bona fide
-rejected) against false alarm rate (spoof accepted), both on the normal
-deviate (probit) scale, so that normally distributed scores give straight
-lines. Rates come from ``speechbrain_asd.metrics`` (the organisers' DET
-points and EER); each attack's curve compares all bona fide trials with
-that attack's spoof trials, and the pooled curve uses every spoof trial.
-
-matplotlib is an optional dependency (``pip install speechbrain-asd[plot]``),
-imported only when a figure is drawn. Figures are built with
-``matplotlib.figure.Figure``, never pyplot, so no global backend or state is
-touched. Files are written atomically (a temporary file in the same folder,
-then ``os.replace``).
+Needs the optional matplotlib (``pip install speechbrain-asd[plot]``).
 
 Authors
  * speechbrain-asd developers
@@ -68,23 +57,7 @@ def probit(rates):
 
 
 def _new_figure(**kwargs):
-    """Creates a matplotlib figure without pyplot (no global state).
-
-    Arguments
-    ---------
-    **kwargs : dict
-        Passed to ``matplotlib.figure.Figure``.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        An empty figure.
-
-    Raises
-    ------
-    ImportError
-        When matplotlib is not installed, saying how to install it.
-    """
+    """Creates a matplotlib figure without pyplot (no global state)."""
     try:
         from matplotlib.figure import Figure
     except ImportError as error:
@@ -96,48 +69,13 @@ def _new_figure(**kwargs):
 
 
 def _style(index):
-    """Colour and line style of the ``index``-th attack.
-
-    Arguments
-    ---------
-    index : int
-        Position of the attack in sorted order.
-
-    Returns
-    -------
-    dict
-        ``color`` and ``linestyle`` keyword arguments for matplotlib; the
-        ten colours repeat with another line style past ten attacks.
-    """
+    """Colour and line style of the ``index``-th attack."""
     style = _LINE_STYLES[(index // _COLOURS) % len(_LINE_STYLES)]
     return {"color": f"C{index % _COLOURS}", "linestyle": style}
 
 
 def _groups(bonafide_scores, spoof_scores, spoof_attacks):
-    """Checks the scores and splits the spoof ones by attack.
-
-    Arguments
-    ---------
-    bonafide_scores : array_like
-        CM scores of bona fide trials.
-    spoof_scores : array_like
-        CM scores of spoof trials.
-    spoof_attacks : sequence of str
-        Attack id of each spoof score.
-
-    Returns
-    -------
-    bonafide : numpy.ndarray
-        The checked bona fide scores.
-    groups : list of tuple
-        ``(name, spoof scores, style)``: the pooled group first (black,
-        solid), then one per attack in sorted order.
-
-    Raises
-    ------
-    ValueError
-        As ``speechbrain_asd.metrics.check_cm_scores``.
-    """
+    """Checks the scores and splits the spoof ones by attack."""
     bonafide, spoof, attacks = check_cm_scores(
         bonafide_scores, spoof_scores, spoof_attacks
     )
@@ -148,28 +86,7 @@ def _groups(bonafide_scores, spoof_scores, spoof_attacks):
 
 
 def _drawn_points(miss_rates, false_alarm_rates):
-    """Clips DET points to the plotted range and drops redundant ones.
-
-    A DET curve is a staircase: each point moves one step in either rate.
-    Clipping makes some consecutive points equal: repeats are dropped first.
-    Then points inside a horizontal or vertical run lie on the segment
-    between their neighbours and are dropped too, so curves of many trials
-    stay light.
-
-    Arguments
-    ---------
-    miss_rates : numpy.ndarray
-        Miss rates of the DET points, shape ``(N + 1,)``.
-    false_alarm_rates : numpy.ndarray
-        False alarm rates of the same points.
-
-    Returns
-    -------
-    miss : numpy.ndarray
-        Clipped miss rates of the kept points.
-    false_alarm : numpy.ndarray
-        Clipped false alarm rates of the kept points.
-    """
+    """Clips DET points to the plotted range and drops redundant ones."""
     miss = np.clip(miss_rates, *DET_LIMITS)
     false_alarm = np.clip(false_alarm_rates, *DET_LIMITS)
     moved = np.ones(miss.size, dtype=bool)
@@ -184,13 +101,7 @@ def _drawn_points(miss_rates, false_alarm_rates):
 
 
 def _det_axes(axes):
-    """Sets up probit axes with ticks in percent, grid and labels.
-
-    Arguments
-    ---------
-    axes : matplotlib.axes.Axes
-        The axes to set up.
-    """
+    """Sets up probit axes with ticks in percent, grid and labels."""
     ticks = probit(DET_TICKS)
     labels = [f"{100 * rate:g}" for rate in DET_TICKS]
     limits = probit(DET_LIMITS)
@@ -208,11 +119,9 @@ def _det_axes(axes):
 def det_figure(bonafide_scores, spoof_scores, spoof_attacks, title=None):
     """Draws the DET curve of each attack and of all attacks pooled.
 
-    Each curve compares all bona fide trials with one attack's spoof trials
-    (the pooled one with every spoof trial). A dot marks the point where its
-    EER is read (the EER is the mean of that point's two rates); the legend
-    (pooled first, then attacks in sorted order) gives the EER in percent.
-    Rates below 0.05 % or above 50 % are drawn on the frame.
+    Miss rate against false alarm rate on probit axes. Each attack's curve
+    compares all bona fide trials with that attack's spoof trials; a dot marks
+    the EER point and the legend gives the EER in percent.
 
     Arguments
     ---------
@@ -229,14 +138,6 @@ def det_figure(bonafide_scores, spoof_scores, spoof_attacks, title=None):
     -------
     matplotlib.figure.Figure
         The figure, not yet saved (see ``save_figure``).
-
-    Raises
-    ------
-    ValueError
-        When a score set is empty, not 1-D or holds NaN or inf, or the
-        attack ids do not match the spoof scores one to one.
-    ImportError
-        When matplotlib is not installed.
 
     Example
     -------
@@ -287,9 +188,8 @@ def det_figure(bonafide_scores, spoof_scores, spoof_attacks, title=None):
 def histogram_figure(bonafide_scores, spoof_scores, spoof_attacks, title=None):
     """Draws bona fide against spoof score densities, one panel per attack.
 
-    The first panel holds all spoof trials pooled, the next ones one attack
-    each (sorted); every panel shows all bona fide scores (grey, filled) and
-    that group's spoof scores, as densities over the same bins.
+    The first panel pools all spoof trials; each panel shows all bona fide
+    scores and that group's spoof scores over the same bins.
 
     Arguments
     ---------
@@ -306,14 +206,6 @@ def histogram_figure(bonafide_scores, spoof_scores, spoof_attacks, title=None):
     -------
     matplotlib.figure.Figure
         The figure, not yet saved (see ``save_figure``).
-
-    Raises
-    ------
-    ValueError
-        When a score set is empty, not 1-D or holds NaN or inf, or the
-        attack ids do not match the spoof scores one to one.
-    ImportError
-        When matplotlib is not installed.
 
     Example
     -------
@@ -359,23 +251,7 @@ def histogram_figure(bonafide_scores, spoof_scores, spoof_attacks, title=None):
 
 
 def _png_path(path):
-    """Checks that a file name ends in ``.png``.
-
-    Arguments
-    ---------
-    path : str or os.PathLike
-        The file to write.
-
-    Returns
-    -------
-    pathlib.Path
-        The same path.
-
-    Raises
-    ------
-    ValueError
-        When the name does not end in ``.png``.
-    """
+    """Checks that a file name ends in ``.png``."""
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise ValueError(
@@ -388,9 +264,6 @@ def _png_path(path):
 def save_figure(figure, path):
     """Saves a figure as a PNG file, atomically, creating parent folders.
 
-    The image is rendered in memory first, so a failed drawing or write
-    never leaves a file behind.
-
     Arguments
     ---------
     figure : matplotlib.figure.Figure
@@ -402,11 +275,6 @@ def save_figure(figure, path):
     -------
     pathlib.Path
         The file written.
-
-    Raises
-    ------
-    ValueError
-        When the file name does not end in ``.png``.
 
     Example
     -------
@@ -428,8 +296,6 @@ def plot_det_curves(
 ):
     """Writes the per-attack and pooled DET curves of a CM as a PNG file.
 
-    See ``det_figure`` for what is drawn.
-
     Arguments
     ---------
     bonafide_scores : array_like
@@ -439,21 +305,14 @@ def plot_det_curves(
     spoof_attacks : sequence of str
         Attack id (e.g. ``"A07"``) of each spoof score.
     path : str or os.PathLike
-        The PNG file to write (``.png``); parent folders are created.
+        The PNG file to write; parent folders are created.
     title : str, optional
-        Figure title; ``"DET curves per attack"`` by default.
+        Figure title (see ``det_figure``).
 
     Returns
     -------
     pathlib.Path
         The file written.
-
-    Raises
-    ------
-    ValueError
-        On empty, non-1-D or non-finite scores, attack ids that do not
-        match the spoof scores, or a file name not ending in ``.png``;
-        nothing is written then.
 
     Example
     -------
@@ -474,8 +333,6 @@ def plot_score_histograms(
 ):
     """Writes bona fide versus per-attack score histograms as a PNG file.
 
-    See ``histogram_figure`` for what is drawn.
-
     Arguments
     ---------
     bonafide_scores : array_like
@@ -485,21 +342,14 @@ def plot_score_histograms(
     spoof_attacks : sequence of str
         Attack id (e.g. ``"A07"``) of each spoof score.
     path : str or os.PathLike
-        The PNG file to write (``.png``); parent folders are created.
+        The PNG file to write; parent folders are created.
     title : str, optional
-        Figure title; ``"CM score distributions per attack"`` by default.
+        Figure title (see ``histogram_figure``).
 
     Returns
     -------
     pathlib.Path
         The file written.
-
-    Raises
-    ------
-    ValueError
-        On empty, non-1-D or non-finite scores, attack ids that do not
-        match the spoof scores, or a file name not ending in ``.png``;
-        nothing is written then.
 
     Example
     -------

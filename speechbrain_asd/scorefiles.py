@@ -1,40 +1,8 @@
 """Reads and writes ASVspoof protocol and score files, checking every line.
 
-Line formats (space separated; every reader also accepts tabs, repeated
-spaces, trailing whitespace and blank lines at the very end of the file; any
-other malformed line raises an error naming ``<file>:<line>``):
-
-* ASVspoof 2019 CM protocol (``ASVspoof2019.LA.cm.{train.trn,dev.trl,
-  eval.trl}.txt``), 5 columns ``SPEAKER TRIAL - SYSTEM KEY``, e.g.
-  ``LA_0079 LA_T_1138215 - - bonafide`` and
-  ``LA_0039 LA_E_2834763 - A11 spoof``: bona fide trials carry ``-`` as
-  system id, the third column is always ``-`` in LA (it is ignored).
-* ASVspoof 2021 ``keys/LA/CM/trial_metadata.txt``, 8 columns
-  ``SPEAKER TRIAL CODEC TRANSMISSION ATTACK KEY TRIM SUBSET``, e.g.
-  ``LA_0009 LA_E_9332881 alaw ita_tx A07 spoof notrim eval``; bona fide rows
-  carry ``bonafide`` as attack (``-`` is accepted too). The trim column is
-  not kept.
-* ASVspoof 2019 ASV trial list (``ASVspoof2019.LA.asv.{dev,eval}.gi.trl.txt``),
-  4 columns ``CLAIMED_SPEAKER TRIAL SOURCE KEY``, e.g.
-  ``LA_0073 LA_D_4004968 bonafide target`` and
-  ``LA_0069 LA_D_7331840 A05 spoof``; the key is ``target``, ``nontarget``
-  or ``spoof``, the source ``bonafide`` unless the key is ``spoof``. A test
-  utterance may be listed against several claimed speakers.
-* ASVspoof 2019 ASV enrolment list
-  (``ASVspoof2019.LA.asv.{dev,eval}.{female,male}.trn.txt``), 2 columns
-  ``SPEAKER UTT1,UTT2,...``: one enrolled speaker per line, its enrolment
-  utterances (audio in the same split's ``flac`` folder) joined by commas.
-* CM score file: 2 columns ``TRIAL SCORE`` (ASVspoof 2021 package) or
-  4 columns ``TRIAL ATTACK KEY SCORE`` (ASVspoof 2019 / AASIST style, attack
-  ``-`` or ``bonafide`` for bona fide trials). Higher score = more bona fide.
-* ASV score file (``ASVspoof2019.LA.asv.{dev,eval}.gi.trl.scores.txt``),
-  3 columns ``SOURCE KEY SCORE``, e.g. ``bonafide target 36.78691`` and
-  ``A01 spoof 27.07672``.
-
-Readers reject NaN/inf scores, duplicate trial ids (CM protocols, CM scores)
-and empty files. Writers check their input the same way, create the parent
-folder and write atomically (a temporary file in the same folder, then
-``os.replace``), so a failed write never leaves a half-written file.
+Readers accept any whitespace between columns and blank lines at the end of
+a file; any other malformed line raises an error naming ``<file>:<line>``.
+Writers check their input the same way and write atomically.
 
 Authors
  * speechbrain-asd developers
@@ -185,18 +153,7 @@ class ASVScores:
 
 
 def _shown(line):
-    """Shortens a line for an error message.
-
-    Arguments
-    ---------
-    line : str
-        The raw line, newline included or not.
-
-    Returns
-    -------
-    str
-        The line without its end of line, cut to a readable length.
-    """
+    """Shortens a line for an error message."""
     line = line.rstrip("\r\n")
     if len(line) > _MAX_SHOWN:
         return line[:_MAX_SHOWN] + "..."
@@ -205,21 +162,7 @@ def _shown(line):
 
 @dataclass(frozen=True)
 class _Line:
-    """One non-blank line of a text file being read.
-
-    Arguments
-    ---------
-    path : str or os.PathLike
-        The file.
-    number : int
-        1-based line number.
-    fields : list of str
-        The whitespace-separated columns.
-    text : str
-        The raw line.
-    error_cls : type
-        ``ProtocolError`` or ``ScoreFileError``: what ``error`` builds.
-    """
+    """One non-blank line of a text file being read."""
 
     path: FilePath
     number: int
@@ -228,53 +171,14 @@ class _Line:
     error_cls: type
 
     def error(self, what):
-        """Builds the error for this line.
-
-        Arguments
-        ---------
-        what : str
-            What is wrong.
-
-        Returns
-        -------
-        ValueError
-            An ``error_cls`` instance with the message
-            ``"<path>:<line>: <what> (got: '<line>')"``.
-        """
+        """Builds the error for this line."""
         return self.error_cls(
             f"{self.path}:{self.number}: {what} (got: '{_shown(self.text)}')"
         )
 
 
 def _lines(path, error_cls, what, layouts):
-    """Yields the lines of a whitespace-separated text file, columns counted.
-
-    Blank lines are allowed only at the end of the file. The first line's
-    column count must be one of ``layouts`` and every other line must have
-    the same count.
-
-    Arguments
-    ---------
-    path : str or os.PathLike
-        The file to read.
-    error_cls : type
-        Error class raised for malformed content.
-    what : str
-        What the file holds, for messages (e.g. ``"CM protocol"``).
-    layouts : dict of int to str
-        Allowed column count -> how such a line reads, for messages, e.g.
-        ``{3: "'SOURCE KEY SCORE'"}``.
-
-    Yields
-    ------
-    line : _Line
-        Each line, in file order.
-
-    Raises
-    ------
-    FileNotFoundError
-        When the file does not exist.
-    """
+    """Yields the lines of a file; ``layouts`` maps column counts to names."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{what} file not found: {path}")
     try:
@@ -305,22 +209,7 @@ def _lines(path, error_cls, what, layouts):
 
 
 def _repeated_trial(first_line, trial, number):
-    """Records the line of a trial id, or tells that it was seen before.
-
-    Arguments
-    ---------
-    first_line : dict
-        Trial id -> line of its first occurrence, updated in place.
-    trial : str
-        The trial id on this line.
-    number : int
-        This line's number.
-
-    Returns
-    -------
-    str or None
-        What is wrong when the id is a repeat, else None.
-    """
+    """Records the line of a trial id, or tells that it was seen before."""
     if trial in first_line:
         return (
             f"duplicate trial id {trial!r} (first on line {first_line[trial]})"
@@ -330,18 +219,7 @@ def _repeated_trial(first_line, trial, number):
 
 
 def _bad_id(token):
-    """Tells whether a token cannot serve as an id in a text file.
-
-    Arguments
-    ---------
-    token : str
-        The id.
-
-    Returns
-    -------
-    bool
-        True if empty, not a string or containing whitespace or a comma.
-    """
+    """Tells whether a token cannot serve as an id in a text file."""
     return (
         not isinstance(token, str)
         or not token
@@ -352,24 +230,7 @@ def _bad_id(token):
 
 
 def _cm_problem(speaker, trial, attack, key):
-    """Checks the fields of a CM trial.
-
-    Arguments
-    ---------
-    speaker : str
-        Speaker id.
-    trial : str
-        Trial id.
-    attack : str
-        ``"bonafide"`` or a system id.
-    key : str
-        ``"bonafide"`` or ``"spoof"``.
-
-    Returns
-    -------
-    str or None
-        What is wrong, or None when the fields are consistent.
-    """
+    """Checks the fields of a CM trial."""
     for name, value in (("speaker", speaker), ("trial", trial)):
         if _bad_id(value):
             return f"bad {name} id {value!r}"
@@ -385,24 +246,7 @@ def _cm_problem(speaker, trial, attack, key):
 
 
 def _asv_problem(speaker, trial, attack, key):
-    """Checks the fields of an ASV trial or ASV score line.
-
-    Arguments
-    ---------
-    speaker : str or None
-        Claimed speaker id (None for score lines, which have none).
-    trial : str or None
-        Trial id (None for score lines).
-    attack : str
-        ``"bonafide"`` or a system id.
-    key : str
-        ``"target"``, ``"nontarget"`` or ``"spoof"``.
-
-    Returns
-    -------
-    str or None
-        What is wrong, or None when the fields are consistent.
-    """
+    """Checks the fields of an ASV trial or ASV score line."""
     for name, value in (("speaker", speaker), ("trial", trial)):
         if value is not None and _bad_id(value):
             return f"bad {name} id {value!r}"
@@ -418,20 +262,7 @@ def _asv_problem(speaker, trial, attack, key):
 
 
 def _parse_score(value):
-    """Parses a finite score, from a file's column or given to a writer.
-
-    Arguments
-    ---------
-    value : str or float
-        The score.
-
-    Returns
-    -------
-    score : float or None
-        The score as float, or None when it is not valid.
-    problem : str or None
-        What is wrong with it, or None.
-    """
+    """Parses a finite score, from a file's column or given to a writer."""
     try:
         score = float(value)
     except (TypeError, ValueError):
@@ -442,24 +273,7 @@ def _parse_score(value):
 
 
 def _asv_score(source, key, value):
-    """Checks the fields of an ASV score line and parses its score.
-
-    Arguments
-    ---------
-    source : str
-        ``"bonafide"`` or a system id.
-    key : str
-        ``"target"``, ``"nontarget"`` or ``"spoof"``.
-    value : str or float
-        The score.
-
-    Returns
-    -------
-    score : float or None
-        The score as float, or None when the line is not valid.
-    problem : str or None
-        What is wrong with the line, or None.
-    """
+    """Checks the fields of an ASV score line and parses its score."""
     problem = _asv_problem(None, None, source, key)
     if problem:
         return None, problem
@@ -467,55 +281,23 @@ def _asv_score(source, key, value):
 
 
 def _write_lines(path, lines, error_cls, what):
-    """Writes non-empty lines atomically.
-
-    Arguments
-    ---------
-    path : str or os.PathLike
-        The file to write.
-    lines : list of str
-        Lines without end-of-line characters.
-    error_cls : type
-        Error class raised when there is nothing to write.
-    what : str
-        What the file holds, for the message.
-    """
+    """Writes non-empty lines atomically."""
     if not lines:
         raise error_cls(f"cannot write {path}: no {what} to write")
     write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 def _writer_error(error_cls, path, index, name, what):
-    """Builds the error for one bad item given to a writer.
-
-    Arguments
-    ---------
-    error_cls : type
-        ``ProtocolError`` or ``ScoreFileError``.
-    path : str or os.PathLike
-        The file being written.
-    index : int
-        0-based position of the item.
-    name : str
-        The item's id.
-    what : str
-        What is wrong.
-
-    Returns
-    -------
-    ValueError
-        An ``error_cls`` instance naming the file and the item.
-    """
+    """Builds the error for one bad item given to a writer."""
     return error_cls(f"cannot write {path}: item {index} ({name!r}): {what}")
 
 
 def read_cm_protocol(path: FilePath) -> List[CMTrial]:
     """Reads an ASVspoof 2019 CM protocol or a 2021 ``trial_metadata.txt``.
 
-    The format is detected from the column count of the first line (5: 2019,
-    8: 2021) and every line must have that count. Trial ids must be unique.
-    Since blank lines are only allowed at the end, trial ``i`` of the
-    returned list is on line ``i + 1``.
+    The column count of the first line picks the format: 5 for 2019
+    (``SPEAKER TRIAL - SYSTEM KEY``), 8 for 2021 (``SPEAKER TRIAL CODEC
+    TRANSMISSION ATTACK KEY TRIM SUBSET``). Trial ids must be unique.
 
     Arguments
     ---------
@@ -525,12 +307,8 @@ def read_cm_protocol(path: FilePath) -> List[CMTrial]:
     Returns
     -------
     list of CMTrial
-        The trials in file order (bona fide attack is ``"bonafide"``).
-
-    Raises
-    ------
-    ProtocolError
-        Naming ``<file>:<line>`` for a malformed or duplicated line.
+        The trials in file order (bona fide attack is ``"bonafide"``); trial
+        ``i`` is on line ``i + 1``.
 
     Example
     -------
@@ -574,8 +352,7 @@ def read_cm_protocol(path: FilePath) -> List[CMTrial]:
 def write_cm_protocol(path: FilePath, trials: Iterable[CMTrial]) -> None:
     """Writes trials as an ASVspoof 2019 CM protocol (5 columns).
 
-    Bona fide trials get ``-`` as system id. The 2021-only fields (codec,
-    transmission, subset) are not written.
+    Bona fide trials get ``-`` as system id; the 2021-only fields are dropped.
 
     Arguments
     ---------
@@ -583,11 +360,6 @@ def write_cm_protocol(path: FilePath, trials: Iterable[CMTrial]) -> None:
         The file to write.
     trials : iterable of CMTrial
         The trials, written in order; trial ids must be unique.
-
-    Raises
-    ------
-    ProtocolError
-        Naming the bad trial, before anything is written.
 
     Example
     -------
@@ -630,11 +402,6 @@ def cm_trials_by_id(trials: Iterable[CMTrial]) -> Dict[str, CMTrial]:
     dict
         Trial id -> CMTrial, in the order given.
 
-    Raises
-    ------
-    ProtocolError
-        When a trial id occurs twice.
-
     Example
     -------
     >>> t = CMTrial("LA_0079", "LA_T_1", "bonafide", "bonafide")
@@ -669,12 +436,7 @@ def read_asv_protocol(path: FilePath) -> List[ASVTrial]:
     Returns
     -------
     list of ASVTrial
-        The trials in file order; trial ``i`` is on line ``i + 1``.
-
-    Raises
-    ------
-    ProtocolError
-        Naming ``<file>:<line>`` for a malformed line.
+        The trials in file order.
 
     Example
     -------
@@ -703,11 +465,6 @@ def write_asv_protocol(path: FilePath, trials: Iterable[ASVTrial]) -> None:
         The file to write.
     trials : iterable of ASVTrial
         The trials, written in order.
-
-    Raises
-    ------
-    ProtocolError
-        Naming the bad trial, before anything is written.
 
     Example
     -------
@@ -744,12 +501,6 @@ def read_asv_enrolment(path: FilePath) -> Dict[str, List[str]]:
     -------
     dict
         Speaker id -> list of enrolment utterance ids, in file order.
-
-    Raises
-    ------
-    ProtocolError
-        Naming ``<file>:<line>`` for a malformed line, a speaker listed twice
-        or an utterance used twice.
 
     Example
     -------
@@ -796,11 +547,6 @@ def write_asv_enrolment(
     enrolment : mapping
         Speaker id -> non-empty sequence of utterance ids.
 
-    Raises
-    ------
-    ProtocolError
-        Naming the bad speaker, before anything is written.
-
     Example
     -------
     >>> path = getfixture("tmp_path") / "trn.txt"
@@ -834,23 +580,16 @@ def write_asv_enrolment(
 def read_cm_scores(path: FilePath) -> Dict[str, float]:
     """Reads a CM score file, ``TRIAL SCORE`` or ``TRIAL ATTACK KEY SCORE``.
 
-    The column count of the first line (2 or 4) fixes the format of the file.
-
     Arguments
     ---------
     path : str or os.PathLike
-        The score file.
+        The score file; the first line's column count (2 or 4) fixes the
+        format.
 
     Returns
     -------
     dict
         Trial id -> score (float), in file order.
-
-    Raises
-    ------
-    ScoreFileError
-        Naming ``<file>:<line>`` for a malformed line, a non-numeric or
-        non-finite score or a duplicate trial id.
 
     Example
     -------
@@ -886,9 +625,7 @@ def write_cm_scores(
 ) -> None:
     """Writes a CM score file, with 2 columns or, given trials, 4 columns.
 
-    Scores are written with ``repr`` precision, so reading them back gives the
-    same floats. In the 4-column form bona fide trials get ``-`` as attack,
-    as in the ASVspoof 2019 score files.
+    Scores are written with ``repr`` precision, so they read back unchanged.
 
     Arguments
     ---------
@@ -898,12 +635,7 @@ def write_cm_scores(
         Trial id -> finite score (higher = more bona fide).
     trials : mapping, optional
         Trial id -> CMTrial; when given, writes ``TRIAL ATTACK KEY SCORE``
-        and every scored trial must be in it.
-
-    Raises
-    ------
-    ScoreFileError
-        Naming the bad trial, before anything is written.
+        (attack ``-`` for bona fide) and must hold every scored trial.
 
     Example
     -------
@@ -945,13 +677,8 @@ def read_asv_scores(path: FilePath) -> ASVScores:
     Returns
     -------
     ASVScores
-        Target, non-target and spoof scores (float64, file order) and the
+        Target, nontarget and spoof scores (float64, file order) and the
         attack id of each spoof score.
-
-    Raises
-    ------
-    ScoreFileError
-        Naming ``<file>:<line>`` for a malformed line or a non-finite score.
 
     Example
     -------
@@ -994,11 +721,6 @@ def write_asv_scores(
     rows : iterable of (str, str, float)
         ``(source, key, score)``: source ``"bonafide"`` or an attack id, key
         ``"target"``, ``"nontarget"`` or ``"spoof"``.
-
-    Raises
-    ------
-    ScoreFileError
-        Naming the bad row, before anything is written.
 
     Example
     -------

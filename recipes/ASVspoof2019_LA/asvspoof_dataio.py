@@ -13,11 +13,6 @@ Dev and eval read each utterance from its start, whole or cut at
 to the model, whose every layer masks the padding, so a padded utterance
 scores as it would alone.
 
-Active AEG changes the adversarial part of the training set before every
-epoch: ``adversarial_slot_rows`` gives one "slot" per attacked pair after
-the original items, and ``speechbrain_asd.data.sampler.SlotSampler``
-includes a slot only in the epochs whose adversarial set kept that pair.
-
 Authors
  * speechbrain-asd developers
 """
@@ -35,12 +30,7 @@ from speechbrain.dataio.dataio import load_data_csv, read_audio
 from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.utils.logger import get_logger
 
-from speechbrain_asd.attacks import (
-    ADVERSARIAL_KEY,
-    ADVERSARIAL_LABEL,
-    ADVERSARIAL_SYSTEM,
-)
-from speechbrain_asd.data.asvspoof import CM_HEADER, DATA_ROOT
+from speechbrain_asd.data.asvspoof import DATA_ROOT
 
 logger = get_logger(__name__)
 
@@ -291,46 +281,6 @@ def merge_rows(*parts):
     return merged
 
 
-def adversarial_slot_rows(pairs, output_dir, max_duration=None):
-    """The rows that active AEG's examples will have, one per pair.
-
-    ``generate_adversarial_set`` names each kept example
-    ``<target ID>_adv_<reference ID>`` and writes it to
-    ``<output_dir>/<ID>.flac``; these rows point there, whether the pair is
-    kept in a given epoch or not.
-
-    Arguments
-    ---------
-    pairs : list of (dict, dict)
-        ``(reference, target)`` rows from ``make_same_speaker_pairs``.
-    output_dir : str
-        The folder the adversarial FLAC files are written to.
-    max_duration : float, optional
-        Seconds of each target that are attacked (None: all).
-
-    Returns
-    -------
-    rows : dict
-        ID -> row with the manifest columns (system ``adversarial``, key
-        ``spoof``, label 7).
-    """
-    rows = {}
-    for reference, target in pairs:
-        utt_id = f"{target['ID']}_adv_{reference['ID']}"
-        duration = float(target["duration"])
-        if max_duration is not None:
-            duration = min(duration, max_duration)
-        rows[utt_id] = {
-            "duration": duration,
-            "wav": os.path.join(output_dir, f"{utt_id}.flac"),
-            "spk_id": target["spk_id"],
-            "system": ADVERSARIAL_SYSTEM,
-            "key": ADVERSARIAL_KEY,
-            "label": str(ADVERSARIAL_LABEL),
-        }
-    return rows
-
-
 def write_augmentation_csv(folder, csv_path):
     """Lists the audio files under a folder (e.g. MUSAN, RIRS) into a CSV.
 
@@ -383,25 +333,3 @@ def write_augmentation_csv(folder, csv_path):
     os.replace(tmp, csv_path)
     logger.info("Listed %d files of %s in %s", len(rows), folder, csv_path)
     return csv_path
-
-
-def read_manifest_ids(csv_path):
-    """Reads the IDs of a manifest written by ``generate_adversarial_set``.
-
-    Arguments
-    ---------
-    csv_path : str
-        The manifest.
-
-    Returns
-    -------
-    ids : list of str
-        The ``ID`` column.
-    """
-    with open(csv_path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames != CM_HEADER:
-            raise ValueError(
-                f"{csv_path}: header {reader.fieldnames}, expected {CM_HEADER}"
-            )
-        return [row["ID"] for row in reader]

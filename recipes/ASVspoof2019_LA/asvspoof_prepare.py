@@ -9,7 +9,7 @@ gives it the recipe's usual entry point, to be called through
 Download ASVspoof 2019 from https://datashare.ed.ac.uk/handle/10283/3336
 (``LA.zip``) and, for the 2021 evaluation, ``ASVspoof2021_LA_eval.tar.gz``
 and ``LA-keys-full.tar.gz`` from https://www.asvspoof.org/. The offline
-corpus of ``speechbrain-asd make-toy-corpus`` has the same layout.
+corpus of ``asd-toy-corpus make`` has the same layout.
 
 Authors
  * speechbrain-asd developers

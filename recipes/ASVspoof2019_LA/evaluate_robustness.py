@@ -58,7 +58,6 @@ import torch
 from asvspoof_dataio import load_rows, select_subset
 from asvspoof_prepare import prepare_asvspoof
 from asvspoof_stages import write_json
-from pipeline_report import robustness_table
 
 from speechbrain_asd.attacks import (
     SAMPLE_SCALE,
@@ -423,6 +422,100 @@ def cell(bonafide, spoof, attacks, threshold):
             for attack in sorted(per_attack)
         },
     }
+
+
+def row_label(result):
+    """The robustness table's name of a (crafted on, scored by) row.
+
+    Arguments
+    ---------
+    result : dict
+        A result with ``crafted_on`` and ``scored_by``.
+
+    Returns
+    -------
+    str
+        ``model`` (white-box) or ``source -> target`` (transfer).
+
+    Example
+    -------
+    >>> row_label({"crafted_on": "t", "scored_by": "s"})
+    't -> s'
+    """
+    if result["crafted_on"] == result["scored_by"]:
+        return result["crafted_on"]
+    return f"{result['crafted_on']} -> {result['scored_by']}"
+
+
+def _percent_cell(values):
+    """Mean (+- std when several) of fractions in percent; ``-`` if none."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    text = f"{100.0 * statistics.fmean(values):.2f}"
+    if len(values) > 1:
+        text += f" +- {100.0 * statistics.stdev(values):.2f}"
+    return text
+
+
+def robustness_table(reports):
+    """Rows of models (and transfer pairs), columns of attack budgets.
+
+    The script writes it for its one report (``robustness.md``); the
+    pipeline runner (``pipelines/pipeline_report.py``) for the reports of
+    several seeds.
+
+    Arguments
+    ---------
+    reports : list of dict
+        The ``robustness.json`` of one or more seeds (same configuration).
+
+    Returns
+    -------
+    str
+        A markdown table with a caption line; each cell is ``EER (%) /
+        spoofs accepted (%)``, mean +- std over the reports when several.
+
+    Example
+    -------
+    >>> report = {
+    ...     "config": {"budgets": [0, 4], "iterations": 2, "step_ratio": 0.5},
+    ...     "trials": {"eval_spoof": 8, "eval_bonafide": 4, "dev": 6},
+    ...     "results": [
+    ...         {"crafted_on": "t", "scored_by": "t", "budget": budget,
+    ...          "eer": eer, "spoof_acceptance": accepted}
+    ...         for budget, eer, accepted in ((0, 0.1, 0.05), (4, 0.3, 0.5))
+    ...     ],
+    ... }
+    >>> print(robustness_table([report, report]).splitlines()[-1])
+    | t | 10.00 +- 0.00 / 5.00 +- 0.00 | 30.00 +- 0.00 / 50.00 +- 0.00 |
+    """
+    config, trials = reports[0]["config"], reports[0]["trials"]
+    budgets = config["budgets"]
+    lines = [
+        f"EER (%) / spoofs accepted at the dev EER threshold (%), by "
+        f"L-inf budget in int16 units; BIM/PGD, {config['iterations']} "
+        f"steps of {config['step_ratio']} x budget; "
+        f"{trials['eval_spoof']} spoofed and {trials['eval_bonafide']} "
+        f"bona fide eval trials, {trials['dev']} dev trials; "
+        f"{len(reports)} seed(s).",
+        "",
+        "| crafted on -> scored by | " + " | ".join(map(str, budgets)) + " |",
+        "|" + "---|" * (len(budgets) + 1),
+    ]
+    values = defaultdict(lambda: defaultdict(list))
+    for report in reports:
+        for result in report["results"]:
+            values[row_label(result)][result["budget"]].append(result)
+    for label, row in values.items():
+        cells = [
+            _percent_cell([r["eer"] for r in row[budget]])
+            + " / "
+            + _percent_cell([r["spoof_acceptance"] for r in row[budget]])
+            for budget in budgets
+        ]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def evaluate(args):

@@ -3,7 +3,7 @@
 
 Draws same-speaker pairs of bona fide training utterances, attacks each
 pair with the basic iterative method of the paper's Algorithm 1 using the
-best GE2E model's embedding (``speechbrain_asd.attacks``, the same
+best GE2E model's embedding (``speechbrain_asd.data.adversarial``, the same
 ``generate_adversarial_set`` that active AEG calls before every epoch), and
 writes the examples that pass the similarity filter as 16-bit FLAC files
 with a manifest (``adversarial.csv``, system ``adversarial``, label 7) for
@@ -25,9 +25,6 @@ import speechbrain as sb
 from asvspoof_dataio import load_rows, select_subset
 from asvspoof_prepare import prepare_asvspoof
 from asvspoof_stages import (
-    best_checkpoint,
-    check_model_kwargs,
-    load_model_state,
     read_json,
     write_json,
 )
@@ -35,7 +32,12 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import infer_device
 from speechbrain.utils.logger import get_logger
 
-from speechbrain_asd.attacks import (
+from speechbrain_asd.checkpoints import (
+    MODEL_RECOVERABLE,
+    best_checkpoint,
+    load_checkpoint,
+)
+from speechbrain_asd.data.adversarial import (
     generate_adversarial_set,
     make_same_speaker_pairs,
 )
@@ -63,7 +65,6 @@ def main():
         skip_prep=hparams["skip_prep"],
     )
     model = hparams["model"]
-    check_model_kwargs(model, hparams["model_kwargs"])
     checkpoint = best_checkpoint(
         os.path.join(hparams["ge2e_folder"], "save"), GE2E_KEY
     )
@@ -83,7 +84,7 @@ def main():
         ):
             logger.info("%s is up to date: nothing to do", summary_path)
             return
-    load_model_state(model, checkpoint)
+    load_checkpoint(model, checkpoint.paramfiles[MODEL_RECOVERABLE])
     device = run_opts["device"] or infer_device()
     model.to(device).eval()
     features = hparams["compute_features"].to(device)

@@ -5,18 +5,15 @@
 adversarial) with NLL and on-the-fly augmentation (noise, reverberation):
 the teacher stage (``hparams/teacher.yaml``: G-ResNetSE initialised from
 the GE2E stage), or a student trained alone. ``DistillationBrain`` trains
-the student L-ResNetSE from a frozen teacher (``hparams/student.yaml``,
-``kd: hinton | decoupled``). Both take the same options:
+the student L-ResNetSE from a frozen teacher with the YAML's ``kd_loss``
+(``hparams/student.yaml``; ``kd_loss: null`` trains it alone). Both take
+the same options:
 
 * ``aeg: none | static | active``: no adversarial examples; the set written
-  once by ``generate_aeg.py``; or a set regenerated with the
-  current model before every epoch (same pairs, same
-  ``generate_adversarial_set``). For active AEG the training set holds the
-  original utterances plus one slot per pair, and ``SlotSampler``
-  (``speechbrain_asd.data.sampler``) draws each epoch from the originals
-  and the slots whose example passed the filter that time; the slots of
-  an epoch are checkpointed with it, so a run resumed mid-epoch reuses
-  that epoch's set.
+  once by ``generate_aeg.py``; or a set regenerated with the current model
+  before every epoch (``speechbrain_asd.data.active_aeg.ActiveAEG``, given
+  to the Brain; its epoch's set is checkpointed, so a run resumed mid-epoch
+  reuses it).
 * ``self_distill: True``: auxiliary exits after the first stages learn from
   the deepest one (``SelfDistillationLoss``); they are dropped at export.
 
@@ -43,12 +40,10 @@ import speechbrain as sb
 import torch
 import torch.nn.functional as F
 from asvspoof_dataio import (
-    adversarial_slot_rows,
     load_rows,
     make_audio_pipeline,
     make_dataset,
     merge_rows,
-    read_manifest_ids,
     select_subset,
     sorted_by_duration,
     write_augmentation_csv,
@@ -57,10 +52,6 @@ from asvspoof_prepare import prepare_asvspoof
 from asvspoof_stages import (
     ModelMethod,
     StageBrain,
-    best_checkpoint,
-    check_model_kwargs,
-    deployable_kwargs,
-    load_model_state,
     read_json,
     set_epoch_lr,
     write_json,
@@ -74,27 +65,29 @@ from cm_scoring import (
 )
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.batch import PaddedBatch
-from speechbrain.dataio.dataloader import make_dataloader
 from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
 
-from speechbrain_asd.attacks import (
-    generate_adversarial_set,
-    make_same_speaker_pairs,
+from speechbrain_asd.checkpoints import (
+    best_checkpoint,
+    load_pretrained,
+    save_best_model,
 )
+from speechbrain_asd.data.active_aeg import ActiveAEG
+from speechbrain_asd.data.adversarial import make_same_speaker_pairs
 from speechbrain_asd.data.asvspoof import CLASS_NAMES
-from speechbrain_asd.data.sampler import SlotSampler
 from speechbrain_asd.evaluation import format_report_table
+from speechbrain_asd.export import MODEL_INFO_FILE
 from speechbrain_asd.features import waveform_embedder
 from speechbrain_asd.lobes.complexity import count_macs, count_parameters
 from speechbrain_asd.lobes.resnet_se import ResNetSE
 from speechbrain_asd.lobes.score import bonafide_score
+from speechbrain_asd.losses import DecoupledKDLoss, KDLoss
 
 logger = get_logger(__name__)
 
 MIN_KEY = "dev_eer"
 AEG_MODES = ("none", "static", "active")
-KD_MODES = ("none", "hinton", "decoupled")
 GE2E_KEY = "dev_speaker_eer"
 MACS_SECONDS = 4.0
 
@@ -107,7 +100,21 @@ class CMBrain(StageBrain):
     model's ``forward_exits``) and ``sd_loss`` (the projections of the
     self-distillation loss). Dev and eval passes collect the bona fide
     score of every utterance.
+
+    Arguments
+    ---------
+    active_aeg : speechbrain_asd.data.active_aeg.ActiveAEG, optional
+        Regenerates the adversarial set before every epoch (active AEG).
+    **kwargs : dict
+        Arguments of ``speechbrain.Brain``.
     """
+
+    def __init__(self, active_aeg=None, **kwargs):
+        """Builds the Brain; active AEG's sampler draws the training data."""
+        super().__init__(**kwargs)
+        self.active_aeg = active_aeg
+        if active_aeg is not None:
+            self.train_sampler = active_aeg.sampler
 
     def prepare_features(self, batch, stage):
         """Augments (training only) and computes the log-Mel features.
@@ -252,8 +259,16 @@ class CMBrain(StageBrain):
             self.collector = ScoreCollector()
             return
         self.lr = set_epoch_lr(self.optimizer, self.hparams.lr_annealing, epoch)
-        if self.hparams.aeg == "active":
-            self.refresh_adversarial_set(epoch)
+        if self.active_aeg is not None:
+            self.active_aeg.refresh(
+                epoch,
+                waveform_embedder(
+                    self.hparams.compute_features, self.hparams.model
+                ),
+                [self.hparams.model],
+                device=self.device,
+                progress=not self.noprogressbar,
+            )
 
     def on_fit_batch_start(self, batch, should_step):
         """Warms the learning rate up over the first ``lr_warmup_steps``.
@@ -276,55 +291,6 @@ class CMBrain(StageBrain):
             sb.nnet.schedulers.update_learning_rate(
                 self.optimizer, self.lr * factor
             )
-
-    def refresh_adversarial_set(self, epoch):
-        """Active AEG: regenerates the adversarial set with the current model.
-
-        The main process attacks the pairs with the model's embedding and
-        writes the kept examples (``generate_adversarial_set``); every
-        process then switches on the kept slots. A run resumed within an
-        epoch keeps the set of that epoch (restored with the sampler).
-
-        Arguments
-        ---------
-        epoch : int
-            The epoch about to run.
-        """
-        sampler = self.active_sampler
-        if not sampler.prepared_for(epoch):
-            run_on_main(self.generate_adversarial, kwargs={"epoch": epoch})
-            sampler.switch_on(read_manifest_ids(self.aeg_manifest), epoch)
-        else:
-            logger.info("Epoch %d resumed: keeping its adversarial set", epoch)
-        self.n_adversarial = len(sampler.active)
-
-    def generate_adversarial(self, epoch):
-        """Attacks every pair with the current model (main process).
-
-        Arguments
-        ---------
-        epoch : int
-            The epoch (for the log).
-        """
-        embed = waveform_embedder(
-            self.hparams.compute_features, self.hparams.model
-        )
-        stats = generate_adversarial_set(
-            embed,
-            self.aeg_pairs,
-            self.hparams.active_aeg_folder,
-            self.aeg_manifest,
-            device=self.device,
-            model=[self.hparams.model],
-            progress=not self.noprogressbar,
-            **self.hparams.aeg_options,
-        )
-        logger.info(
-            "Epoch %d active AEG: kept %d of %d pairs",
-            epoch,
-            stats.kept,
-            stats.tried,
-        )
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Logs the epoch, checkpoints on the dev EER, keeps eval scores.
@@ -351,8 +317,8 @@ class CMBrain(StageBrain):
             "dev_min_tdcf_2021": results["min_tdcf_2021"],
         }
         stats_meta = {"epoch": epoch, "lr": self.lr}
-        if self.hparams.aeg == "active":
-            stats_meta["adversarial"] = self.n_adversarial
+        if self.active_aeg is not None:
+            stats_meta["adversarial"] = self.active_aeg.n_active
         valid_stats = {"loss": stage_loss, "EER": 100 * results["eer"]}
         if results["min_tdcf_2021"] is not None:
             valid_stats["min_tDCF_2021"] = results["min_tdcf_2021"]
@@ -370,7 +336,7 @@ class DistillationBrain(CMBrain):
     The teacher is kept outside ``modules``, so that Brain never puts it in
     training mode, never optimises it and never checkpoints it: it stays in
     eval mode without gradients and sees the same augmented features as the
-    student. ``kd_loss`` (Hinton or decoupled KD) mixes the distillation
+    student. ``kd_loss`` (e.g. Hinton or decoupled KD) mixes the distillation
     term with the student's NLL; with self-distillation, the exits' terms
     are added on top.
 
@@ -450,7 +416,7 @@ class DistillationBrain(CMBrain):
 
 
 def check_options(hparams):
-    """Validates the stage options before anything runs.
+    """Validates the AEG mode before anything runs.
 
     Arguments
     ---------
@@ -461,16 +427,11 @@ def check_options(hparams):
     -------
     aeg : str
         The AEG mode.
-    kd : str
-        The KD mode (``none`` without a teacher).
     """
     aeg = hparams["aeg"]
     if aeg not in AEG_MODES:
         raise ValueError(f"aeg must be one of {AEG_MODES}, got {aeg!r}")
-    kd = hparams.get("kd", "none")
-    if kd not in KD_MODES:
-        raise ValueError(f"kd must be one of {KD_MODES}, got {kd!r}")
-    return aeg, kd
+    return aeg
 
 
 def build_modules(hparams):
@@ -525,8 +486,8 @@ def dataio_prepare(hparams, aeg):
     -------
     data : dict
         ``train_set``, ``dev_set``, ``eval_set`` (datasets), ``dev_rows``,
-        ``eval_rows`` (manifest rows), and for active AEG ``pairs`` and
-        ``slots`` (IDs of the adversarial slots, after the originals).
+        ``eval_rows`` (manifest rows), and ``active_aeg`` (an ``ActiveAEG``
+        for active AEG, else None).
     """
     folder, seed = hparams["data_folder"], hparams["seed"]
     train_rows = select_subset(
@@ -535,7 +496,7 @@ def dataio_prepare(hparams, aeg):
         "system",
         seed,
     )
-    data = {"train_rows": train_rows}
+    data = {"train_rows": train_rows, "active_aeg": None}
     if aeg == "static":
         if not os.path.isfile(hparams["adversarial_csv"]):
             raise FileNotFoundError(
@@ -549,17 +510,17 @@ def dataio_prepare(hparams, aeg):
         logger.info("Static AEG: %d adversarial examples", len(adversarial))
         train_rows = merge_rows(train_rows, adversarial)
     elif aeg == "active":
-        data["pairs"] = make_same_speaker_pairs(
-            train_rows, hparams["aeg_n_pairs"], seed=seed
-        )
-        slots = adversarial_slot_rows(
-            data["pairs"],
+        active_aeg = ActiveAEG(
+            make_same_speaker_pairs(
+                train_rows, hparams["aeg_n_pairs"], seed=seed
+            ),
             hparams["active_aeg_folder"],
-            hparams["aeg_options"].get("max_duration"),
+            n_fixed=len(train_rows),
+            options=hparams["aeg_options"],
+            seed=seed,
         )
-        data["slots"] = list(slots)
-        data["n_fixed"] = len(train_rows)
-        train_rows = merge_rows(train_rows, slots)
+        data["active_aeg"] = active_aeg
+        train_rows = merge_rows(train_rows, active_aeg.slot_rows)
     rate = hparams["sample_rate"]
     train_pipeline = make_audio_pipeline(rate, hparams["train_crop"], True)
     eval_pipeline = make_audio_pipeline(rate, hparams["eval_max_duration"])
@@ -579,31 +540,11 @@ def dataio_prepare(hparams, aeg):
     return data
 
 
-def load_teacher(teacher_folder):
-    """Builds the trained teacher from its stage folder.
-
-    Arguments
-    ---------
-    teacher_folder : str
-        Output folder of the teacher stage (``model_info.json``, ``save/``).
-
-    Returns
-    -------
-    teacher : ResNetSE
-        The teacher with the weights of its best checkpoint (by dev EER).
-    """
-    info = read_json(os.path.join(teacher_folder, "model_info.json"))
-    teacher = ResNetSE(**info["model_kwargs"])
-    checkpoint = best_checkpoint(os.path.join(teacher_folder, "save"), MIN_KEY)
-    load_model_state(teacher, checkpoint)
-    logger.info("Teacher: %s", checkpoint.path)
-    return teacher
-
-
 def initialise_from_ge2e(hparams, train_set):
-    """Loads the best GE2E checkpoint into the model, at a fresh model's scale.
+    """Loads the GE2E stage's best model (``ge2e_pretrainer``) into the
+    model, at a fresh model's scale.
 
-    Every key of the checkpoint is checked. GE2E scores cosines, so the
+    Every key is checked. GE2E scores cosines, so the
     scale of its embeddings is free, and pre-training inflates it: the new
     8-class head would start with large logits, and each Adam step on it
     would move them by as much. The embedding layer is therefore rescaled
@@ -614,7 +555,7 @@ def initialise_from_ge2e(hparams, train_set):
     Arguments
     ---------
     hparams : dict
-        The loaded hyperparameters (``ge2e_folder``, ``model``,
+        The loaded hyperparameters (``ge2e_pretrainer``, ``model``,
         ``compute_features``, ``batch_size``).
     train_set : speechbrain.dataio.dataset.DynamicItemDataset
         The training data (waveforms ``sig``).
@@ -624,16 +565,14 @@ def initialise_from_ge2e(hparams, train_set):
     batch = PaddedBatch([train_set[index] for index in range(count)])
     feats, lens = hparams["compute_features"].with_frame_lengths(*batch.sig)
     fresh_norm = mean_embedding_norm(model, feats, lens)
-    save = os.path.join(hparams["ge2e_folder"], "save")
-    checkpoint = best_checkpoint(save, GE2E_KEY)
-    load_model_state(model, checkpoint, allow_missing_prefix="exits.")
+    load_pretrained(hparams["ge2e_pretrainer"])
     scale = fresh_norm / mean_embedding_norm(model, feats, lens)
     with torch.no_grad():
         model.embedding.weight.mul_(scale)
         model.embedding.bias.mul_(scale)
     logger.info(
-        "Initialised from the GE2E checkpoint %s (embedding scaled by %.3f)",
-        checkpoint.path,
+        "Initialised from %s (embedding scaled by %.3f)",
+        hparams["ge2e_pretrainer"].paths["model"],
         scale,
     )
 
@@ -670,7 +609,7 @@ def make_train_loader(brain, data, hparams):
     Arguments
     ---------
     brain : CMBrain
-        The Brain (gets the active AEG state).
+        The Brain (its checkpointer gets the active AEG state).
     data : dict
         From ``dataio_prepare``.
     hparams : dict
@@ -681,20 +620,14 @@ def make_train_loader(brain, data, hparams):
     train : Dataset or DataLoader
         What ``fit`` trains on.
     """
-    if hparams["aeg"] != "active":
+    active_aeg = data["active_aeg"]
+    if active_aeg is None:
         return data["train_set"]
-    sampler = SlotSampler(data["n_fixed"], data["slots"], seed=hparams["seed"])
-    options = dict(hparams["train_dataloader_opts"])
-    options.pop("shuffle", None)
-    loader = make_dataloader(data["train_set"], sampler=sampler, **options)
-    brain.active_sampler = sampler
-    brain.train_sampler = sampler
-    brain.aeg_pairs = data["pairs"]
-    brain.aeg_manifest = os.path.join(
-        hparams["active_aeg_folder"], "adversarial.csv"
+    loader = active_aeg.make_loader(
+        data["train_set"], **hparams["train_dataloader_opts"]
     )
     brain.checkpointer.add_recoverable("dataloader-TRAIN", loader)
-    brain.checkpointer.add_recoverable("active_aeg", sampler)
+    brain.checkpointer.add_recoverable("active_aeg", active_aeg.sampler)
     return loader
 
 
@@ -719,6 +652,26 @@ def model_summary(model_kwargs):
     }
 
 
+def kd_name(kd_loss):
+    """The name a report gives a KD loss (``none`` without one).
+
+    Arguments
+    ---------
+    kd_loss : torch.nn.Module or None
+        The student's KD loss.
+
+    Returns
+    -------
+    name : str
+        ``hinton``, ``decoupled``, the class name of another loss, or
+        ``none``.
+    """
+    if kd_loss is None:
+        return "none"
+    names = {KDLoss: "hinton", DecoupledKDLoss: "decoupled"}
+    return names.get(type(kd_loss), type(kd_loss).__name__)
+
+
 def evaluate_and_report(brain, data, hparams):
     """Scores eval with the best checkpoint and writes the stage's reports.
 
@@ -736,6 +689,8 @@ def evaluate_and_report(brain, data, hparams):
     hparams : dict
         The loaded hyperparameters.
     """
+    if if_main_process():
+        save_best_model(hparams["save_folder"], hparams["best_model"], MIN_KEY)
     best = best_checkpoint(hparams["save_folder"], MIN_KEY)
     report_path = os.path.join(hparams["output_folder"], "eval_report.json")
     if os.path.isfile(report_path):
@@ -756,7 +711,7 @@ def evaluate_and_report(brain, data, hparams):
     write_score_file(
         hparams["score_file"], brain.test_scores, data["eval_rows"]
     )
-    kwargs = deployable_kwargs(hparams["model_kwargs"])
+    kwargs = dict(hparams["model"].config, aux_exits=False)
     metrics = {
         "dev_eer": best.meta[MIN_KEY],
         "dev_min_tdcf_2019": best.meta["dev_min_tdcf_2019"],
@@ -771,7 +726,7 @@ def evaluate_and_report(brain, data, hparams):
         "name": hparams["run_name"],
         "checkpoint": best.path.name,
         "aeg": hparams["aeg"],
-        "kd": hparams.get("kd", "none"),
+        "kd": kd_name(hparams.get("kd_loss")),
         "self_distill": hparams["self_distill"],
         **model_summary(kwargs),
         **metrics,
@@ -792,7 +747,7 @@ def evaluate_and_report(brain, data, hparams):
         "name": hparams["run_name"],
         "metrics": metrics,
     }
-    write_json(os.path.join(hparams["output_folder"], "model_info.json"), info)
+    write_json(os.path.join(hparams["output_folder"], MODEL_INFO_FILE), info)
     eer = report["intervals"]["eer"]
     logger.info(
         "%s: dev EER %.2f %%, eval EER %.2f %% (95 %% interval %.2f-%.2f) "
@@ -812,7 +767,7 @@ def main():
     sb.utils.distributed.ddp_init_group(run_opts)
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
-    aeg, kd = check_options(hparams)
+    aeg = check_options(hparams)
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
         hyperparams_to_save=hparams_file,
@@ -827,26 +782,24 @@ def main():
         },
     )
     run_on_main(augmentation_csvs, kwargs={"hparams": hparams})
-    check_model_kwargs(hparams["model"], hparams["model_kwargs"])
     data = dataio_prepare(hparams, aeg)
     if hparams.get("ge2e_init", False):
         initialise_from_ge2e(hparams, data["train_set"])
     brain_kwargs = dict(
+        active_aeg=data["active_aeg"],
         modules=build_modules(hparams),
         opt_class=hparams["opt_class"],
         hparams=hparams,
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
     )
-    if kd == "none":
+    if hparams.get("kd_loss") is None:
         brain = CMBrain(**brain_kwargs)
     else:
-        kd_losses = {
-            "hinton": hparams["hinton_kd"],
-            "decoupled": hparams["decoupled_kd"],
-        }
-        teacher = load_teacher(hparams["teacher_folder"])
-        brain = DistillationBrain(teacher, kd_losses[kd], **brain_kwargs)
+        load_pretrained(hparams["teacher_pretrainer"])
+        brain = DistillationBrain(
+            hparams["teacher"], hparams["kd_loss"], **brain_kwargs
+        )
     brain.dev_rows = data["dev_rows"]
     brain.asv_dev = load_asv_scores(hparams["asv_scores_dev"], "dev")
     brain.fit(

@@ -37,8 +37,6 @@ from asvspoof_prepare import prepare_asvspoof
 from asvspoof_stages import (
     ModelMethod,
     StageBrain,
-    best_checkpoint,
-    check_model_kwargs,
     read_json,
     set_epoch_lr,
     write_json,
@@ -49,6 +47,7 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
 
 from speechbrain_asd.batchnorm import recalibrate_batchnorm
+from speechbrain_asd.checkpoints import best_checkpoint, save_best_model
 from speechbrain_asd.data.sampler import SpeakerBatchSampler
 from speechbrain_asd.metrics import compute_eer
 from speechbrain_asd.scorefiles import write_asv_scores
@@ -388,6 +387,8 @@ def write_final_asv_scores(brain, hparams, asv):
     asv : dict
         From ``dataio_prepare``.
     """
+    if if_main_process():
+        save_best_model(hparams["save_folder"], hparams["best_model"], MIN_KEY)
     best = best_checkpoint(hparams["save_folder"], MIN_KEY)
     score_folder = hparams["asv_score_folder"]
     summary_path = os.path.join(score_folder, ASV_SUMMARY)
@@ -436,7 +437,6 @@ def main():
             "skip_prep": hparams["skip_prep"],
         },
     )
-    check_model_kwargs(hparams["model"], hparams["model_kwargs"])
     train_loader, sampler, bn_loader, asv = dataio_prepare(hparams)
     modules = dict(hparams["modules"])
     modules["embedder"] = ModelMethod(hparams["model"], "embed")

@@ -1,58 +1,5 @@
 """Turns ASVspoof 2019 LA (and optionally 2021 LA eval) into CSV manifests.
 
-Everything is built from the protocol files, never from directory listings
-(the dev and eval ``flac`` folders also hold the ASV enrolment files).
-
-Input layouts
--------------
-ASVspoof 2019 LA, ``data_folder`` is the folder that contains ``LA/`` (or
-``LA/`` itself; the ``$data_root`` paths are relative to the folder given)::
-
-    LA/ASVspoof2019_LA_{train,dev,eval}/flac/<trial>.flac
-    LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.train.trn.txt
-    LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.{dev,eval}.trl.txt
-    LA/ASVspoof2019_LA_asv_protocols/ASVspoof2019.LA.asv.{dev,eval}.{female,male}.trn.txt
-    LA/ASVspoof2019_LA_asv_protocols/ASVspoof2019.LA.asv.{dev,eval}.gi.trl.txt
-
-ASVspoof 2021 LA eval (optional), ``eval_2021_folder`` holds the audio and
-the keys as unpacked from ``ASVspoof2021_LA_eval.tar.gz`` and
-``LA-keys-full.tar.gz``::
-
-    ASVspoof2021_LA_eval/flac/<trial>.flac
-    keys/LA/CM/trial_metadata.txt      (or trial_metadata.txt at the top)
-
-Outputs
--------
-Written in ``save_folder``; ``prepare_asvspoof`` returns a dict that maps each
-file's stem (``train``, ``dev_asv_trials``, ...) to its path.
-
-``{split}.csv`` (split = train, dev, eval, eval_2021), one row per CM trial:
-``ID,duration,wav,spk_id,system,key,label`` where ``ID`` is the trial id,
-``duration`` in seconds, ``wav`` = ``$data_root/...`` (``$data_root_2021/...``
-for eval_2021: pass both replacements to ``DynamicItemDataset.from_csv``),
-``system`` = ``bonafide`` or the attack id, ``key`` = ``bonafide``/``spoof``
-and ``label`` the index in ``CLASS_NAMES`` (0 bona fide, 1-6 A01-A06,
-7 adversarial); attacks that are not one of these 8 training classes (the
-unseen eval attacks) get label ``-1`` and keep their id in ``system``.
-
-``{split}_speakers.txt``: the split's speaker ids, sorted, one per line.
-
-``{dev,eval}_asv_enrol.csv`` (when the dataset has ASV protocols), one row per
-enrolment utterance: ``ID,duration,wav,spk_id`` (``spk_id`` = the enrolled
-speaker, female and male lists together).
-
-``{dev,eval}_asv_trials.csv``, one row per ASV trial:
-``ID,duration,wav,trial,spk_id,system,key`` where ``ID`` =
-``<claimed speaker>_<trial>`` (a test utterance can be tried against several
-speakers), ``wav``/``duration`` are the test utterance's, ``trial`` its id,
-``spk_id`` the CLAIMED speaker (whose enrolment is in the enrol CSV), ``system``
-``bonafide`` or the attack id and ``key`` ``target``/``nontarget``/``spoof``.
-
-Preparation is skipped when ``opt_asvspoof_prepare.pkl`` in ``save_folder``
-holds the same options and every output exists. All inputs are checked
-before the first file is written, and each file is written atomically, so a
-failure never leaves half-written manifests.
-
 Authors
  * speechbrain-asd developers
 """
@@ -60,7 +7,7 @@ Authors
 import csv
 import io
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import soundfile as sf
 from speechbrain.dataio.dataio import load_pkl, save_pkl
@@ -135,40 +82,12 @@ def class_label(system):
 
 
 def _audio_2019(split):
-    """Gives the audio folder of a 2019 split, relative to the LA folder.
-
-    Arguments
-    ---------
-    split : str
-        ``train``, ``dev`` or ``eval``.
-
-    Returns
-    -------
-    str
-        e.g. ``ASVspoof2019_LA_train/flac``.
-    """
+    """Gives the audio folder of a 2019 split, relative to the LA folder."""
     return f"ASVspoof2019_LA_{split}/flac"
 
 
 def _la_prefix(data_folder):
-    """Finds the ``LA`` folder of ASVspoof 2019 from ``data_folder``.
-
-    Arguments
-    ---------
-    data_folder : str
-        The folder that contains ``LA/``, or ``LA/`` itself.
-
-    Returns
-    -------
-    str
-        ``"LA/"`` or ``""``: the prefix of the LA folder's content relative
-        to ``data_folder``.
-
-    Raises
-    ------
-    FileNotFoundError
-        When neither layout is found.
-    """
+    """Finds the ``LA`` folder of ASVspoof 2019 from ``data_folder``."""
     if os.path.isdir(os.path.join(data_folder, _LA, _CM_PROTOCOL_DIR)):
         return _LA + "/"
     if os.path.isdir(os.path.join(data_folder, _CM_PROTOCOL_DIR)):
@@ -181,23 +100,7 @@ def _la_prefix(data_folder):
 
 
 def _metadata_2021(folder):
-    """Finds the ASVspoof 2021 LA ``trial_metadata.txt``.
-
-    Arguments
-    ---------
-    folder : str
-        The ASVspoof 2021 folder.
-
-    Returns
-    -------
-    str
-        The path of the metadata file.
-
-    Raises
-    ------
-    FileNotFoundError
-        When none of the expected places holds it.
-    """
+    """Finds the ASVspoof 2021 LA ``trial_metadata.txt``."""
     for candidate in _METADATA_2021:
         path = os.path.join(folder, candidate)
         if os.path.isfile(path):
@@ -209,28 +112,7 @@ def _metadata_2021(folder):
 
 
 def _asv_protocols(data_folder, la, split):
-    """Finds the ASV enrolment and trial lists of a 2019 split.
-
-    Arguments
-    ---------
-    data_folder : str
-        The folder given by the user.
-    la : str
-        Prefix of the LA folder (see ``_la_prefix``).
-    split : str
-        ``dev`` or ``eval``.
-
-    Returns
-    -------
-    dict or None
-        ``{"female": path, "male": path, "trials": path}``, or None when the
-        dataset has no ASV protocol for this split.
-
-    Raises
-    ------
-    FileNotFoundError
-        When only some of the three files are there.
-    """
+    """Finds the ASV enrolment and trial lists of a 2019 split."""
     folder = os.path.join(data_folder, la + _ASV_PROTOCOL_DIR)
     names = {g: f"ASVspoof2019.LA.asv.{split}.{g}.trn.txt" for g in _GENDERS}
     names["trials"] = f"ASVspoof2019.LA.asv.{split}.gi.trl.txt"
@@ -248,60 +130,16 @@ def _asv_protocols(data_folder, la, split):
 
 
 class _AudioTable:
-    """Looks up audio files and their durations, with errors naming the line.
-
-    Arguments
-    ---------
-    root : str
-        The folder that ``$<placeholder>`` stands for.
-    placeholder : str
-        Name of the replacement variable (``data_root`` or
-        ``data_root_2021``).
-    """
+    """Looks up audio files and their durations, with errors naming the line."""
 
     def __init__(self, root, placeholder):
-        """See the class docstring.
-
-        Arguments
-        ---------
-        root : str
-            The folder that ``$<placeholder>`` stands for.
-        placeholder : str
-            Name of the replacement variable.
-        """
+        """Stores the audio root and the ``$placeholder`` of its paths."""
         self.root = root
         self.placeholder = placeholder
         self._durations = {}
 
     def files(self, audio_dir, utterances, source, linenos):
-        """Checks that utterances' audio files exist and reads their durations.
-
-        Arguments
-        ---------
-        audio_dir : str
-            Audio folder relative to ``root``, holding ``<utterance>.flac``.
-        utterances : list of str
-            Utterance ids.
-        source : str
-            The protocol file that lists them.
-        linenos : iterable of int
-            Line of ``source`` that names each utterance.
-
-        Returns
-        -------
-        list of (str, str)
-            Per utterance, its ``wav`` as written in the CSV
-            (``$<placeholder>/<path>``) and its duration in seconds,
-            formatted for the CSV.
-
-        Raises
-        ------
-        FileNotFoundError
-            Naming ``<source>:<line>`` and the first missing file, and how
-            many others are missing.
-        ProtocolError
-            When an audio file cannot be read or is empty.
-        """
+        """Checks that the audio files exist and reads their durations."""
         relative_paths = [f"{audio_dir}/{utt}.flac" for utt in utterances]
         linenos = list(linenos)
         missing = [
@@ -325,22 +163,7 @@ class _AudioTable:
         ]
 
     def _duration(self, rel, source, lineno):
-        """Reads (once) the duration of one audio file.
-
-        Arguments
-        ---------
-        rel : str
-            Path relative to ``root``.
-        source : str
-            The protocol file that lists it.
-        lineno : int
-            Its line in ``source``.
-
-        Returns
-        -------
-        str
-            Duration in seconds with 5 decimals.
-        """
+        """Reads (once) the duration of one audio file."""
         if rel not in self._durations:
             path = os.path.join(self.root, rel)
             try:
@@ -358,24 +181,7 @@ class _AudioTable:
 
 
 def _cm_manifest(protocol, audio_dir, table):
-    """Builds the rows of a CM manifest and the speaker list.
-
-    Arguments
-    ---------
-    protocol : str
-        CM protocol (2019) or trial metadata (2021).
-    audio_dir : str
-        Audio folder relative to the table's root.
-    table : _AudioTable
-        Audio lookup.
-
-    Returns
-    -------
-    rows : list of list
-        CSV rows under ``CM_HEADER``.
-    speakers : list of str
-        Sorted speaker ids.
-    """
+    """Builds the rows of a CM manifest and the speaker list."""
     trials = read_cm_protocol(protocol)
     linenos = range(1, len(trials) + 1)
     files = table.files(audio_dir, [t.trial for t in trials], protocol, linenos)
@@ -395,27 +201,7 @@ def _cm_manifest(protocol, audio_dir, table):
 
 
 def _enrol_manifest(paths, audio_dir, table):
-    """Builds the rows of an ASV enrolment manifest.
-
-    Arguments
-    ---------
-    paths : dict
-        ASV protocol paths (see ``_asv_protocols``).
-    audio_dir : str
-        Audio folder relative to the table's root.
-    table : _AudioTable
-        Audio lookup.
-
-    Returns
-    -------
-    list of list
-        CSV rows under ``ENROL_HEADER``.
-
-    Raises
-    ------
-    ProtocolError
-        When a speaker or an utterance is in both gender lists.
-    """
+    """Builds the rows of an ASV enrolment manifest."""
     rows = []
     owner = {}
     speakers = {}
@@ -446,30 +232,7 @@ def _enrol_manifest(paths, audio_dir, table):
 
 
 def _asv_trial_manifest(path, enrolled, audio_dir, table):
-    """Builds the rows of an ASV trial manifest.
-
-    Arguments
-    ---------
-    path : str
-        The ASV trial list.
-    enrolled : set of str
-        The enrolled speakers of the split.
-    audio_dir : str
-        Audio folder relative to the table's root.
-    table : _AudioTable
-        Audio lookup.
-
-    Returns
-    -------
-    list of list
-        CSV rows under ``ASV_TRIAL_HEADER``.
-
-    Raises
-    ------
-    ProtocolError
-        When a claimed speaker is not enrolled or a (claimed speaker, trial)
-        pair is listed twice.
-    """
+    """Builds the rows of an ASV trial manifest."""
     trials = read_asv_protocol(path)
     first_line = {}
     for lineno, t in enumerate(trials, 1):
@@ -502,20 +265,7 @@ def _asv_trial_manifest(path, enrolled, audio_dir, table):
 
 
 def _csv_text(header, rows):
-    """Formats rows as CSV text.
-
-    Arguments
-    ---------
-    header : list of str
-        Column names.
-    rows : list of list
-        The rows.
-
-    Returns
-    -------
-    str
-        The CSV content, ``\\n`` line ends.
-    """
+    """Formats rows as CSV text."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -524,27 +274,7 @@ def _csv_text(header, rows):
 
 
 def _check_options(data_folder, splits, eval_2021_folder):
-    """Checks the arguments of ``prepare_asvspoof``.
-
-    Arguments
-    ---------
-    data_folder : str or None
-        ASVspoof 2019 folder.
-    splits : sequence of str
-        2019 splits to prepare.
-    eval_2021_folder : str or None
-        ASVspoof 2021 folder.
-
-    Returns
-    -------
-    list of str
-        The splits, in the canonical order.
-
-    Raises
-    ------
-    ValueError
-        For an unknown split, or nothing to prepare.
-    """
+    """Checks the arguments of ``prepare_asvspoof``."""
     if isinstance(splits, str):
         raise ValueError(f"splits must be a list of splits, got {splits!r}")
     unknown = [s for s in splits if s not in SPLITS_2019]
@@ -564,23 +294,7 @@ def _check_options(data_folder, splits, eval_2021_folder):
 
 
 def _plan(data_folder, splits, eval_2021_folder):
-    """Lists the manifests to write and where their inputs are.
-
-    Arguments
-    ---------
-    data_folder : str
-        ASVspoof 2019 folder.
-    splits : list of str
-        2019 splits to prepare.
-    eval_2021_folder : str or None
-        ASVspoof 2021 folder.
-
-    Returns
-    -------
-    list of tuple
-        ``(split, kind, inputs)`` with kind ``cm`` or ``asv`` and ``inputs``
-        a tuple ``(protocol(s), audio folder, _AudioTable)``.
-    """
+    """Lists the manifests to write and where their inputs are."""
     plan = []
     if splits:
         la = _la_prefix(data_folder)
@@ -604,33 +318,14 @@ def _plan(data_folder, splits, eval_2021_folder):
 
 
 def _output_names(split, kind):
-    """Names the output files of one plan step.
-
-    Arguments
-    ---------
-    split : str
-        Split name.
-    kind : str
-        ``cm`` or ``asv``.
-
-    Returns
-    -------
-    list of str
-        File names written by that step.
-    """
+    """Names the output files of one plan step."""
     if kind == "cm":
         return [f"{split}.csv", f"{split}_speakers.txt"]
     return [f"{split}_asv_enrol.csv", f"{split}_asv_trials.csv"]
 
 
 def _all_output_names():
-    """Lists every file name ``prepare_asvspoof`` may write.
-
-    Returns
-    -------
-    list of str
-        The names, manifests of all splits and kinds.
-    """
+    """Lists every file name ``prepare_asvspoof`` may write."""
     names = []
     for split in SPLITS_2019 + (SPLIT_2021,):
         names.extend(_output_names(split, "cm"))
@@ -640,20 +335,7 @@ def _all_output_names():
 
 
 def _paths(save_folder, names):
-    """Maps output file names to ``{stem: path}``.
-
-    Arguments
-    ---------
-    save_folder : str
-        Output folder.
-    names : iterable of str
-        File names.
-
-    Returns
-    -------
-    dict
-        File stem -> full path.
-    """
+    """Maps output file names to ``{stem: path}``."""
     return {
         os.path.splitext(name)[0]: os.path.join(save_folder, name)
         for name in names
@@ -661,18 +343,7 @@ def _paths(save_folder, names):
 
 
 def _build(step):
-    """Builds the content of the files of one plan step.
-
-    Arguments
-    ---------
-    step : tuple
-        ``(split, kind, inputs)`` from ``_plan``.
-
-    Returns
-    -------
-    list of str
-        File contents, in the order of ``_output_names(split, kind)``.
-    """
+    """Builds the content of the files of one plan step."""
     split, kind, (source, audio, table) = step
     if kind == "cm":
         rows, speakers = _cm_manifest(source, audio, table)
@@ -710,39 +381,43 @@ def prepare_asvspoof(
 ) -> Dict[str, str]:
     """Writes the CSV manifests of ASVspoof 2019 LA and 2021 LA eval.
 
-    See the module docstring for the input layouts and the output files.
+    Everything comes from the protocol files, never from folder listings. The
+    files written in ``save_folder`` are:
+
+    - ``{split}.csv`` per CM split (``train``, ``dev``, ``eval``,
+      ``eval_2021``): ``ID,duration,wav,spk_id,system,key,label``, where
+      ``label`` indexes ``CLASS_NAMES`` (-1 for unseen attacks);
+    - ``{split}_speakers.txt``: the split's sorted speaker ids;
+    - ``{dev,eval}_asv_enrol.csv`` (``ID,duration,wav,spk_id``) and
+      ``{dev,eval}_asv_trials.csv`` (``ID,duration,wav,trial,spk_id,system,
+      key``, ``spk_id`` being the claimed speaker) when the ASV protocols are
+      there.
+
+    Preparation is skipped when a previous run with the same options wrote
+    every file; all inputs are checked before anything is written.
 
     Arguments
     ---------
     data_folder : str or None
-        The folder that contains ``LA/`` of ASVspoof 2019 (or ``LA/``
-        itself); ``$data_root`` in the manifests stands for this folder.
-        May be None only when ``splits`` is empty.
+        The folder that contains ``LA/`` of ASVspoof 2019 (or ``LA/`` itself);
+        ``$data_root`` in the manifests stands for it. None only when
+        ``splits`` is empty.
     save_folder : str
         Where the manifests go (created if needed).
     splits : sequence of str
         ASVspoof 2019 splits to prepare, among ``train``, ``dev``, ``eval``.
     eval_2021_folder : str, optional
-        ASVspoof 2021 folder (``ASVspoof2021_LA_eval/flac`` and
-        ``keys/LA/CM/trial_metadata.txt``); when given, also writes
-        ``eval_2021.csv`` whose paths start with ``$data_root_2021``.
+        ASVspoof 2021 folder with ``ASVspoof2021_LA_eval/flac`` and
+        ``keys/LA/CM/trial_metadata.txt``; adds ``eval_2021.csv``, whose paths
+        start with ``$data_root_2021``.
     skip_prep : bool
-        If True, prepares nothing and returns the outputs already in
-        ``save_folder``.
+        If True, prepares nothing and returns the outputs already there.
 
     Returns
     -------
     dict
-        File stem (``train``, ``train_speakers``, ``dev_asv_enrol``,
-        ``eval_2021``, ...) -> path of each manifest.
-
-    Raises
-    ------
-    FileNotFoundError
-        For a missing folder, protocol or audio file (naming the protocol
-        file and line).
-    ProtocolError
-        For a malformed protocol line (naming the file and line).
+        File stem (``train``, ``train_speakers``, ``dev_asv_enrol``, ...) ->
+        path of each manifest.
 
     Example
     -------
@@ -813,22 +488,7 @@ def prepare_asvspoof(
 
 
 def _already_done(opt_path, options, paths):
-    """Tells whether a previous run with the same options wrote every file.
-
-    Arguments
-    ---------
-    opt_path : str
-        The ``opt_asvspoof_prepare.pkl`` file.
-    options : dict
-        The options of this run.
-    paths : iterable of str
-        The files this run would write.
-
-    Returns
-    -------
-    bool
-        True if the options match and all files exist.
-    """
+    """Tells whether a previous run with the same options wrote every file."""
     if not os.path.isfile(opt_path):
         return False
     if not all(os.path.isfile(path) for path in paths):

@@ -1,17 +1,4 @@
-"""Samplers of the training stages that SpeechBrain has no sampler for.
-
-``SpeakerBatchSampler``: GE2E needs every batch to hold ``n_speakers``
-distinct speakers with ``n_utterances`` utterances each, grouped
-speaker-major, so that the embeddings of a batch reshape to
-``[n_speakers, n_utterances, D]``. It works as the ``batch_sampler`` of a
-torch ``DataLoader`` over a ``DynamicItemDataset``.
-
-``SlotSampler``: active AEG changes the adversarial part of the training
-set before every epoch; it draws the fixed items plus the adversarial
-"slots" switched on for the epoch, and keeps that choice in checkpoints.
-
-Both are reproducible by seed and epoch and split an epoch between DDP
-ranks.
+"""Samplers SpeechBrain lacks: GE2E speaker batches and active AEG slots.
 
 Authors
  * speechbrain-asd developers
@@ -39,46 +26,19 @@ logger = get_logger(__name__)
 class SpeakerBatchSampler(Sampler):
     """Yields batches of N distinct speakers x M utterances, speaker-major.
 
-    Each batch is a list of ``n_speakers * n_utterances`` dataset indices:
-    ``n_speakers`` blocks of ``n_utterances`` indices, one block per speaker,
-    so ``embeddings.view(n_speakers, n_utterances, -1)`` groups them by
-    speaker.
+    Each batch is a list of ``n_speakers * n_utterances`` dataset indices,
+    one block of ``n_utterances`` per speaker, so that
+    ``embeddings.view(n_speakers, n_utterances, -1)`` groups them by
+    speaker. An epoch visits every utterance of every speaker with at least
+    ``min_utterances`` utterances (others are skipped, with a warning). The
+    batches depend only on ``(seed, epoch)``: call ``set_epoch`` before each
+    epoch (SpeechBrain's ``Brain`` does when ``brain.train_sampler`` is this
+    sampler).
 
-    One epoch visits every utterance of every eligible speaker at least
-    once. Each speaker's utterances are shuffled and cut into blocks of
-    ``n_utterances``; the last, partial block is filled with other
-    utterances of the same speaker, drawn without replacement, so that no
-    utterance repeats within a block. Blocks are then dealt into batches,
-    each batch taking the speakers with the most blocks left (ties broken at
-    random), which places every block in
-    ``max(ceil(total_blocks / n_speakers), max_blocks_of_one_speaker)``
-    batches with distinct speakers in each; a batch that finds fewer than
-    ``n_speakers`` speakers with blocks left is completed with extra random
-    blocks of other speakers. The batch order is then shuffled.
-
-    Speakers with fewer than ``n_utterances`` utterances (but at least
-    ``min_utterances``) give one block per epoch: all their utterances,
-    completed by drawing among them with replacement. Speakers with fewer
-    than ``min_utterances`` utterances are skipped, with a warning.
-
-    Everything random comes from a numpy generator seeded with
-    ``(seed, epoch)``: the same seed and epoch give the same batches on
-    every process. Call ``set_epoch`` before each epoch (SpeechBrain's
-    ``Brain`` does it when ``brain.train_sampler`` is this sampler).
-
-    Under DDP each rank gets its own batches: the epoch's batch list is
-    padded with extra random batches to a multiple of ``world_size`` and
-    rank ``r`` takes batches ``r, r + world_size, ...``; all ranks get the
-    same number of batches, and together they cover the single-process epoch
-    plus the padding batches. Because this sampler splits batches itself,
-    do not also let ``Brain.make_dataloader`` wrap it in SpeechBrain's
-    ``DistributedSamplerWrapper``, which it does for any ``batch_sampler``
-    passed in ``train_loader_kwargs`` under DDP (each rank would get a
-    share of its own share; and in SpeechBrain 1.1.2 a rank given a single
-    batch by that wrapper receives its indices one by one). Build the
+    Under DDP each rank takes its own share of the batches, so build the
     ``DataLoader`` yourself (``make_dataloader(dataset,
-    batch_sampler=sampler)``), pass it to ``fit`` and set
-    ``brain.train_sampler = sampler`` so that ``set_epoch`` is called.
+    batch_sampler=sampler)``) and pass it to ``fit``: ``Brain``'s
+    ``make_dataloader`` would split the batches between ranks a second time.
 
     Arguments
     ---------
@@ -126,7 +86,7 @@ class SpeakerBatchSampler(Sampler):
         world_size: Optional[int] = None,
         min_utterances: int = 2,
     ):
-        """Groups the items by speaker and sizes the epoch (see the class)."""
+        """Groups the items by speaker and sizes the epoch."""
         n_speakers = check_int("n_speakers", n_speakers, minimum=1)
         n_utterances = check_int("n_utterances", n_utterances, minimum=1)
         seed = check_int("seed", seed, minimum=0)
@@ -184,9 +144,9 @@ class SpeakerBatchSampler(Sampler):
     ):
         """Builds the sampler from a dataset's static speaker labels.
 
-        The labels are read from ``dataset.data`` (the CSV/JSON columns)
-        in the order of ``dataset.data_ids``, without loading any audio;
-        ``key`` must be a static column, not a dynamic item.
+        The labels are read from ``dataset.data`` in the order of
+        ``dataset.data_ids``, without loading any audio, so ``key`` must be a
+        static column, not a dynamic item.
 
         Arguments
         ---------
@@ -244,36 +204,16 @@ class SpeakerBatchSampler(Sampler):
         self.epoch = check_int("epoch", epoch, minimum=0)
 
     def __len__(self) -> int:
-        """Number of batches this rank yields per epoch.
-
-        Returns
-        -------
-        n_batches : int
-            Batches per epoch for this rank.
-        """
+        """Number of batches this rank yields per epoch."""
         return self._n_per_rank
 
     def __iter__(self) -> Iterator[List[int]]:
-        """Yields this rank's batches of the current epoch.
-
-        Returns
-        -------
-        batches : Iterator[List[int]]
-            Lists of ``n_speakers * n_utterances`` dataset indices,
-            speaker-major.
-        """
+        """Iterates over this rank's batches of the current epoch."""
         batches = self._epoch_batches()
         return iter(batches[self.rank :: self.world_size])
 
     def _epoch_batches(self) -> List[List[int]]:
-        """Builds all ranks' batches of the current epoch.
-
-        Returns
-        -------
-        batches : List[List[int]]
-            ``len(self) * world_size`` batches: the shuffled core batches
-            that visit every utterance, then the DDP padding batches.
-        """
+        """Builds all ranks' batches of the current epoch, padding included."""
         rng = np.random.default_rng([self.seed, self.epoch])
         n_spk = len(self.speakers)
         blocks = [self._speaker_blocks(ix, rng) for ix in self._indices]
@@ -298,23 +238,7 @@ class SpeakerBatchSampler(Sampler):
         return [np.concatenate(batch).tolist() for batch in batches]
 
     def _speaker_blocks(self, indices, rng) -> List[np.ndarray]:
-        """Cuts one speaker's shuffled utterances into blocks of M.
-
-        Arguments
-        ---------
-        indices : numpy.ndarray
-            The speaker's dataset indices.
-        rng : numpy.random.Generator
-            The epoch's generator.
-
-        Returns
-        -------
-        blocks : List[numpy.ndarray]
-            ``ceil(len(indices) / M)`` blocks of M indices covering all of
-            ``indices``; the last block is filled without repeats within it
-            when the speaker has at least M utterances, with replacement
-            otherwise.
-        """
+        """Cuts one speaker's shuffled utterances into blocks of M."""
         m = self.n_utterances
         order = rng.permutation(indices)
         if len(order) < m:
@@ -328,21 +252,7 @@ class SpeakerBatchSampler(Sampler):
         return blocks
 
     def _draw_block(self, indices, rng) -> np.ndarray:
-        """Draws one random block of M utterances of one speaker.
-
-        Arguments
-        ---------
-        indices : numpy.ndarray
-            The speaker's dataset indices.
-        rng : numpy.random.Generator
-            The epoch's generator.
-
-        Returns
-        -------
-        block : numpy.ndarray
-            M indices, distinct when the speaker has at least M utterances;
-            otherwise all of them plus draws with replacement among them.
-        """
+        """Draws one random block of M utterances of one speaker."""
         m = self.n_utterances
         if len(indices) >= m:
             return rng.choice(indices, m, replace=False)
@@ -354,25 +264,14 @@ class SpeakerBatchSampler(Sampler):
 class SlotSampler(Sampler):
     """Shuffles the fixed items of a dataset plus the slots switched on.
 
-    The dataset holds ``n_fixed`` items that every epoch uses (the original
-    training set), followed by one slot per optional item (one per
-    adversarial pair of active AEG). Before each epoch, ``switch_on`` names
-    the slots to use in it (the pairs whose example passed the filter this
-    time) and the epoch they were prepared for; the sampler then yields a
-    permutation of the fixed items and those slots, seeded by ``(seed,
-    epoch)``.
-
-    The switched-on slots and their epoch are saved in checkpoints
-    (``register_checkpoint_hooks``): a run resumed in the middle of an
-    epoch finds the same slots (``prepared_for(epoch)``), so it reuses the
-    adversarial set already written for that epoch instead of generating a
-    different one with the half-trained model, and the same permutation
-    lets the DataLoader skip exactly the batches already seen.
-
-    Under DDP, the permutation is padded with its first indices to a
-    multiple of ``world_size`` and rank ``r`` takes every
-    ``world_size``-th index from ``r`` on; build the DataLoader with this
-    sampler yourself (Brain's ``make_dataloader`` would wrap it again).
+    The dataset holds ``n_fixed`` items that every epoch uses, followed by
+    one slot per optional item (one per adversarial pair of active AEG).
+    ``switch_on`` names the slots of an epoch; the sampler then yields a
+    permutation of the fixed items and those slots, seeded by
+    ``(seed, epoch)``. The slots and their epoch are saved in checkpoints,
+    so a run resumed inside an epoch finds them (``prepared_for``). Under
+    DDP, build the DataLoader with this sampler yourself, as for
+    ``SpeakerBatchSampler``.
 
     Arguments
     ---------
@@ -452,14 +351,7 @@ class SlotSampler(Sampler):
         self.epoch = int(epoch)
 
     def _indices(self):
-        """All ranks' indices of the current epoch, shuffled and padded.
-
-        Returns
-        -------
-        indices : list of int
-            Fixed items and active slots, permuted, padded to a multiple
-            of ``world_size``.
-        """
+        """All ranks' indices of the current epoch, shuffled and padded."""
         pool = list(range(self.n_fixed))
         pool += [self.slot_index[slot] for slot in self.active]
         rng = np.random.default_rng([self.seed, self.epoch])
@@ -468,49 +360,23 @@ class SlotSampler(Sampler):
         return order + order[:padding]
 
     def __iter__(self):
-        """Yields this rank's dataset indices of the epoch.
-
-        Returns
-        -------
-        iterator of int
-            The indices.
-        """
+        """Iterates over this rank's dataset indices of the epoch."""
         return iter(self._indices()[self.rank :: self.world_size])
 
     def __len__(self):
-        """Number of indices this rank yields in the epoch.
-
-        Returns
-        -------
-        int
-            The count.
-        """
+        """Number of indices this rank yields in the epoch."""
         return math.ceil((self.n_fixed + len(self.active)) / self.world_size)
 
     @mark_as_saver
     def _save(self, path):
-        """Saves the switched-on slots and their epoch.
-
-        Arguments
-        ---------
-        path : str or pathlib.Path
-            The file to write.
-        """
+        """Saves the switched-on slots and their epoch (checkpoint hook)."""
         state = {"prepared_epoch": self.prepared_epoch, "active": self.active}
         with open(path, "w", encoding="utf-8") as handle:
             json.dump(state, handle)
 
     @mark_as_loader
     def _recover(self, path, end_of_epoch):
-        """Restores the switched-on slots and their epoch.
-
-        Arguments
-        ---------
-        path : str or pathlib.Path
-            The file to read.
-        end_of_epoch : bool
-            Whether the checkpoint was taken at the end of an epoch.
-        """
+        """Restores the switched-on slots and their epoch (checkpoint hook)."""
         del end_of_epoch
         with open(path, encoding="utf-8") as handle:
             state = json.load(handle)
@@ -519,22 +385,7 @@ class SlotSampler(Sampler):
 
 
 def _resolve_ddp(rank, world_size):
-    """Fills in rank and world size from torch.distributed when not given.
-
-    Arguments
-    ---------
-    rank : int or None
-        The rank given, or None.
-    world_size : int or None
-        The world size given, or None.
-
-    Returns
-    -------
-    rank : int
-        This process's rank.
-    world_size : int
-        The number of processes.
-    """
+    """Rank and world size, from torch.distributed when not given."""
     initialised = (
         torch.distributed.is_available() and torch.distributed.is_initialized()
     )

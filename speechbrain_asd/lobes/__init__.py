@@ -1,8 +1,4 @@
-"""Neural models of speechbrain-asd and the measure of their size.
-
-``resnet_se`` holds the ResNetSE countermeasure (teacher G-ResNetSE and
-student L-ResNetSE presets); ``complexity`` counts its parameters and
-multiply-accumulate operations.
+"""Neural models of speechbrain-asd (ResNetSE) and the measure of their size.
 
 Authors
  * speechbrain-asd developers

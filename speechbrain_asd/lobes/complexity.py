@@ -1,12 +1,4 @@
-"""Parameters and multiply-accumulate operations (MACs) of the ResNetSE
-presets, next to the paper's numbers.
-
-MACs are measured, not counted by hand: torch's own
-``torch.utils.flop_counter.FlopCounterMode`` records the FLOPs of the
-model's forward pass (convolutions and matrix products) on one input
-of shape [1, frames, n_mels], and MACs = FLOPs / 2. Element-wise operations
-(BatchNorm, activations, masking, softmax) and the feature extraction are
-not included, as in the usual MAC counts of CNNs.
+"""Parameters and multiply-accumulate operations (MACs) of the ResNetSE presets.
 
 Authors
  * speechbrain-asd developers
@@ -55,9 +47,9 @@ def count_parameters(model):
 def count_macs(model, frames, n_mels=40):
     """Multiply-accumulate operations of one forward pass, measured.
 
-    The model runs in eval mode without gradients on a random input of
-    shape [1, frames, n_mels] under ``FlopCounterMode``; its mode is put
-    back afterwards.
+    ``FlopCounterMode`` records the FLOPs of convolutions and matrix products
+    on a random input [1, frames, n_mels], in eval mode without gradients;
+    MACs = FLOPs / 2. The model's mode is restored afterwards.
 
     Arguments
     ---------
@@ -97,15 +89,14 @@ def model_card(seconds=4.0):
     Arguments
     ---------
     seconds : float
-        Input duration; at a 10 ms hop, ``round(seconds * 100)`` frames
-        (4 s = 400 frames).
+        Input duration (100 frames per second).
 
     Returns
     -------
     card : dict
         ``{"seconds", "frames", "teacher": {"params", "macs"}, "student":
-        {...}, "ratios": {"params", "macs"}, "paper": {"teacher",
-        "student", "ratios"}}``; ratios are student / teacher.
+        {...}, "ratios": {"params", "macs"}, "paper": {...}}``; ratios are
+        student / teacher.
 
     Example
     -------

@@ -1,16 +1,5 @@
 """ResNetSE: the countermeasure model of adversarial speaker distillation.
 
-A 2-D ResNet over log-Mel features with squeeze-and-excitation (SE) basic
-blocks, self-attentive pooling (SAP) over time, an embedding layer (the
-speaker embedding of GE2E pre-training and of adversarial example
-generation) and a classifier over the 8 classes (bona fide, A01-A06,
-adversarial). Every layer respects the lengths of padded batches.
-
-The presets ``l_resnet_se`` (student) and ``g_resnet_se`` (teacher) are
-functions, used in HyperPyYAML through ``!apply:`` (for instance
-``!apply:speechbrain_asd.lobes.resnet_se.l_resnet_se``, keyword overrides
-below it); ``ResNetSE`` itself takes plain keyword arguments under ``!new:``.
-
 Authors
  * speechbrain-asd developers
 """
@@ -28,16 +17,18 @@ EXITS_PREFIX = "exits."
 
 
 class SqueezeExcitation(torch.nn.Module):
-    """Squeeze-and-excitation: rescales channels by a gate computed from
-    their mean over the valid time-frequency bins.
+    """Squeeze-and-excitation over the valid time-frequency bins.
+
+    Rescales each channel by a gate computed from its mean over the valid
+    frames.
 
     Arguments
     ---------
     channels : int
         Number of channels.
     reduction : int
-        Bottleneck factor of the gate: ``channels // reduction`` hidden
-        units (at least 1).
+        Bottleneck factor of the gate (``channels // reduction`` hidden units,
+        at least 1).
 
     Example
     -------
@@ -48,7 +39,7 @@ class SqueezeExcitation(torch.nn.Module):
     """
 
     def __init__(self, channels, reduction=8):
-        """Builds the gate; see the class docstring."""
+        """Builds the gate."""
         super().__init__()
         hidden = max(1, channels // reduction)
         self.gate = torch.nn.Sequential(
@@ -80,15 +71,10 @@ class SqueezeExcitation(torch.nn.Module):
 class SEBasicBlock(torch.nn.Module):
     """Residual basic block (two 3x3 convolutions) with squeeze-excitation.
 
-    The stride applies to time and frequency alike, either as a max pooling
-    of the input (``downsample="maxpool"``, windows and stride ``stride``,
-    a partial last window kept) followed by unstrided convolutions, or as
-    the stride of the first convolution and of the shortcut
-    (``"conv"``). Both give the same output size, parameters and
-    multiply-accumulates (pooling aside). Padded frames are kept at zero
-    after each convolution, so that the valid frames come out exactly as
-    for the unpadded input; max pooling keeps that property because the
-    block's input is non-negative (it follows a ReLU).
+    The stride applies to time and frequency alike, either by max pooling the
+    input (``downsample="maxpool"``) or as the stride of the first convolution
+    and the shortcut (``"conv"``). Padded frames stay zero, so the valid
+    frames come out as for the unpadded input.
 
     Arguments
     ---------
@@ -97,7 +83,7 @@ class SEBasicBlock(torch.nn.Module):
     out_channels : int
         Channels of the output.
     stride : int
-        Stride of the first convolution and of the shortcut.
+        Stride of the block, on time and frequency.
     se_reduction : int
         Bottleneck factor of the squeeze-excitation gate.
     downsample : str
@@ -177,10 +163,9 @@ class SEBasicBlock(torch.nn.Module):
 class SelfAttentivePooling(torch.nn.Module):
     """Self-attentive pooling over time that gives padded frames zero weight.
 
-    The score of frame t is ``v' tanh(W h_t + b)``; a softmax over the valid
-    frames turns the scores into weights, and the output is the weighted sum
-    of the frames. With ``channelwise=True``, ``v`` is a matrix and each
-    dimension of ``h`` gets its own weights over time.
+    Frame ``t`` scores ``v' tanh(W h_t + b)``; a softmax over the valid frames
+    gives the weights of the sum. With ``channelwise=True`` each dimension gets
+    its own weights.
 
     Arguments
     ---------
@@ -231,70 +216,15 @@ class SelfAttentivePooling(torch.nn.Module):
 
 
 class ResNetSE(torch.nn.Module):
-    """ResNetSE countermeasure: SE-ResNet, attentive pooling, embedding and
-    classifier, for any input length.
+    """SE-ResNet countermeasure: attentive pooling, embedding and classifier.
 
-    Input log-Mel features [batch, time, n_mels] pass through a convolution
-    stem, stages of ``SEBasicBlock`` (the first block of each stage carries
-    its stride, on time and frequency), a reduction of the frequency axis
-    (``"mean"``: average over frequency, C dimensions per frame;
-    ``"flatten"``: channels x frequency bins stacked, C * F' dimensions),
-    ``SelfAttentivePooling`` over time, a linear embedding layer and a
-    linear classifier. Padded frames are kept at zero inside the network and
-    get zero attention weight: in eval mode the outputs for a padded batch
-    equal those of the unpadded inputs (in training mode, BatchNorm's batch
-    statistics see the padded zeros, as in any padded CNN).
-
-    With ``aux_exits=True`` a linear classifier is added after every stage
-    but the last (self-distillation), on that stage's mean over frequency
-    and valid frames (``forward_exits``); they sit in the separate submodule
-    ``exits``, are never used by ``forward`` or ``embed``, and
-    ``deployable_state_dict`` leaves a model identical
-    to one built without them.
-
-    Presets (``l_resnet_se``, ``g_resnet_se``), measured by
-    ``speechbrain_asd.lobes.complexity`` on a 4 s input (400 frames):
-
-    ========== ========== ========= =========== ======== ==========
-    model      params     paper     MACs        paper    layout
-    ========== ========== ========= =========== ======== ==========
-    L-ResNetSE 1,440,542  1.44 M    0.876 G     0.90 G   (a)
-    G-ResNetSE 6,391,860  6.39 M    4.544 G     4.62 G   (b)
-    L / G      22.5 %     22.5 %    19.3 %      19.5 %*
-    ========== ========== ========= =========== ======== ==========
-
-    (a) channels (16, 32, 64, 128), blocks (3, 4, 6, 3), stem 3x3 with
-    stride 2 on frequency, stage strides (1, 2, 2, 1), SE reduction 8,
-    mean over frequency (128 dims per frame), SAP with one weight per frame
-    (hidden 128), embedding 512.
-
-    (b) channels (32, 64, 128, 256), blocks (3, 4, 6, 3), stem 3x3 with
-    stride 1, stage strides (1, 2, 2, 2), SE reduction 8, the 256 channels
-    x 5 frequency bins flattened (1280 dims per frame), SAP with one weight
-    per dimension (hidden 128), embedding 512.
-
-    Why (b): the paper gives only the channels, and its ratios (22.5 %
-    params, 19.5 % MACs) are below the 25 % of mere channel doubling, so
-    the teacher differs in more than width. Doubling the channels of (a)
-    gives 5.61 M params and 3.51 G MACs (-12 %, -24 %); dropping the stem's
-    frequency stride and using stage strides (1, 2, 2, 2) brings the MACs
-    to 4.55 G but leaves 5.61 M params. (b) is the layout of the
-    ResNetSE34V2 speaker encoder (Heo et al., arXiv:2009.14153), as (a) is
-    that of its lightweight sibling ResNetSE34L: with no tuned number it
-    lands on 6.39 M params (+0.03 %) and 4.54 G MACs (-1.7 %). Remaining
-    differences: our attention uses tanh and no score bias (ResNetSE34V2:
-    ReLU, BatchNorm and a bias, 1.5 k more parameters), and the MACs count
-    convolutions and matrix products only, not BatchNorm or activations.
-
-    Both presets downsample by max pooling (``downsample="maxpool"``), and
-    the student's stem is 3x3 (ResNetSE34L: strided convolutions, a 7x7
-    stem, 640 more parameters). Measured on the generated corpus (800
-    two-second training crops, Adam lr 1e-3, batch 16, two seeds), the
-    student's training loss after 4 epochs was 1.04-1.28 with max pooling
-    and 1.23-1.37 with strided convolutions; with the 7x7 stem and strided
-    convolutions 1.44, against 0.74 for a plain 4-layer CNN.
-    (*) The paper's abstract states a 21.1 % MACs ratio; its own table
-    gives 0.90 / 4.62 = 19.5 %.
+    Log-Mel features [batch, time, n_mels] go through a convolution stem,
+    stages of ``SEBasicBlock``, a reduction of the frequency axis, attentive
+    pooling over time, an embedding layer and a classifier. In eval mode a
+    padded batch gives the same outputs as its unpadded inputs. With
+    ``aux_exits``, a linear exit after every stage but the last serves
+    self-distillation (``forward_exits``); the presets are ``l_resnet_se``
+    (student) and ``g_resnet_se`` (teacher).
 
     Arguments
     ---------
@@ -313,11 +243,10 @@ class ResNetSE(torch.nn.Module):
     se_reduction : int
         Bottleneck factor of the squeeze-excitation gates.
     downsample : str
-        ``"maxpool"`` or ``"conv"``: how the blocks apply their stride
-        (see ``SEBasicBlock``).
+        ``"maxpool"`` or ``"conv"``; see ``SEBasicBlock``.
     freq_pooling : str
-        ``"mean"`` or ``"flatten"``: how the frequency axis is reduced
-        before attentive pooling.
+        ``"mean"`` (average over frequency) or ``"flatten"`` (channels x
+        frequency bins) before attentive pooling.
     sap_hidden : int, optional
         Hidden size of the attentive pooling; None means its input size.
     sap_channelwise : bool
@@ -363,6 +292,22 @@ class ResNetSE(torch.nn.Module):
         stage_strides, stem_stride = tuple(stage_strides), tuple(stem_stride)
         _check_config(channels, blocks, stage_strides, stem_kernel, stem_stride)
         check_choice("freq_pooling", freq_pooling, FREQ_POOLINGS)
+        self.config = dict(
+            n_mels=n_mels,
+            channels=list(channels),
+            blocks=list(blocks),
+            stage_strides=list(stage_strides),
+            stem_kernel=stem_kernel,
+            stem_stride=list(stem_stride),
+            se_reduction=se_reduction,
+            downsample=downsample,
+            freq_pooling=freq_pooling,
+            sap_hidden=sap_hidden,
+            sap_channelwise=sap_channelwise,
+            emb_dim=emb_dim,
+            n_classes=n_classes,
+            aux_exits=aux_exits,
+        )
         self.n_mels = n_mels
         self.freq_pooling = freq_pooling
         self.stem_kernel = stem_kernel
@@ -428,21 +373,7 @@ class ResNetSE(torch.nn.Module):
                 torch.nn.init.zeros_(module.bias)
 
     def _stage_outputs(self, feats, lengths):
-        """Runs the stem and the stages.
-
-        Arguments
-        ---------
-        feats : torch.Tensor
-            Features, shape [batch, time, n_mels].
-        lengths : torch.Tensor, optional
-            Relative lengths in (0, 1], shape [batch]; None means all full.
-
-        Returns
-        -------
-        outputs : list of (torch.Tensor, torch.Tensor)
-            For each stage, its output maps [batch, C_k, time_k, freq_k]
-            (zero on padded frames) and numbers of valid frames [batch].
-        """
+        """Runs the stem and the stages."""
         if feats.dim() != 3 or feats.shape[-1] != self.n_mels:
             raise ValueError(
                 f"feats must have shape [batch, time, {self.n_mels}], got "
@@ -472,20 +403,7 @@ class ResNetSE(torch.nn.Module):
         return outputs
 
     def _embed_maps(self, x, valid):
-        """Pools the last stage's maps into the embedding.
-
-        Arguments
-        ---------
-        x : torch.Tensor
-            Last stage's maps, shape [batch, C, time, freq].
-        valid : torch.Tensor
-            Number of valid frames, shape [batch].
-
-        Returns
-        -------
-        embedding : torch.Tensor
-            Shape [batch, emb_dim].
-        """
+        """Pools the last stage's maps into the embedding."""
         if self.freq_pooling == "mean":
             x = x.mean(dim=3)
         else:
@@ -533,12 +451,10 @@ class ResNetSE(torch.nn.Module):
         return self.classifier(self.embed(feats, lengths))
 
     def forward_exits(self, feats, lengths=None):
-        """Computes the logits of every exit, shallow to deep (training only).
+        """Computes the logits and feature of every exit, shallow to deep.
 
-        The feature of an auxiliary exit after stage k is the mean of that
-        stage's maps over frequency and valid frames, [batch, C_k]; the last
-        entry is the main head, whose feature is the embedding
-        [batch, emb_dim].
+        An auxiliary exit's feature is its stage's mean over frequency and valid
+        frames; the last entry is the main head, whose feature is the embedding.
 
         Arguments
         ---------
@@ -550,7 +466,7 @@ class ResNetSE(torch.nn.Module):
         Returns
         -------
         exits : list of (torch.Tensor, torch.Tensor)
-            (logits [batch, n_classes], feature) per exit.
+            ``(logits [batch, n_classes], feature [batch, D_k])`` per exit.
 
         Example
         -------
@@ -619,9 +535,9 @@ def without_exits(state):
 def l_resnet_se(**overrides):
     """Builds the student L-ResNetSE, channels (16, 32, 64, 128).
 
-    Stem 3x3 with stride 2 on frequency, stage strides (1, 2, 2, 1) by max
-    pooling, SE reduction 8, mean over frequency, then SAP over time,
-    embedding 512.
+    3x3 stem with stride 2 on frequency, stage strides (1, 2, 2, 1), mean over
+    frequency, SAP over time, embedding 512. Use it in HyperPyYAML with
+    ``!apply:``.
 
     Arguments
     ---------
@@ -656,10 +572,9 @@ def l_resnet_se(**overrides):
 def g_resnet_se(**overrides):
     """Builds the teacher G-ResNetSE, channels (32, 64, 128, 256).
 
-    Stem 3x3 with stride 1, stage strides (1, 2, 2, 2), SE reduction 8,
-    channels x frequency bins flattened (256 x 5 = 1280 dims per frame),
-    SAP with one weight per dimension and 128 hidden units, embedding 512:
-    6.39 M params, 4.54 G MACs at 4 s (see ``ResNetSE`` for the choice).
+    3x3 stem with stride 1, stage strides (1, 2, 2, 2), channels x frequency
+    bins flattened (1280 dims per frame), channel-wise SAP with 128 hidden
+    units, embedding 512. Use it in HyperPyYAML with ``!apply:``.
 
     Arguments
     ---------
@@ -751,12 +666,6 @@ def time_mask(valid, size):
 def mask_frames(x, valid):
     """Sets the padded frames of feature maps to zero.
 
-    The mask is expanded over frequency before the product, so that it
-    broadcasts over channels only: onnxruntime multiplies a [batch, 1, time,
-    freq] mask in long contiguous runs, but a [batch, 1, time, 1] mask in
-    runs of ``freq`` values, several times slower on the late, narrow maps
-    (PyTorch runs both alike).
-
     Arguments
     ---------
     x : torch.Tensor
@@ -782,9 +691,6 @@ def mask_frames(x, valid):
 def masked_mean(x, valid):
     """Mean of feature maps over frequency and valid frames.
 
-    Sums over frequency first and masks the [batch, channels, time] sums:
-    a product ``freq`` times smaller than masking the maps.
-
     Arguments
     ---------
     x : torch.Tensor
@@ -809,24 +715,7 @@ def masked_mean(x, valid):
 
 
 def _output_freq_bins(n_mels, stem_kernel, stem_freq_stride, stage_strides):
-    """Number of frequency bins left after the stem and the stages.
-
-    Arguments
-    ---------
-    n_mels : int
-        Number of input bands.
-    stem_kernel : int
-        Kernel size of the stem.
-    stem_freq_stride : int
-        Frequency stride of the stem.
-    stage_strides : tuple of int
-        Stride of each stage.
-
-    Returns
-    -------
-    bins : int
-        Frequency bins of the last stage's maps.
-    """
+    """Number of frequency bins left after the stem and the stages."""
     bins = (n_mels + 2 * (stem_kernel // 2) - stem_kernel) // stem_freq_stride
     bins += 1
     for stride in stage_strides:
@@ -835,21 +724,7 @@ def _output_freq_bins(n_mels, stem_kernel, stem_freq_stride, stage_strides):
 
 
 def _check_config(channels, blocks, stage_strides, stem_kernel, stem_stride):
-    """Raises ValueError for an inconsistent ResNetSE configuration.
-
-    Arguments
-    ---------
-    channels : tuple of int
-        Output channels of each stage.
-    blocks : tuple of int
-        Number of blocks of each stage.
-    stage_strides : tuple of int
-        Stride of each stage.
-    stem_kernel : int
-        Kernel size of the stem.
-    stem_stride : tuple of int
-        (time, frequency) stride of the stem.
-    """
+    """Raises ValueError for an inconsistent ResNetSE configuration."""
     if not channels or not len(channels) == len(blocks) == len(stage_strides):
         raise ValueError(
             "channels, blocks and stage_strides must be non-empty and of the "

@@ -1,14 +1,5 @@
 """The bona fide score of an N-way countermeasure output.
 
-The CM classifies an utterance among bona fide and the spoofing classes
-(A01-A06 and adversarial for the ASD models). ASVspoof metrics need one
-number per trial where higher means more bona fide. We use the log-odds of
-the bona fide class, ``log p(bonafide) - log(1 - p(bonafide))``, computed
-stably from the logits as ``z_0 - logsumexp(z_1, ..., z_{C-1})``. It is a
-monotone function of the bona fide posterior, so EER and t-DCF equal those of
-the posterior itself, but it does not saturate at 0 or 1 and so keeps ties
-(and the ASVspoof "fewer than 3 distinct scores" check) away.
-
 Authors
  * speechbrain-asd developers
 """
@@ -18,6 +9,9 @@ import torch
 
 def bonafide_score(logits, bonafide_index=0):
     """Returns the bona fide log-odds of each row of raw logits.
+
+    ``z_bonafide - logsumexp(other logits)``, that is ``log p - log(1 - p)``
+    of the bona fide posterior ``p``, computed stably.
 
     Arguments
     ---------

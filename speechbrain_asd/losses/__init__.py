@@ -1,18 +1,5 @@
 """Training objectives: GE2E, knowledge distillation and self-distillation.
 
-* ``ge2e``: softmax GE2E loss for N speakers x M utterances batches, with
-  query-excluding own-speaker centroids and a learnable, positive scale.
-* ``distillation``: Hinton KD (ASD paper, eq. 4) and decoupled KD that
-  weights the target and non-target parts of the KL separately.
-* ``self_distillation``: the deepest exit teaches the shallow exits (output
-  KL and projected feature distance), every exit also learning the labels.
-* ``checks``: tensor checks and reductions shared by the above (plain
-  arguments are checked with ``speechbrain_asd.checks``).
-
-Losses that own learnable parameters (``GE2ELoss``: w and b;
-``SelfDistillationLoss``: the projections) must be listed in the Brain's
-``modules`` so that they are optimised and checkpointed.
-
 Authors
  * speechbrain-asd developers
 """

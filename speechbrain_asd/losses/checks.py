@@ -1,10 +1,5 @@
 """Tensor checks and batch reductions shared by the losses of this package.
 
-Every loss validates its tensors (and, with ``speechbrain_asd.checks``, its
-hyperparameters) before touching them, so that a wrong shape or value raises
-a ``ValueError`` that names the argument and its bad value instead of a stack
-trace from inside torch.
-
 Authors
  * speechbrain-asd developers
 """
@@ -92,13 +87,11 @@ def check_same_shape(name_a, tensor_a, name_b, tensor_b):
 def check_targets(targets, n_rows, n_classes):
     """Checks class-index targets and returns them as a flat [B] tensor.
 
-    SpeechBrain label encoders give targets of shape [B, 1]; plain PyTorch
-    code gives [B]. Both are accepted.
-
     Arguments
     ---------
     targets : torch.Tensor
-        Integer class indices, shape [B] or [B, 1].
+        Integer class indices, shape [B] (PyTorch) or [B, 1] (SpeechBrain
+        label encoders).
     n_rows : int
         The batch size B of the logits they go with.
     n_classes : int
@@ -108,12 +101,6 @@ def check_targets(targets, n_rows, n_classes):
     -------
     targets : torch.Tensor
         The targets, shape [B].
-
-    Raises
-    ------
-    ValueError
-        If the targets are not integers, have the wrong shape, or hold an
-        index outside [0, C).
 
     Example
     -------

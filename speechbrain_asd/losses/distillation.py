@@ -1,37 +1,7 @@
 """Knowledge distillation losses: Hinton KD and decoupled (non-target) KD.
 
-All losses take raw logits (not probabilities) of shape [B, C] and integer
-targets of shape [B] or [B, 1]. Teacher logits are detached: no gradient
-ever flows into the teacher. With p^T = softmax(teacher / T) and
-q^T = softmax(student / T) at temperature T:
-
-* Hinton KD, as in the ASD paper (eq. 4):
-  L = gamma * T^2 * KL(p^T || q^T) + (1 - gamma) * NLL(student, targets),
-  where NLL is taken over log_softmax of the raw student logits (T = 1).
-* Decoupled KD (Zhao et al., CVPR 2022), the label-level KD that the
-  paper "Emphasizing non-target speakers' knowledge in knowledge
-  distillation for speaker verification" (ICASSP 2024) re-weights to
-  emphasise the non-target classes. The KL splits exactly into
-
-      KL(p^T || q^T) = TCKD + (1 - p^T_t) * NCKD,
-
-  with TCKD = KL([p_t, 1 - p_t] of the teacher || same of the student), the
-  binary target-vs-rest part, and NCKD = KL of the distributions over the
-  non-target classes alone (each renormalised to sum to one), t being the
-  target class. Decoupled KD weights the two parts freely:
-  L = gamma * T^2 * (alpha * TCKD + beta * NCKD) + (1 - gamma) * NLL.
-  Plain KD is thus TCKD plus an NCKD whose weight (1 - p^T_t) shrinks as the
-  teacher grows confident; beta > alpha restores and emphasises the
-  non-target knowledge. Note that alpha = beta = 1 is NOT plain KD: it
-  differs from it by gamma * T^2 * p^T_t * NCKD >= 0.
-
-The (1 - gamma) NLL weighting follows the ASD paper's convention for both
-losses (DKD's paper adds its terms to a cross-entropy of weight 1; choose
-gamma = 0.5 and double alpha, beta to get the same ratios).
-
-Reductions: every per-example loss is a sum over classes; ``"mean"``
-averages over the batch (KL "batchmean"), ``"sum"`` sums over it, ``"none"``
-returns the [B] per-example losses.
+All losses take raw logits of shape [B, C] and class indices of shape [B] or
+[B, 1]; teacher logits are detached.
 
 Authors
  * speechbrain-asd developers
@@ -60,7 +30,7 @@ def kd_kl_divergence(
     student_logits : torch.Tensor
         Student logits, shape [B, C].
     teacher_logits : torch.Tensor
-        Teacher logits, shape [B, C]; detached inside.
+        Teacher logits, shape [B, C].
     temperature : float
         Softening temperature T > 0.
     reduction : str
@@ -69,7 +39,7 @@ def kd_kl_divergence(
     Returns
     -------
     kl : torch.Tensor
-        Sum over classes of p_i (log p_i - log q_i), reduced as asked.
+        The divergence summed over classes, reduced as asked.
 
     Example
     -------
@@ -92,12 +62,16 @@ def decoupled_kl_parts(
 ):
     """Splits the KD divergence into its target and non-target parts.
 
+    ``KL = TCKD + (1 - p_t) * NCKD``, with ``p_t`` the teacher's softened
+    probability of the target class, as in "Decoupled Knowledge Distillation"
+    (CVPR 2022).
+
     Arguments
     ---------
     student_logits : torch.Tensor
-        Student logits, shape [B, C], C >= 2.
+        Student logits, shape [B, C].
     teacher_logits : torch.Tensor
-        Teacher logits, shape [B, C]; detached inside.
+        Teacher logits, shape [B, C].
     targets : torch.Tensor
         Target class indices, shape [B] or [B, 1].
     temperature : float
@@ -106,11 +80,10 @@ def decoupled_kl_parts(
     Returns
     -------
     tckd : torch.Tensor
-        Per-example binary KL between [p_t, 1 - p_t] of teacher and
-        student, shape [B].
+        Binary KL between ``[p_t, 1 - p_t]`` of teacher and student, shape [B].
     nckd : torch.Tensor
-        Per-example KL between the teacher's and the student's distributions
-        over the C - 1 non-target classes, shape [B] (zero when C = 2).
+        KL between the distributions over the non-target classes alone, shape
+        [B] (zero when C = 2).
 
     Example
     -------
@@ -151,18 +124,22 @@ def kd_loss(
 ):
     """Hinton KD: gamma * T^2 * KL(teacher/T || student/T) + (1 - gamma) * NLL.
 
+    The loss of "Training strategies for a lightweight countermeasure model for
+    automatic speaker verification" (ICASSP 2023), eq. 4; the NLL uses the raw
+    student logits.
+
     Arguments
     ---------
     student_logits : torch.Tensor
         Student logits, shape [B, C].
     teacher_logits : torch.Tensor
-        Teacher logits, shape [B, C]; detached inside.
+        Teacher logits, shape [B, C].
     targets : torch.Tensor
         Target class indices, shape [B] or [B, 1].
     temperature : float
-        Softening temperature T > 0 (ASD paper: 5).
+        Softening temperature T > 0.
     gamma : float
-        Weight of the distillation term, in [0, 1] (ASD paper: 0.5).
+        Weight of the distillation term, in [0, 1].
     reduction : str
         ``"mean"`` (over the batch), ``"sum"`` or ``"none"`` ([B]).
 
@@ -204,12 +181,16 @@ def decoupled_kd_loss(
 ):
     """Decoupled KD: gamma T^2 (alpha TCKD + beta NCKD) + (1 - gamma) NLL.
 
+    The label-level KD that "Emphasizing non-target speakers' knowledge in
+    knowledge distillation for speaker verification" (ICASSP 2024) re-weights;
+    see ``decoupled_kl_parts``. Note that ``alpha = beta = 1`` is not plain KD.
+
     Arguments
     ---------
     student_logits : torch.Tensor
-        Student logits, shape [B, C], C >= 2.
+        Student logits, shape [B, C].
     teacher_logits : torch.Tensor
-        Teacher logits, shape [B, C]; detached inside.
+        Teacher logits, shape [B, C].
     targets : torch.Tensor
         Target class indices, shape [B] or [B, 1].
     temperature : float
@@ -219,9 +200,8 @@ def decoupled_kd_loss(
     alpha : float
         Weight of the target-class part TCKD, >= 0.
     beta : float
-        Weight of the non-target-class part NCKD, >= 0; beta > alpha
-        emphasises the non-target classes (default 8, a common DKD setting;
-        tune it per task).
+        Weight of the non-target-class part NCKD, >= 0; ``beta > alpha``
+        emphasises the non-target classes.
     reduction : str
         ``"mean"`` (over the batch), ``"sum"`` or ``"none"`` ([B]).
 
@@ -259,9 +239,9 @@ class KDLoss(torch.nn.Module):
     Arguments
     ---------
     temperature : float
-        Softening temperature T > 0 (ASD paper: 5).
+        Softening temperature T > 0.
     gamma : float
-        Weight of the distillation term, in [0, 1] (ASD paper: 0.5).
+        Weight of the distillation term, in [0, 1].
     reduction : str
         ``"mean"`` (over the batch), ``"sum"`` or ``"none"`` ([B]).
 
@@ -277,7 +257,7 @@ class KDLoss(torch.nn.Module):
     """
 
     def __init__(self, temperature=5.0, gamma=0.5, reduction="mean"):
-        """Validates and stores the hyperparameters (see the class)."""
+        """Validates and stores the hyperparameters."""
         super().__init__()
         self.temperature = check_number(
             "temperature", temperature, 0.0, strict=True
@@ -316,7 +296,7 @@ class KDLoss(torch.nn.Module):
 class DecoupledKDLoss(torch.nn.Module):
     """Decoupled (non-target-emphasising) KD loss as a module.
 
-    See ``decoupled_kd_loss`` and the module docstring.
+    See ``decoupled_kd_loss``.
 
     Arguments
     ---------
@@ -345,7 +325,7 @@ class DecoupledKDLoss(torch.nn.Module):
     def __init__(
         self, temperature=5.0, gamma=0.5, alpha=1.0, beta=8.0, reduction="mean"
     ):
-        """Validates and stores the hyperparameters (see the class)."""
+        """Validates and stores the hyperparameters."""
         super().__init__()
         self.temperature = check_number(
             "temperature", temperature, 0.0, strict=True
@@ -386,20 +366,7 @@ class DecoupledKDLoss(torch.nn.Module):
 
 
 def _check_pair(student_logits, teacher_logits):
-    """Checks that student and teacher logits are [B, C] of equal shape.
-
-    Arguments
-    ---------
-    student_logits : torch.Tensor
-        Student logits.
-    teacher_logits : torch.Tensor
-        Teacher logits.
-
-    Raises
-    ------
-    ValueError
-        If either is not a [B, C] float tensor or their shapes differ.
-    """
+    """Checks that student and teacher logits are [B, C] of equal shape."""
     check_logits("student_logits", student_logits)
     check_logits("teacher_logits", teacher_logits)
     check_same_shape(
@@ -408,26 +375,7 @@ def _check_pair(student_logits, teacher_logits):
 
 
 def _mix_with_nll(distillation, student_logits, targets, gamma, reduction):
-    """Returns gamma * distillation + (1 - gamma) * NLL, reduced.
-
-    Arguments
-    ---------
-    distillation : torch.Tensor
-        Per-example distillation terms, shape [B].
-    student_logits : torch.Tensor
-        Student logits, shape [B, C] (already checked).
-    targets : torch.Tensor
-        Target class indices, shape [B] or [B, 1].
-    gamma : float
-        Weight of the distillation term, in [0, 1] (already checked).
-    reduction : str
-        ``"mean"``, ``"sum"`` or ``"none"``.
-
-    Returns
-    -------
-    loss : torch.Tensor
-        The mixed loss, reduced as asked.
-    """
+    """Returns ``gamma * distillation + (1 - gamma) * NLL``, reduced."""
     check_reduction(reduction)
     targets = check_targets(targets, *student_logits.shape)
     nll = F.cross_entropy(student_logits, targets, reduction="none")
@@ -435,21 +383,7 @@ def _mix_with_nll(distillation, student_logits, targets, gamma, reduction):
 
 
 def _binary_log_probs(logits, is_target):
-    """Log-probabilities of "target" and "any other class", shape [B, 2].
-
-    Arguments
-    ---------
-    logits : torch.Tensor
-        Logits already divided by the temperature, shape [B, C].
-    is_target : torch.Tensor
-        Boolean one-hot mask of the target class, shape [B, C].
-
-    Returns
-    -------
-    log_probs : torch.Tensor
-        [log p_t, log (1 - p_t)] per row, computed as log-sum-exps so that
-        1 - p_t never cancels catastrophically.
-    """
+    """Log-probabilities of "target" and "any other class", shape [B, 2]."""
     log_p = F.log_softmax(logits, dim=-1)
     log_target = log_p.masked_fill(~is_target, float("-inf")).logsumexp(-1)
     log_rest = log_p.masked_fill(is_target, float("-inf")).logsumexp(-1)
@@ -457,38 +391,12 @@ def _binary_log_probs(logits, is_target):
 
 
 def _non_target_log_probs(logits, is_target):
-    """Log-probabilities over the non-target classes alone, shape [B, C - 1].
-
-    Arguments
-    ---------
-    logits : torch.Tensor
-        Logits already divided by the temperature, shape [B, C].
-    is_target : torch.Tensor
-        Boolean one-hot mask of the target class, shape [B, C].
-
-    Returns
-    -------
-    log_probs : torch.Tensor
-        log_softmax of each row without its target class.
-    """
+    """Log-probabilities over the non-target classes alone, [B, C - 1]."""
     n_rows, n_classes = logits.shape
     non_target = logits[~is_target].view(n_rows, n_classes - 1)
     return F.log_softmax(non_target, dim=-1)
 
 
 def _kl_from_log_probs(log_q, log_p):
-    """Per-row KL(p || q) from log-probabilities, summed over the last axis.
-
-    Arguments
-    ---------
-    log_q : torch.Tensor
-        Log-probabilities of the student, shape [B, K].
-    log_p : torch.Tensor
-        Log-probabilities of the teacher, shape [B, K].
-
-    Returns
-    -------
-    kl : torch.Tensor
-        Shape [B].
-    """
+    """Per-row KL(p || q) from log-probabilities, summed over the last axis."""
     return F.kl_div(log_q, log_p, reduction="none", log_target=True).sum(-1)

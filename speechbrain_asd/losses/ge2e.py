@@ -1,26 +1,6 @@
 """Generalized end-to-end (GE2E) loss, softmax variant, for speaker batches.
 
-A batch holds N speakers with M utterances each. For the embedding x_nm of
-utterance m of speaker n and each speaker k, the scaled cosine similarity is
-
-    S_nm,k = w * cos(x_nm, c_k) + b,
-
-where c_k is the centroid (mean embedding) of speaker k. As in the GE2E
-paper (Wan et al., ICASSP 2018), the centroid of the query's own speaker
-leaves the query out: c_n^(-m) = (sum_j x_nj - x_nm) / (M - 1); the other
-speakers' centroids use all M utterances. The softmax variant's loss for one
-utterance is -S_nm,n + log sum_k exp(S_nm,k), i.e. the cross-entropy of the
-row S_nm,: against the class n. The learnable scale starts at w = 10 and the
-bias at b = -5 (GE2E paper); w must stay positive.
-
-Keeping w positive: ``GE2ELoss`` stores an unconstrained parameter
-``w_raw`` and uses w = softplus(w_raw) + 1e-6 (exposed as the property
-``w``). w is therefore positive at every moment, also right after an
-optimizer step and when a checkpoint is loaded, without any in-place
-clamping to forget. For w much larger than 1, as from the initial 10,
-softplus has slope ~1, so w learns exactly like a plain parameter would; the
-parametrisation only changes the dynamics close to zero, where a clamp would
-cut the gradient instead.
+From "Generalized end-to-end loss for speaker verification" (ICASSP 2018).
 
 Authors
  * speechbrain-asd developers
@@ -43,23 +23,24 @@ NORM_EPS = 1e-8
 def ge2e_similarity(embeddings, w, b):
     """Returns the GE2E similarity matrix S_nm,k of a speaker batch.
 
+    ``S_nm,k = w * cos(x_nm, c_k) + b``, where ``c_k`` is the mean embedding of
+    speaker ``k``; the centroid of the query's own speaker leaves the query out.
+
     Arguments
     ---------
     embeddings : torch.Tensor
-        Utterance embeddings, shape [N speakers, M utterances, D], with
-        N >= 2 and M >= 2. Callers with a flat [N * M, D] batch ordered
-        speaker by speaker reshape it with ``embeddings.view(N, M, D)``.
+        Utterance embeddings, shape [N speakers, M utterances, D], N >= 2 and
+        M >= 2 (reshape a flat batch ordered speaker by speaker with
+        ``view(N, M, D)``).
     w : torch.Tensor or float
-        Scale, must be > 0 (a scalar tensor or a number).
+        Scale, > 0 (a scalar tensor or a number).
     b : torch.Tensor or float
         Bias (a scalar tensor or a number).
 
     Returns
     -------
     similarity : torch.Tensor
-        Shape [N, M, N]: ``similarity[n, m, k]`` is
-        w * cos(x_nm, c_k) + b, where the centroid of the query's own
-        speaker (k == n) excludes the query.
+        Shape [N, M, N].
 
     Example
     -------
@@ -96,20 +77,21 @@ def ge2e_loss(embeddings, w, b, reduction="mean"):
     Arguments
     ---------
     embeddings : torch.Tensor
-        Utterance embeddings, shape [N speakers, M utterances, D], with
-        N >= 2 and M >= 2.
+        Utterance embeddings, shape [N speakers, M utterances, D], N >= 2 and
+        M >= 2.
     w : torch.Tensor or float
-        Scale of the cosine similarity, must be > 0.
+        Scale of the cosine similarity, > 0.
     b : torch.Tensor or float
         Bias of the similarity.
     reduction : str
-        ``"mean"`` (average over the N * M utterances, the default),
-        ``"sum"``, or ``"none"`` (per-utterance losses, shape [N, M]).
+        ``"mean"`` (over the N * M utterances), ``"sum"`` or ``"none"``
+        (shape [N, M]).
 
     Returns
     -------
     loss : torch.Tensor
-        -S_nm,n + log sum_k exp(S_nm,k), reduced as asked.
+        The cross-entropy of each row ``S_nm,:`` against its speaker ``n``,
+        reduced as asked.
 
     Example
     -------
@@ -136,19 +118,17 @@ def ge2e_loss(embeddings, w, b, reduction="mean"):
 class GE2ELoss(torch.nn.Module):
     """GE2E softmax loss with a learnable, always positive scale w and bias b.
 
-    The module owns the learnable w and b, so it must be listed in the
-    Brain's ``modules`` (and so in the optimizer and the checkpointer) for
-    them to be trained and saved. The scale is w = softplus(w_raw) + 1e-6
-    (see the module docstring for why); read it as ``loss.w``.
+    The scale is ``w = softplus(w_raw) + 1e-6``, read as ``loss.w``. List the
+    module in the Brain's ``modules`` so that w and b are trained and saved.
 
     Arguments
     ---------
     init_w : float
-        Initial scale w, > 0 (GE2E paper: 10).
+        Initial scale w, > 0.
     init_b : float
-        Initial bias b (GE2E paper: -5).
+        Initial bias b.
     reduction : str
-        ``"mean"`` (default), ``"sum"`` or ``"none"``; see ``ge2e_loss``.
+        ``"mean"``, ``"sum"`` or ``"none"``; see ``ge2e_loss``.
 
     Example
     -------
@@ -176,13 +156,7 @@ class GE2ELoss(torch.nn.Module):
 
     @property
     def w(self):
-        """The positive scale, softplus(w_raw) + 1e-6.
-
-        Returns
-        -------
-        w : torch.Tensor
-            Scalar tensor, differentiable with respect to ``w_raw``.
-        """
+        """The positive scale, ``softplus(w_raw) + 1e-6`` (a scalar tensor)."""
         return F.softplus(self.w_raw) + MIN_SCALE
 
     def forward(self, embeddings):
@@ -202,34 +176,12 @@ class GE2ELoss(torch.nn.Module):
 
 
 def _softplus_inverse(value):
-    """Returns x such that softplus(x) = value, for value > 0.
-
-    Arguments
-    ---------
-    value : float
-        A positive number.
-
-    Returns
-    -------
-    x : float
-        log(exp(value) - 1), computed without overflow.
-    """
+    """Returns x such that softplus(x) = value, for value > 0."""
     return value + math.log(-math.expm1(-value))
 
 
 def _check_embeddings(embeddings):
-    """Checks that embeddings form an [N >= 2, M >= 2, D] float tensor.
-
-    Arguments
-    ---------
-    embeddings : torch.Tensor
-        The tensor to check.
-
-    Raises
-    ------
-    ValueError
-        If the type, rank, dtype or sizes are wrong.
-    """
+    """Checks that embeddings form an [N >= 2, M >= 2, D] float tensor."""
     if not isinstance(embeddings, torch.Tensor):
         raise ValueError(
             f"embeddings must be a torch.Tensor, got {type(embeddings)}"
@@ -253,20 +205,7 @@ def _check_embeddings(embeddings):
 
 
 def _check_scale_and_bias(w, b):
-    """Checks that the scale w is a positive scalar and the bias a scalar.
-
-    Arguments
-    ---------
-    w : torch.Tensor or float
-        The scale to check.
-    b : torch.Tensor or float
-        The bias to check.
-
-    Raises
-    ------
-    ValueError
-        If w or b is not a scalar, or w is not > 0.
-    """
+    """Checks that the scale w is a positive scalar and the bias a scalar."""
     for name, value in (("w", w), ("b", b)):
         if isinstance(value, torch.Tensor) and value.numel() != 1:
             raise ValueError(

@@ -1,33 +1,7 @@
 """Self-distillation loss: a network's deepest exit teaches its shallow ones.
 
-After Xue et al., "Learning from yourself: a self-distillation method for
-fake speech detection" (ICASSP 2023). The network is cut into
-segments; each shallow segment gets its own classifier (an "exit"); the
-deepest classifier is the teacher of all shallow ones (KL on the outputs),
-and a distillation path pulls each shallow feature towards the deepest
-feature. Every classifier also learns from the labels. Only the deepest exit
-is used at inference, so the exits and the projections below cost nothing
-there.
-
-The seed holds the paper's abstract only, which names the three parts (label
-loss of every exit, output KL from the deepest exit, shallow-to-deepest
-feature distance) but not their weights. We combine them as the earlier
-exit-based self-distillation of "Be your own teacher" (Zhang et al., ICCV
-2019) does, with the ASD paper's KD conventions (T^2 scaling). For
-exits k = 1..K ordered shallow to deep, logits z_k, features f_k, labels y:
-
-    L = NLL(z_K, y)
-        + sum_{k<K} [ (1 - alpha) * NLL(z_k, y)
-                      + alpha * T^2 * KL(softmax(z_K / T) || softmax(z_k / T))
-                      + feature_weight * MSE(P_k(f_k), f_K) ]
-
-The deepest exit learns from the labels with weight 1, like the plain
-network; z_K and f_K are detached in the KL and feature terms, so the
-distillation never pulls the teacher towards its students. MSE is the mean
-over the D_K feature dimensions of the squared difference. P_k is a learnable
-linear projection from D_k to D_K. The defaults (T = 5, alpha = 0.5, as the
-ASD paper's KD; feature_weight = 0.1) are our choices, to be tuned in the
-recipe's hparams. Terms are summed over the shallow exits, not averaged.
+After "Learning from yourself: a self-distillation method for fake speech
+detection" (ICASSP 2023).
 
 Authors
  * speechbrain-asd developers
@@ -53,24 +27,23 @@ def self_distillation_terms(exits, targets, projections, temperature=5.0):
     Arguments
     ---------
     exits : sequence of (torch.Tensor, torch.Tensor)
-        One ``(logits [B, C], feature [B, D_k])`` pair per exit, ordered
-        shallow to deep; the last is the main (deepest) head. At least two.
+        At least two ``(logits [B, C], feature [B, D_k])`` pairs, shallow to
+        deep; the last is the main (deepest) head.
     targets : torch.Tensor
         Target class indices, shape [B] or [B, 1].
     projections : sequence of callable
-        One per shallow exit (``len(exits) - 1``), mapping [B, D_k] to the
-        deepest feature's shape [B, D_K], e.g. ``torch.nn.Linear``.
+        One per shallow exit, mapping [B, D_k] to the deepest feature's shape
+        [B, D_K] (e.g. ``torch.nn.Linear``).
     temperature : float
         Softening temperature T > 0 of the output KL.
 
     Returns
     -------
     terms : dict of str to torch.Tensor
-        Per-example tensors of shape [B]: ``"deep_nll"`` (NLL of the deepest
-        exit), and, each summed over the shallow exits, ``"shallow_nll"``,
-        ``"kl"`` (KL from the deepest exit at T, without T^2) and
-        ``"feature"`` (mean squared distance of the projected feature to the
-        deepest feature).
+        Shape [B] each: ``"deep_nll"`` (NLL of the deepest exit) and, summed
+        over the shallow exits, ``"shallow_nll"``, ``"kl"`` (KL from the
+        deepest exit, without T^2) and ``"feature"`` (mean squared distance of
+        the projected feature to the deepest one).
 
     Example
     -------
@@ -127,13 +100,17 @@ def self_distillation_loss(
     feature_weight=0.1,
     reduction="mean",
 ):
-    """Combines the self-distillation terms into one loss (module docstring).
+    """Combines the self-distillation terms into one loss.
+
+    ``deep_nll + (1 - alpha) shallow_nll + alpha T^2 kl + feature_weight
+    feature``, with the terms of ``self_distillation_terms``; the deepest
+    exit's logits and feature are detached in the distillation terms.
 
     Arguments
     ---------
     exits : sequence of (torch.Tensor, torch.Tensor)
-        One ``(logits [B, C], feature [B, D_k])`` pair per exit, ordered
-        shallow to deep; the last is the main head. At least two.
+        At least two ``(logits [B, C], feature [B, D_k])`` pairs, shallow to
+        deep.
     targets : torch.Tensor
         Target class indices, shape [B] or [B, 1].
     projections : sequence of callable
@@ -141,8 +118,7 @@ def self_distillation_loss(
     temperature : float
         Softening temperature T > 0 of the output KL.
     alpha : float
-        In [0, 1]: a shallow exit's KL weight (times T^2); its NLL gets
-        1 - alpha.
+        In [0, 1]: the shallow exits' KL weight; their NLL gets 1 - alpha.
     feature_weight : float
         Weight (>= 0) of the feature distances.
     reduction : str
@@ -151,8 +127,7 @@ def self_distillation_loss(
     Returns
     -------
     loss : torch.Tensor
-        deep_nll + (1 - alpha) shallow_nll + alpha T^2 kl
-        + feature_weight feature, reduced as asked.
+        The loss, reduced as asked.
 
     Example
     -------
@@ -182,23 +157,18 @@ def self_distillation_loss(
 class SelfDistillationLoss(torch.nn.Module):
     """Self-distillation loss that owns the shallow-to-deep projections.
 
-    The module holds one learnable ``torch.nn.Linear(D_k, D_K)`` per shallow
-    exit (in ``self.projections``). They are trained with the network, so
-    this module MUST be listed in the Brain's ``modules`` (hence in the
-    optimizer and the checkpointer); leaving it out silently freezes the
-    projections at their random initialisation. They are training-only and
-    never part of an exported model.
+    Holds one learnable ``torch.nn.Linear(D_k, D_K)`` per shallow exit in
+    ``projections`` (training only). List the module in the Brain's
+    ``modules``, or the projections stay at their random initialisation.
 
     Arguments
     ---------
     feature_dims : sequence of int
-        Feature size D_k of every exit, shallow to deep, the last being the
-        deepest (main head). At least two.
+        Feature size D_k of every exit, shallow to deep (at least two).
     temperature : float
         Softening temperature T > 0 of the output KL.
     alpha : float
-        In [0, 1]: a shallow exit's KL weight (times T^2); its NLL gets
-        1 - alpha.
+        In [0, 1]: the shallow exits' KL weight; their NLL gets 1 - alpha.
     feature_weight : float
         Weight (>= 0) of the feature distances.
     reduction : str
@@ -259,8 +229,8 @@ class SelfDistillationLoss(torch.nn.Module):
         Arguments
         ---------
         exits : sequence of (torch.Tensor, torch.Tensor)
-            ``(logits [B, C], feature [B, D_k])`` per exit, shallow to deep,
-            as returned by the ResNetSE lobe's ``forward_exits``.
+            ``(logits [B, C], feature [B, D_k])`` per exit, shallow to deep, as
+            ``ResNetSE.forward_exits`` returns them.
         targets : torch.Tensor
             Target class indices, shape [B] or [B, 1].
 
@@ -281,18 +251,7 @@ class SelfDistillationLoss(torch.nn.Module):
         )
 
     def _check_feature_dims(self, exits):
-        """Checks that the exits match the feature sizes given at creation.
-
-        Arguments
-        ---------
-        exits : sequence of (torch.Tensor, torch.Tensor)
-            The exits to check.
-
-        Raises
-        ------
-        ValueError
-            If the number of exits or a feature size differs.
-        """
+        """Checks that the exits match the feature sizes given at creation."""
         _check_exits(exits)
         got = [feature.shape[-1] for _, feature in exits]
         if got != self.feature_dims:
@@ -303,19 +262,7 @@ class SelfDistillationLoss(torch.nn.Module):
 
 
 def _check_exits(exits):
-    """Checks the list of (logits, feature) exits.
-
-    Arguments
-    ---------
-    exits : sequence of (torch.Tensor, torch.Tensor)
-        One ``(logits [B, C], feature [B, D_k])`` pair per exit, at least
-        two, all logits of the same shape, all features [B, D_k] floats.
-
-    Raises
-    ------
-    ValueError
-        If the structure, a shape or a dtype is wrong.
-    """
+    """Checks the list of (logits, feature) exits."""
     if not isinstance(exits, (list, tuple)) or len(exits) < 2:
         raise ValueError(
             "exits must be a list of at least two (logits, feature) pairs, "

@@ -2,7 +2,10 @@
 
 The package is built into a wheel and installed into a folder of its own,
 then ``export``, ``classify`` and ``score`` run from that copy (not from the
-source tree), with the dependencies of the test environment.
+source tree), with the dependencies of the test environment. The wheel
+holds no part of the offline corpus generator (its own distribution in
+``tools/toy_corpus``), and its metadata does not require what only the
+generator needs (pyworld and the ``setuptools<81`` it brings).
 
 Authors
  * speechbrain-asd developers
@@ -10,6 +13,7 @@ Authors
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +33,8 @@ CLASS_NAMES = ["bonafide", "A01", "A02", "A03", "A04", "A05", "A06", "adv"]
 RATE = 16000
 # Top-level entries the wheel is not built from.
 NOT_BUILT = (".*", "build", "data", "results", "benchmarks", "*.egg-info")
+# Requirements of the corpus generator only, never of the library.
+GENERATOR_ONLY = ("pyworld", "setuptools")
 
 
 def _not_built(folder, names):
@@ -36,6 +42,17 @@ def _not_built(folder, names):
     if Path(folder) != ROOT:
         return []
     return [n for n in names if any(fnmatch(n, p) for p in NOT_BUILT)]
+
+
+def _requirement_names(wheel):
+    """The distribution names of a wheel's ``Requires-Dist`` (extras too)."""
+    with zipfile.ZipFile(wheel) as archive:
+        (metadata,) = [
+            n for n in archive.namelist() if n.endswith(".dist-info/METADATA")
+        ]
+        text = archive.read(metadata).decode("utf-8")
+    found = re.findall(r"^Requires-Dist:\s*([\w.-]+)", text, flags=re.M)
+    return {name.lower() for name in found}
 
 
 def _run(args, cwd, env=None):
@@ -70,6 +87,11 @@ def test_wheel_install_runs_export_classify_and_score(
     names = zipfile.ZipFile(wheel).namelist()
     assert "speechbrain_asd/hparams/spoof_detector.yaml" in names
     assert "speechbrain_asd/data/asvspoof.py" in names
+    toy = [n for n in names if n.startswith("asd_toy_corpus/") or "toy/" in n]
+    assert not toy, f"the wheel holds the corpus generator: {toy}"
+    required = _requirement_names(wheel)
+    assert {"torch", "speechbrain", "numpy"} <= required
+    assert not required & set(GENERATOR_ONLY), sorted(required)
     site = tmp_path / "site"
     _run([*pip, "install", "--no-deps", "--target", site, wheel], cwd=tmp_path)
 

@@ -226,7 +226,7 @@ def workspace(tmp_path_factory):
     pathlib.Path
         The folder (``tests/tmp/`` of the CSV flags).
     """
-    from speechbrain_asd.data.toy import make_toy_corpus
+    from asd_toy_corpus import make_toy_corpus
 
     folder = tmp_path_factory.mktemp("recipe")
     make_toy_corpus(folder / CORPUS, size="small", progress=False)
@@ -323,9 +323,9 @@ def test_student_learns(pipeline):
     """After training, the distilled student separates the train classes."""
     sys.path.insert(0, str(RECIPE))
     from asvspoof_dataio import load_rows
-    from asvspoof_stages import load_model_state
     from speechbrain.dataio.dataio import read_audio
 
+    from speechbrain_asd.checkpoints import load_checkpoint
     from speechbrain_asd.features import LogMelFeatures
     from speechbrain_asd.lobes.resnet_se import ResNetSE
     from speechbrain_asd.lobes.score import bonafide_score
@@ -334,7 +334,11 @@ def test_student_learns(pipeline):
     student = pipeline[-1]["folder"]
     info = json.loads((student / "model_info.json").read_text())
     model = ResNetSE(**info["model_kwargs"])
-    load_model_state(model, _last_epoch_checkpoint(student))
+    load_checkpoint(
+        model,
+        _last_epoch_checkpoint(student).paramfiles["model"],
+        drop_exits=True,
+    )
     model.eval()
     features = LogMelFeatures(sample_rate=info["sample_rate"])
     rows = load_rows(
@@ -393,7 +397,7 @@ def test_active_aeg_self_distillation_and_decoupled_kd(pipeline, workspace):
         student_row["test_debug_flags"],
         output_folder=f"{TMP_PREFIX}variant_student",
         teacher_folder=f"{TMP_PREFIX}variant_teacher",
-        kd="decoupled",
+        kd_loss="'!ref <kd_losses[decoupled]>'",
         self_distill="True",
         number_of_epochs=1,
         train_max_items=24,
@@ -427,8 +431,9 @@ def _intra_epoch_checkpoint_done(folder, recoverables):
         that merely exists may still be being written.
     """
     sys.path.insert(0, str(RECIPE))
-    from asvspoof_stages import checkpoint_is_complete
     from speechbrain.utils.checkpoints import Checkpoint
+
+    from speechbrain_asd.checkpoints import checkpoint_is_complete
 
     for meta in (folder / "save").glob("CKPT+*/CKPT.yaml"):
         if INTRA_EPOCH_FLAG not in meta.read_text():

@@ -4,7 +4,9 @@ The recipe-local modules (``asvspoof_dataio``, ``asvspoof_stages``,
 ``cm_scoring``) and the scoring functions of ``train_ge2e.py``, on tiny
 inputs: subsets, crops, the adversarial slot names against what
 ``generate_adversarial_set`` writes, strict model loading, checkpoint
-selection, ASV and CM scoring.
+selection, ASV and CM scoring; and the pipeline runner outside the recipe
+(``pipelines/run_pipeline.py``, ``pipeline_report.py``): job chaining,
+time estimates and its tables.
 
 Authors
  * speechbrain-asd developers
@@ -22,19 +24,13 @@ import torch
 from speechbrain.utils.checkpoints import Checkpointer
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "ASVspoof2019_LA"
+PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
 sys.path.insert(0, str(RECIPE))
+sys.path.insert(0, str(PIPELINES))
 
 from asvspoof_dataio import (  # noqa: E402
-    adversarial_slot_rows,
     crop_signal,
-    read_manifest_ids,
     select_subset,
-)
-from asvspoof_stages import (  # noqa: E402
-    best_checkpoint,
-    check_model_kwargs,
-    drop_incomplete_checkpoints,
-    load_model_state,
 )
 from cm_scoring import (  # noqa: E402
     cm_intervals,
@@ -43,8 +39,14 @@ from cm_scoring import (  # noqa: E402
 )
 from train_ge2e import asv_trial_scores, speaker_eer  # noqa: E402
 
-from speechbrain_asd.attacks import (  # noqa: E402
-    generate_adversarial_set,
+from speechbrain_asd.checkpoints import (  # noqa: E402
+    CheckpointError,
+    best_checkpoint,
+    drop_incomplete_checkpoints,
+    load_best_model,
+)
+from speechbrain_asd.data.active_aeg import ActiveAEG  # noqa: E402
+from speechbrain_asd.data.adversarial import (  # noqa: E402
     make_same_speaker_pairs,
 )
 from speechbrain_asd.lobes.resnet_se import ResNetSE  # noqa: E402
@@ -104,7 +106,7 @@ def test_slots_name_the_files_that_generate_adversarial_set_writes(tmp_path):
         )
     pairs = make_same_speaker_pairs(rows, 3, seed=0)
     out = tmp_path / "adv"
-    slots = adversarial_slot_rows(pairs, str(out))
+    aeg = ActiveAEG(pairs, out, n_fixed=len(rows), options={"threshold": 2.0})
     net = torch.nn.Conv1d(1, 4, 160, stride=80)
 
     def embed(wavs, lens):
@@ -124,18 +126,11 @@ def test_slots_name_the_files_that_generate_adversarial_set_writes(tmp_path):
         """
         return net(wavs.unsqueeze(1)).mean(-1)
 
-    generate_adversarial_set(
-        embed,
-        pairs,
-        out,
-        out / "adversarial.csv",
-        threshold=2.0,
-        model=net,
-        progress=False,
-    )
-    kept = read_manifest_ids(out / "adversarial.csv")
-    assert sorted(kept) == sorted(slots)
-    assert all(Path(slots[i]["wav"]).is_file() for i in kept)
+    aeg.refresh(1, embed, net)
+    assert aeg.sampler.prepared_for(1)
+    assert sorted(aeg.sampler.active) == sorted(aeg.slot_rows)
+    assert all(Path(aeg.slot_rows[i]["wav"]).is_file() for i in aeg.slot_rows)
+    aeg.refresh(1, embed, None)  # this epoch's set exists: nothing runs
 
 
 def test_strict_loading_and_checkpoint_selection(tmp_path):
@@ -145,19 +140,21 @@ def test_strict_loading_and_checkpoint_selection(tmp_path):
     checkpointer.save_checkpoint(meta={"dev_eer": 0.3})
     checkpointer.save_checkpoint(meta={"dev_eer": 0.1})
     checkpointer.save_checkpoint(end_of_epoch=False)
-    best = best_checkpoint(str(tmp_path), "dev_eer")
+    best = best_checkpoint(tmp_path, "dev_eer")
     assert best.meta["dev_eer"] == 0.1
     with_exits = ResNetSE(**TINY, aux_exits=True)
-    load_model_state(with_exits, best, allow_missing_prefix="exits.")
-    with pytest.raises(ValueError, match="does not fit the model"):
-        load_model_state(with_exits, best)
-    with pytest.raises(ValueError, match="does not fit the model"):
-        load_model_state(ResNetSE(**TINY, n_classes=2), best)
-    with pytest.raises(FileNotFoundError, match="run that stage"):
-        best_checkpoint(str(tmp_path / "missing"), "dev_eer")
-    check_model_kwargs(with_exits, TINY)
-    with pytest.raises(ValueError, match="does not match model_kwargs"):
-        check_model_kwargs(model, {**TINY, "emb_dim": 16})
+    assert (
+        load_best_model(
+            with_exits, tmp_path, allow_missing_prefix="exits."
+        ).path
+        == best.path
+    )
+    with pytest.raises(CheckpointError, match="does not fit the model"):
+        load_best_model(with_exits, tmp_path)
+    with pytest.raises(CheckpointError, match="does not fit the model"):
+        load_best_model(ResNetSE(**TINY, n_classes=2), tmp_path)
+    with pytest.raises(CheckpointError, match="run that stage"):
+        best_checkpoint(tmp_path / "missing", "dev_eer")
 
 
 def test_asv_scores_are_cosines_to_enrolment_centroids():
@@ -255,7 +252,7 @@ def test_pipeline_plans_chain_jobs_and_filter_common_flags(tmp_path):
         "name: t\n"
         "corpus: {folder: c}\n"
         "flags: {train_crop: 1.0, model_blocks: [1, 1, 1, 1]}\n"
-        "stage_flags: {student: {kd: none}}\n"
+        "stage_flags: {student: {kd_loss: null}}\n"
         "jobs:\n"
         "  - {name: g, stage: ge2e}\n"
         "  - {name: a, stage: aeg}\n"
@@ -270,7 +267,7 @@ def test_pipeline_plans_chain_jobs_and_filter_common_flags(tmp_path):
     assert "train_crop" not in aeg and aeg["ge2e_folder"] == str(folders["g"])
     student = job_flags(plan, plan["jobs"][3], folders, tmp_path, 3)
     assert student["teacher_folder"] == str(folders["t"])
-    assert student["kd"] == "none" and student["aeg"] == "none"
+    assert student["kd_loss"] is None and student["aeg"] == "none"
     assert student["asv_scores_eval"].startswith(str(folders["g"]))
     assert format_value([1, 1]) == "[1,1]" and format_value(None) == "null"
     entry = {
@@ -441,10 +438,31 @@ def test_pipeline_robustness_job_gets_model_folders_and_options(tmp_path):
         load_plan(plan_path)
 
 
+def test_pipeline_robustness_table_is_the_recipe_s_over_seeds(tmp_path):
+    """The runner writes the recipe's robustness table, mean +- std."""
+    from pipeline_report import write_robustness
+
+    def report(eer):
+        """A robustness.json of one seed: one white-box row, one budget."""
+        result = {"crafted_on": "t", "scored_by": "t", "budget": 4}
+        return {
+            "config": {"budgets": [4], "iterations": 2, "step_ratio": 0.5},
+            "trials": {"eval_spoof": 8, "eval_bonafide": 4, "dev": 6},
+            "results": [{**result, "eer": eer, "spoof_acceptance": 0.5}],
+        }
+
+    table = write_robustness(tmp_path, [report(0.1), report(0.3)])
+    assert (tmp_path / "robustness.md").read_text() == table
+    assert "2 seed(s)" in table
+    assert table.endswith("| t | 20.00 +- 14.14 / 50.00 +- 0.00 |\n")
+
+
 def test_ge2e_initialisation_keeps_cosines_at_a_fresh_scale(tmp_path):
     """The GE2E weights load; the embedding is rescaled to a fresh norm."""
+    from speechbrain.utils.parameter_transfer import Pretrainer
     from train import initialise_from_ge2e, mean_embedding_norm
 
+    from speechbrain_asd.checkpoints import load_checkpoint
     from speechbrain_asd.features import LogMelFeatures
 
     features = LogMelFeatures(n_mels=40)
@@ -458,10 +476,7 @@ def test_ge2e_initialisation_keeps_cosines_at_a_fresh_scale(tmp_path):
     for module in pretrained.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_var.fill_(1e4)
-    checkpointer = Checkpointer(
-        tmp_path / "ge2e" / "save", recoverables={"model": pretrained}
-    )
-    checkpointer.save_checkpoint(meta={"dev_speaker_eer": 0.3})
+    torch.save(pretrained.state_dict(), tmp_path / "model.ckpt")
     torch.manual_seed(1)
     model = ResNetSE(n_classes=8, **TINY)
     train_set = [{"sig": torch.randn(8000)} for _ in range(6)]
@@ -473,7 +488,11 @@ def test_ge2e_initialisation_keeps_cosines_at_a_fresh_scale(tmp_path):
         "model": model,
         "compute_features": features,
         "batch_size": 4,
-        "ge2e_folder": str(tmp_path / "ge2e"),
+        "ge2e_pretrainer": Pretrainer(
+            loadables={"model": model},
+            paths={"model": str(tmp_path / "model.ckpt")},
+            custom_hooks={"model": load_checkpoint},
+        ),
     }
     initialise_from_ge2e(hparams, train_set)
 

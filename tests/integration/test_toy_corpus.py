@@ -15,18 +15,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from speechbrain_asd.data.toy import make_toy_corpus
-from speechbrain_asd.data.toy.difficulty import lr_difficulty
-from speechbrain_asd.data.toy.dsp import active_rms
-from speechbrain_asd.data.toy.layout import (
+from asd_toy_corpus import make_toy_corpus
+from asd_toy_corpus.difficulty import lr_difficulty
+from asd_toy_corpus.dsp import active_rms
+from asd_toy_corpus.layout import (
     asv_enrolment_path,
     asv_trials_path,
     cm_protocol_path,
     write_protocols,
 )
-from speechbrain_asd.data.toy.plan import make_plan
-from speechbrain_asd.data.toy.render import flac_path, synthesize_item
-from speechbrain_asd.data.toy.tools import ToolError
+from asd_toy_corpus.plan import make_plan
+from asd_toy_corpus.render import flac_path, synthesize_item
+from asd_toy_corpus.tools import ToolError
 from speechbrain_asd.metrics import compute_eer
 from speechbrain_asd.scorefiles import (
     read_asv_enrolment,

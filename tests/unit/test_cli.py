@@ -14,8 +14,6 @@ from speechbrain_asd.cli import EXIT_BAD_INPUT, build_parser, main
 from speechbrain_asd.scorefiles import CMTrial, write_cm_protocol
 
 SUBCOMMANDS = (
-    "make-toy-corpus",
-    "corpus-summary",
     "prepare",
     "evaluate",
     "compare",

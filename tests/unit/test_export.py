@@ -16,16 +16,17 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.checkpoints import Checkpointer
 
 import speechbrain_asd.export as export
+import speechbrain_asd.onnx_export as onnx_export
+import speechbrain_asd.quantization as quantization
+from speechbrain_asd.audio import AudioInputError
+from speechbrain_asd.checkpoints import CheckpointError
 from speechbrain_asd.cli import main
-from speechbrain_asd.export import (
-    ExportError,
-    export_model_folder,
-    export_onnx,
-)
-from speechbrain_asd.inference import AudioInputError, SpoofDetector
+from speechbrain_asd.export import export_model_folder
+from speechbrain_asd.inference import SpoofDetector
 from speechbrain_asd.lobes.complexity import count_parameters
 from speechbrain_asd.lobes.resnet_se import ResNetSE
-from speechbrain_asd.model_folder import INT8_ONNX_FILE
+from speechbrain_asd.model_folder import INT8_ONNX_FILE, ExportError
+from speechbrain_asd.onnx_export import export_onnx
 
 CLASS_NAMES = ["bonafide", "A01", "A02", "A03", "A04", "A05", "A06", "adv"]
 TINY = {"channels": [4, 8, 8, 8], "blocks": [1, 1, 1, 1], "emb_dim": 16}
@@ -188,7 +189,7 @@ def test_no_checkpoint_with_dev_eer(tmp_path):
     for ckpt in (tmp_path / "run" / "save").glob("CKPT+epoch*"):
         meta = ckpt / "CKPT.yaml"
         meta.write_text(meta.read_text().replace("dev_eer", "dev_loss"))
-    with pytest.raises(ExportError, match="no checkpoint with a finite"):
+    with pytest.raises(CheckpointError, match="no checkpoint with a finite"):
         export_model_folder(tmp_path / "run", tmp_path / "model")
     assert not (tmp_path / "model").exists()
 
@@ -391,7 +392,7 @@ def test_static_int8_is_calibrated_and_follows_fp32(onnx_model_dir, tmp_path):
     """Static quantisation on calibration files: quantise/dequantise pairs
     with stored ranges, float features, scores that follow fp32's."""
     paths = _clips(tmp_path)
-    written = export.quantize_onnx(
+    written = quantization.quantize_onnx(
         onnx_model_dir / "model.onnx",
         tmp_path / "static.int8.onnx",
         calibration=paths[:5],
@@ -418,15 +419,15 @@ def test_calibration_files_are_checked(onnx_model_dir, tmp_path):
     out = tmp_path / "bad.int8.onnx"
     source = onnx_model_dir / "model.onnx"
     with pytest.raises(ExportError, match="no calibration files"):
-        export.quantize_onnx(source, out, calibration=[])
+        quantization.quantize_onnx(source, out, calibration=[])
     with pytest.raises(AudioInputError, match="missing.wav"):
-        export.quantize_onnx(
+        quantization.quantize_onnx(
             source, out, calibration=[tmp_path / "missing.wav"]
         )
     text = tmp_path / "notes.wav"
     text.write_text("not audio")
     with pytest.raises(AudioInputError, match="notes.wav"):
-        export.quantize_onnx(source, out, calibration=[text])
+        quantization.quantize_onnx(source, out, calibration=[text])
     assert not out.exists()
     assert not list(tmp_path.glob(".onnx.*"))
 
@@ -451,7 +452,7 @@ def test_onnx_graph_has_dynamic_axes_and_features(onnx_model_dir):
     feature_ops = {
         node.op_type
         for node in graph.node
-        if export._name_scopes(node)[1:2] == ["features"]
+        if quantization._name_scopes(node)[1:2] == ["features"]
     }
     assert {"Conv", "MatMul", "Log"} <= feature_ops
 
@@ -459,7 +460,7 @@ def test_onnx_graph_has_dynamic_axes_and_features(onnx_model_dir):
 def test_exportable_detector_equals_the_torch_backend(onnx_model_dir):
     """The exported module computes what SpoofDetector's torch path does."""
     detector = SpoofDetector.from_hparams(onnx_model_dir)
-    graph = export.ExportableDetector(
+    graph = onnx_export.ExportableDetector(
         detector.mods.compute_features, detector.mods.model
     )
     wavs = torch.randn(2, 5000, generator=torch.Generator().manual_seed(2))

@@ -16,17 +16,12 @@ import soundfile
 import torch
 import torchaudio.functional
 
+from speechbrain_asd.audio import AudioInputError, read_audio, window_spans
+from speechbrain_asd.checkpoints import CheckpointError
 from speechbrain_asd.cli import main
 from speechbrain_asd.export import export_model_folder
-from speechbrain_asd.inference import (
-    AudioInputError,
-    FileError,
-    FileScore,
-    SpoofDetector,
-    read_audio,
-    score_list_to_file,
-    window_spans,
-)
+from speechbrain_asd.file_lists import score_list_to_file
+from speechbrain_asd.inference import FileError, FileScore, SpoofDetector
 from speechbrain_asd.lobes.resnet_se import ResNetSE
 from speechbrain_asd.model_folder import ModelFolderError, disallowed_tags
 from speechbrain_asd.scorefiles import read_cm_scores
@@ -239,7 +234,7 @@ def _corrupted_copy(model_dir, tmp_path, edit):
 def test_checkpoint_mismatch_is_a_clear_error(model_dir, tmp_path, edit, match):
     """Missing, unexpected and reshaped entries are listed by name."""
     copy = _corrupted_copy(model_dir, tmp_path, edit)
-    with pytest.raises(ModelFolderError, match=match):
+    with pytest.raises(CheckpointError, match=match):
         SpoofDetector.from_hparams(copy)
 
 
@@ -250,11 +245,11 @@ def test_non_strict_pretrainer_load_is_caught(model_dir, tmp_path):
         model_dir, tmp_path, lambda s: s.pop("embedding.weight")
     )
     hparams = (copy / "hyperparams.yaml").read_text()
-    hook = "    custom_hooks:\n        model: !name:"
+    hook = "  custom_hooks:\n    model: !name:"
     assert hook in hparams
     hparams = hparams.split(hook)[0]
     (copy / "hyperparams.yaml").write_text(hparams)
-    with pytest.raises(ModelFolderError, match="missing: embedding.weight"):
+    with pytest.raises(CheckpointError, match="missing: embedding.weight"):
         SpoofDetector.from_hparams(copy)
 
 
@@ -263,7 +258,7 @@ def test_checkpoint_with_pickled_code_is_refused(model_dir, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(model_dir, copy)
     torch.save({"model": ResNetSE(**TINY)}, copy / "model.ckpt")
-    with pytest.raises(ModelFolderError, match="cannot read the checkpoint"):
+    with pytest.raises(CheckpointError, match="cannot read the checkpoint"):
         SpoofDetector.from_hparams(copy)
 
 

@@ -9,8 +9,14 @@ referenced with ``!ref <key>`` later in the same YAML; lines with ``!!`` or
 SpeechBrain's run options (``RunOptions``, e.g. ``ckpt_interval_minutes``)
 plus ``rescoring_lm_scale`` are exempt. The checks here follow the same
 textual rules, so a recipe that passes them passes SpeechBrain's. They also
-check the CSV format, that every recipe YAML has a row, that each YAML
-loads, and that the models the YAMLs describe are the library's presets.
+apply the rules of SpeechBrain's ``tests/consistency/test_recipe.py`` to
+the recipe CSVs (here ``recipes/<Dataset>/<Dataset>.csv``, SpeechBrain's
+format): every ``.yaml`` under ``recipes/`` (but in ``models/``,
+``results/`` or ``pretrained_models/`` folders and ``hpopt.yaml``) has a
+row; every row has debug flags; the script, hparams and README files a row
+names exist, and its data-preparation files when it names some; its result
+and HF links appear in its README. And they check that each YAML loads and
+that the models the YAMLs describe are the library's presets.
 
 Authors
  * speechbrain-asd developers
@@ -25,7 +31,7 @@ import pytest
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.run_opts import RunOptions
 
-from speechbrain_asd.lobes.resnet_se import ResNetSE, g_resnet_se, l_resnet_se
+from speechbrain_asd.lobes.resnet_se import g_resnet_se, l_resnet_se
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPE_CSVS = sorted((ROOT / "recipes").glob("*/*.csv"))
@@ -51,6 +57,12 @@ USE_PREFIXES = (
     'hparams.get("',
 )
 PRESETS = {"ge2e": "g", "aeg": "g", "teacher": "g", "student": "l"}
+# SpeechBrain's test_recipe_list skips these folders and files.
+SKIPPED_FOLDERS = {"models", "results", "pretrained_models"}
+SKIPPED_FILES = {"hpopt.yaml"}
+MANDATORY_FILES = ("Script_file", "Hparam_file", "Readme_file")
+OPTIONAL_FILES = ("Data_prep_file",)
+README_LINKS = ("Result_url", "HF_repo")
 
 
 def declared_keys(hparam_file):
@@ -130,6 +142,51 @@ def used_in_script(script_file, keys):
     return used
 
 
+def recipe_yamls(recipes):
+    """The hparams files of a recipes folder that need a CSV row.
+
+    Every ``.yaml`` below ``recipes``, at any depth, as SpeechBrain's
+    ``test_recipe_list`` finds them: files in a ``models``, ``results`` or
+    ``pretrained_models`` folder and ``hpopt.yaml`` files are skipped.
+
+    Arguments
+    ---------
+    recipes : pathlib.Path
+        The ``recipes`` folder.
+
+    Returns
+    -------
+    yamls : list of str
+        Their paths relative to the folder above ``recipes``, sorted.
+    """
+    return sorted(
+        str(path.relative_to(recipes.parent))
+        for path in recipes.rglob("*.yaml")
+        if path.name not in SKIPPED_FILES
+        and not SKIPPED_FOLDERS & set(path.relative_to(recipes).parts[:-1])
+    )
+
+
+def unlisted_yamls(recipes, rows):
+    """The recipe YAMLs that no CSV row names (SpeechBrain's rule).
+
+    Arguments
+    ---------
+    recipes : pathlib.Path
+        The ``recipes`` folder.
+    rows : list of (pathlib.Path, dict)
+        Every row of every recipe CSV, with its CSV.
+
+    Returns
+    -------
+    unlisted : list of str
+        The YAMLs of ``recipe_yamls`` that are in no row's ``Hparam_file``
+        (which may list several files separated by spaces).
+    """
+    listed = {name for _, row in rows for name in row["Hparam_file"].split()}
+    return [path for path in recipe_yamls(recipes) if path not in listed]
+
+
 def _recipe_rows():
     """Every row of every recipe CSV, with its CSV path.
 
@@ -166,29 +223,57 @@ def _row_id(item):
 
 
 def test_the_recipe_has_a_csv_in_speechbrains_format():
-    """Each recipe CSV has SpeechBrain's header and a row per YAML."""
+    """Each recipe folder's CSV is named after it, in SpeechBrain's format."""
     assert RECIPE_CSVS, "no recipe CSV under recipes/"
     for path in RECIPE_CSVS:
+        assert path.stem == path.parent.name, f"{path}: not <Dataset>.csv"
         with open(path, newline="", encoding="utf-8") as handle:
             assert next(csv.reader(handle)) == HEADER, path
-        folder = path.parent
-        listed = sorted(
-            row["Hparam_file"] for csv_path, row in ROWS if csv_path == path
-        )
-        yamls = sorted(
-            str(p.relative_to(ROOT))
-            for p in (folder / "hparams").glob("*.yaml")
-        )
-        assert listed == yamls, f"{path}: rows {listed}, YAMLs {yamls}"
+
+
+def test_every_recipe_yaml_has_a_csv_row():
+    """Every ``.yaml`` under ``recipes/`` is some CSV row's hparams file."""
+    assert recipe_yamls(ROOT / "recipes"), "no YAML under recipes/"
+    unlisted = unlisted_yamls(ROOT / "recipes", ROWS)
+    assert not unlisted, f"YAMLs without a recipe CSV row: {unlisted}"
+
+
+def test_the_rule_finds_a_yaml_without_a_row(tmp_path):
+    """A YAML at any depth needs a row; skipped folders and files do not."""
+    recipes = tmp_path / "recipes"
+    for name in (
+        "Set/hparams/a.yaml",
+        "Set/extra/b.yaml",
+        "Set/results/run/hyperparams.yaml",
+        "Set/hparams/hpopt.yaml",
+    ):
+        (recipes / name).parent.mkdir(parents=True, exist_ok=True)
+        (recipes / name).write_text("seed: 1\n")
+    listed = "recipes/Set/hparams/a.yaml recipes/Set/other.yaml"
+    rows = [(recipes / "Set" / "Set.csv", {"Hparam_file": listed})]
+    assert unlisted_yamls(recipes, rows) == ["recipes/Set/extra/b.yaml"]
+    rows[0][1]["Hparam_file"] += " recipes/Set/extra/b.yaml"
+    assert unlisted_yamls(recipes, rows) == []
 
 
 @pytest.mark.parametrize("item", ROWS, ids=_row_id)
 def test_row_names_existing_files_and_checks(item):
-    """A row's files exist; its flags set outputs and its checks list files."""
+    """A row's files exist, its links are in its README; it has debug flags.
+
+    Script, hparams and README files are mandatory, data-preparation files
+    optional; a column may name several files separated by spaces.
+    """
     _, row = item
-    for column in ("Script_file", "Hparam_file", "Data_prep_file"):
-        assert (ROOT / row[column]).is_file(), row[column]
-    assert (ROOT / row["Readme_file"]).is_file(), row["Readme_file"]
+    for column in MANDATORY_FILES + OPTIONAL_FILES:
+        names = row[column].split()
+        if column in MANDATORY_FILES:
+            assert names, f"{row['Hparam_file']}: no {column}"
+        for name in names:
+            assert (ROOT / name).is_file(), f"{column} {name} does not exist"
+    readme = (ROOT / row["Readme_file"].strip()).read_text(encoding="utf-8")
+    for column in README_LINKS:
+        for link in row[column].split():
+            assert link in readme, f"{link} not in {row['Readme_file']}"
     assert "--output_folder=" in row["test_debug_flags"]
     assert re.search(r"file_exists=\[[^\]]+\]", row["test_debug_checks"])
 
@@ -214,13 +299,8 @@ def test_yaml_loads_and_describes_the_preset(item, tmp_path):
     with open(path, encoding="utf-8") as handle:
         hparams = load_hyperpyyaml(handle, overrides)
     preset = {"g": g_resnet_se, "l": l_resnet_se}[PRESETS[path.stem]]()
-    described = ResNetSE(**hparams["model_kwargs"])
-    shapes = {k: v.shape for k, v in described.state_dict().items()}
-    assert shapes == {k: v.shape for k, v in preset.state_dict().items()}
-    built = {k: v.shape for k, v in hparams["model"].state_dict().items()}
-    assert {k: v for k, v in built.items() if not k.startswith("exits.")} == (
-        shapes
-    )
+    built = dict(hparams["model"].config, aux_exits=False)
+    assert built == preset.config
 
 
 def test_the_rule_finds_an_unused_key(tmp_path):

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from speechbrain_asd.data.toy import augmentation_sets as aug
-from speechbrain_asd.data.toy.sources import SPEAKERS
+from asd_toy_corpus import augmentation_sets as aug
+from asd_toy_corpus.sources import SPEAKERS
 
 
 @pytest.mark.parametrize("exponent", [0.0, 1.0, 2.0])

@@ -7,8 +7,8 @@ Authors
 import numpy as np
 import pytest
 
-from speechbrain_asd.data.toy.channel import apply_channel
-from speechbrain_asd.data.toy.dsp import active_rms
+from asd_toy_corpus.channel import apply_channel
+from asd_toy_corpus.dsp import active_rms
 
 
 def _speech_like(n=8000, seed=0):

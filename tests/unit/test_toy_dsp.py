@@ -7,7 +7,7 @@ Authors
 import numpy as np
 import pytest
 
-from speechbrain_asd.data.toy import dsp, world
+from asd_toy_corpus import dsp, world
 
 
 def test_stft_matches_a_direct_dft():

@@ -14,14 +14,14 @@ import json
 import numpy as np
 import pytest
 
-from speechbrain_asd.data.toy import generate, layout, tools
-from speechbrain_asd.data.toy.difficulty import (
+from asd_toy_corpus import generate, layout, tools
+from asd_toy_corpus.difficulty import (
     fit_logistic_regression,
     logmel_stats,
     lr_eers,
 )
-from speechbrain_asd.data.toy.plan import make_plan
-from speechbrain_asd.data.toy.summary import (
+from asd_toy_corpus.plan import make_plan
+from asd_toy_corpus.summary import (
     MARKER,
     format_corpus_summary,
     summarize_corpus,
@@ -175,7 +175,7 @@ def test_summary_of_a_folder_without_protocols(tmp_path):
 
 def test_logmel_stats_against_a_direct_computation():
     """Mean/std of log-Mel energies, computed frame by frame."""
-    from speechbrain_asd.data.toy.dsp import mel_filterbank
+    from asd_toy_corpus.dsp import mel_filterbank
 
     x = np.random.default_rng(0).standard_normal(4000)
     padded = np.pad(x, (256, 256 + 512))

@@ -10,8 +10,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from speechbrain_asd.data.toy import plan as plan_module
-from speechbrain_asd.data.toy.plan import (
+from asd_toy_corpus import plan as plan_module
+from asd_toy_corpus.plan import (
     MIN_TRAIN_UTTERANCES,
     SIZES,
     SPLIT_ATTACKS,
@@ -24,7 +24,7 @@ from speechbrain_asd.data.toy.plan import (
     cm_trials,
     make_plan,
 )
-from speechbrain_asd.data.toy.sources import list_utterances
+from asd_toy_corpus.sources import list_utterances
 
 
 def _make_plan(seed, size):

@@ -9,8 +9,8 @@ import os
 import numpy as np
 import pytest
 
-from speechbrain_asd.data.toy import sources
-from speechbrain_asd.data.toy.sources import (
+from asd_toy_corpus import sources
+from asd_toy_corpus.sources import (
     SPEAKERS,
     Recording,
     SpeakerSpec,

@@ -7,8 +7,8 @@ Authors
 import numpy as np
 import pytest
 
-from speechbrain_asd.data.toy import systems, world
-from speechbrain_asd.data.toy.systems import (
+from asd_toy_corpus import systems, world
+from asd_toy_corpus.systems import (
     SEEN_ATTACKS,
     SYSTEMS,
     UNSEEN_ATTACKS,

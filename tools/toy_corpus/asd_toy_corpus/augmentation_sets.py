@@ -19,14 +19,14 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import lfilter
 
-from speechbrain_asd.atomic import write_csv_atomic
-from speechbrain_asd.data.toy.dsp import EPS, resample
-from speechbrain_asd.data.toy.sources import (
+from asd_toy_corpus.dsp import EPS, resample
+from asd_toy_corpus.sources import (
     SAMPLE_RATE,
     SPEAKERS,
     list_utterances,
     load_utterance,
 )
+from speechbrain_asd.atomic import write_csv_atomic
 
 RATE = 16000
 NOISE_SECONDS = 4.0
@@ -83,7 +83,7 @@ def babble(n_samples, refs, rng):
 
     Example
     -------
-    >>> from speechbrain_asd.data.toy.sources import list_utterances
+    >>> from asd_toy_corpus.sources import list_utterances
     >>> refs = list_utterances("codec2-g3plx")
     >>> babble(8000, refs, np.random.default_rng(0)).shape
     (8000,)

@@ -28,8 +28,8 @@ from scipy.linalg import solve_toeplitz
 from scipy.ndimage import median_filter, uniform_filter1d
 from scipy.signal import lfilter, resample_poly
 
-from speechbrain_asd.data.toy import world
-from speechbrain_asd.data.toy.dsp import (
+from asd_toy_corpus import world
+from asd_toy_corpus.dsp import (
     EPS,
     active_region,
     fit_length,
@@ -38,8 +38,8 @@ from speechbrain_asd.data.toy.dsp import (
     resample,
     stft,
 )
-from speechbrain_asd.data.toy.texts import sentences_for
-from speechbrain_asd.data.toy.tools import (
+from asd_toy_corpus.texts import sentences_for
+from asd_toy_corpus.tools import (
     codec2_round_trip,
     espeak,
     sox_codec_round_trip,

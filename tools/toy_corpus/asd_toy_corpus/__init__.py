@@ -6,14 +6,16 @@ ASVspoof 2019 LA layout and protocols (``layout``), noise and RIR sets
 (``augmentation_sets``), the plan of what goes where (``plan``), per-file
 rendering (``render``), orchestration (``generate``), counts read back from
 the protocols (``summary``) and a trivial-countermeasure difficulty check
-(``difficulty``).
+(``difficulty``); the ``asd-toy-corpus`` command (``cli``). A separate
+distribution (``tools/toy_corpus``) that requires speechbrain-asd; the
+library never imports it.
 
 Authors
  * speechbrain-asd developers
 """
 
-from speechbrain_asd.data.toy.generate import DEFAULT_SEED, make_toy_corpus
-from speechbrain_asd.data.toy.summary import (
+from asd_toy_corpus.generate import DEFAULT_SEED, make_toy_corpus
+from asd_toy_corpus.summary import (
     format_corpus_summary,
     summarize_corpus,
 )

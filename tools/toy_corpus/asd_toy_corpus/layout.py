@@ -19,7 +19,7 @@ Authors
 
 import os
 
-from speechbrain_asd.data.toy.plan import (
+from asd_toy_corpus.plan import (
     asv_enrolment,
     asv_trials,
     cm_trials,
@@ -129,7 +129,7 @@ def write_protocols(root, plan):
 
     Example
     -------
-    >>> from speechbrain_asd.data.toy.plan import make_plan
+    >>> from asd_toy_corpus.plan import make_plan
     >>> root = getfixture("tmp_path")
     >>> files = write_protocols(root, make_plan(1, "small"))
     >>> len(files)

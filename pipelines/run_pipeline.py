@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """Runs the recipe's stages in order from an override file (demo, paper grid).
 
-An override file (``overrides/demo.yaml``, ``overrides/paper.yaml``) names
-the corpus, the flags every stage gets, the flags of each stage, and the
+The runner lives outside the recipe: it runs the scripts of
+``recipes/ASVspoof2019_LA/`` (``train_ge2e.py``, ``generate_aeg.py``,
+``train.py``, ``evaluate_robustness.py``) as subprocesses in that folder,
+each with its own hparams file. An override file
+(``pipelines/overrides/demo.yaml``, ``pipelines/overrides/paper.yaml``)
+names the corpus, the flags every stage gets, the flags of each stage, and the
 jobs: each job runs one stage (``ge2e``, ``aeg``, ``teacher``,
 ``student``) with its own flags and output folder. The recipe YAMLs are
 never edited: everything goes through command-line overrides. The runner
@@ -23,8 +27,8 @@ the other jobs of its stage, else by the plan's ``expected_minutes``.
 
 Usage, from the repository root::
 
-    python recipes/ASVspoof2019_LA/run_pipeline.py \\
-        recipes/ASVspoof2019_LA/overrides/paper.yaml --seed 1 2 3
+    python pipelines/run_pipeline.py pipelines/overrides/paper.yaml \\
+        --seed 1 2 3
 
 Authors
  * speechbrain-asd developers
@@ -36,10 +40,11 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import yaml
 from pipeline_report import (
+    RECIPE,
+    ROOT,
     comparisons_table,
     curves_table,
     markdown_table,
@@ -52,7 +57,6 @@ from pipeline_report import (
     write_summary,
 )
 
-RECIPE = Path(__file__).resolve().parent
 STAGES = {
     "ge2e": (
         "train_ge2e.py",
@@ -137,6 +141,10 @@ def load_plan(path):
 def ensure_corpus(corpus, root):
     """Generates the offline corpus when the plan asks for one.
 
+    The generator is the ``asd_toy_corpus`` tool (``tools/toy_corpus``,
+    installed by ``make install``); a plan without ``size`` names an
+    existing corpus and needs no generator.
+
     Arguments
     ---------
     corpus : dict
@@ -152,7 +160,7 @@ def ensure_corpus(corpus, root):
     """
     folder = (root / corpus["folder"]).resolve()
     if "size" in corpus:
-        from speechbrain_asd.data.toy import make_toy_corpus
+        from asd_toy_corpus import make_toy_corpus
 
         make_toy_corpus(folder, seed=corpus["seed"], size=corpus["size"])
     if not (folder / "LA").is_dir():
@@ -710,7 +718,9 @@ def main(argv=None):
         Exit status.
     """
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("plan", help="override file, e.g. overrides/demo.yaml")
+    parser.add_argument(
+        "plan", help="override file, e.g. pipelines/overrides/demo.yaml"
+    )
     parser.add_argument(
         "--seed", type=int, nargs="+", default=None, help="run seed(s)"
     )
@@ -718,11 +728,10 @@ def main(argv=None):
         "--results", default="results", help="results folder (repo-relative)"
     )
     args = parser.parse_args(argv)
-    root = RECIPE.parents[1]
     plan = load_plan(args.plan)
     seeds = args.seed or [plan.get("seed", 1986)]
-    out = (root / args.results / plan["name"]).resolve()
-    data_folder = ensure_corpus(plan["corpus"], root)
+    out = (ROOT / args.results / plan["name"]).resolve()
+    data_folder = ensure_corpus(plan["corpus"], ROOT)
     start = time.perf_counter()
     total = len(pending_jobs(plan, seeds, out))
 

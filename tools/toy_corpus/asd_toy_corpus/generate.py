@@ -33,13 +33,13 @@ from pathlib import Path
 from speechbrain.utils.logger import get_logger
 from tqdm import tqdm
 
-from speechbrain_asd.data.toy.augmentation_sets import write_augmentation_sets
-from speechbrain_asd.data.toy.layout import write_protocols
-from speechbrain_asd.data.toy.plan import SIZES, make_plan
-from speechbrain_asd.data.toy.render import render_item
-from speechbrain_asd.data.toy.summary import MARKER, summarize_corpus
-from speechbrain_asd.data.toy.systems import SYSTEMS
-from speechbrain_asd.data.toy.tools import ToolError, missing_tools
+from asd_toy_corpus.augmentation_sets import write_augmentation_sets
+from asd_toy_corpus.layout import write_protocols
+from asd_toy_corpus.plan import SIZES, make_plan
+from asd_toy_corpus.render import render_item
+from asd_toy_corpus.summary import MARKER, summarize_corpus
+from asd_toy_corpus.systems import SYSTEMS
+from asd_toy_corpus.tools import ToolError, missing_tools
 
 logger = get_logger(__name__)
 

@@ -12,10 +12,10 @@ import os
 import numpy as np
 import soundfile as sf
 
-from speechbrain_asd.data.toy.channel import OUTPUT_RATE, apply_channel
-from speechbrain_asd.data.toy.dsp import EPS, active_region
-from speechbrain_asd.data.toy.sources import SAMPLE_RATE, load_utterance
-from speechbrain_asd.data.toy.systems import SYSTEMS
+from asd_toy_corpus.channel import OUTPUT_RATE, apply_channel
+from asd_toy_corpus.dsp import EPS, active_region
+from asd_toy_corpus.sources import SAMPLE_RATE, load_utterance
+from asd_toy_corpus.systems import SYSTEMS
 
 
 def item_rng(seed, index):
@@ -63,7 +63,7 @@ def synthesize_item(item, seed):
 
     Example
     -------
-    >>> from speechbrain_asd.data.toy.plan import make_plan
+    >>> from asd_toy_corpus.plan import make_plan
     >>> item = make_plan(1, "small").items[0]
     >>> wave = synthesize_item(item, 1)
     >>> bool(np.array_equal(wave, synthesize_item(item, 1)))
@@ -96,7 +96,7 @@ def flac_path(root, item):
 
     Example
     -------
-    >>> from speechbrain_asd.data.toy.plan import make_plan
+    >>> from asd_toy_corpus.plan import make_plan
     >>> item = make_plan(1, "small").items[0]
     >>> flac_path("/c", item).startswith("/c/LA/ASVspoof2019_LA_train/flac/")
     True
@@ -131,7 +131,7 @@ def render_item(item, seed, root):
 
     Example
     -------
-    >>> from speechbrain_asd.data.toy.plan import make_plan
+    >>> from asd_toy_corpus.plan import make_plan
     >>> item = make_plan(1, "small").items[0]
     >>> root = getfixture("tmp_path")
     >>> utt_id, duration = render_item(item, 1, root)

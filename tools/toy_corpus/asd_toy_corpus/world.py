@@ -31,8 +31,8 @@ def load_pyworld():
     """Imports pyworld, quietly, with a clear error when it is missing.
 
     pyworld 0.3.5 imports ``pkg_resources`` (hence ``setuptools<81`` in
-    ``setup.py``), which warns that it is deprecated; the warning is
-    silenced here.
+    the tool's ``setup.py``), which warns that it is deprecated; the
+    warning is silenced here.
 
     Returns
     -------

@@ -14,7 +14,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from speechbrain_asd.data.toy.layout import (
+from asd_toy_corpus.layout import (
     ASV_SPLITS,
     GENDERS,
     asv_enrolment_path,
@@ -137,8 +137,8 @@ def summarize_corpus(root):
 
     Example
     -------
-    >>> from speechbrain_asd.data.toy.layout import write_protocols
-    >>> from speechbrain_asd.data.toy.plan import make_plan
+    >>> from asd_toy_corpus.layout import write_protocols
+    >>> from asd_toy_corpus.plan import make_plan
     >>> root = getfixture("tmp_path")
     >>> _ = write_protocols(root, make_plan(1, "small"))
     >>> summary = summarize_corpus(root)
@@ -213,8 +213,8 @@ def format_corpus_summary(summary):
 
     Example
     -------
-    >>> from speechbrain_asd.data.toy.layout import write_protocols
-    >>> from speechbrain_asd.data.toy.plan import make_plan
+    >>> from asd_toy_corpus.layout import write_protocols
+    >>> from asd_toy_corpus.plan import make_plan
     >>> root = getfixture("tmp_path")
     >>> _ = write_protocols(root, make_plan(1, "small"))
     >>> print(format_corpus_summary(summarize_corpus(root)).splitlines()[4])

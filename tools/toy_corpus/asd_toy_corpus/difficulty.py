@@ -12,8 +12,8 @@ Authors
 import numpy as np
 import soundfile as sf
 
-from speechbrain_asd.data.toy.dsp import EPS, mel_filterbank, stft
-from speechbrain_asd.data.toy.layout import cm_protocol_path
+from asd_toy_corpus.dsp import EPS, mel_filterbank, stft
+from asd_toy_corpus.layout import cm_protocol_path
 from speechbrain_asd.metrics import compute_eer
 from speechbrain_asd.scorefiles import read_cm_protocol
 

@@ -1,6 +1,7 @@
 """Summary tables of a pipeline run: metrics, intervals, paired comparisons.
 
-``run_pipeline.py`` runs the jobs; this module turns their reports into
+``run_pipeline.py`` (next to it in ``pipelines/``) runs the jobs of the
+recipe ``recipes/ASVspoof2019_LA/``; this module turns their reports into
 ``summary.json`` / ``summary.md`` (one row per model: mean +- std over the
 seeds, and with one seed the 95 % bootstrap intervals of the eval EER that
 each stage wrote into its ``eval_report.json``) and, for the plan's
@@ -20,11 +21,15 @@ Authors
 import json
 import re
 import statistics
+import sys
 from collections import defaultdict
+from pathlib import Path
 
 from speechbrain_asd.atomic import write_text_atomic
 from speechbrain_asd.evaluation import compare_score_files
 
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "recipes" / "ASVspoof2019_LA"
 SUMMARY_FIELDS = (
     "dev_eer",
     "eval_eer",
@@ -498,73 +503,12 @@ def write_comparisons(out, plan, seeds, folders, protocol, asv_scores):
     return comparisons
 
 
-def row_label(result):
-    """The robustness table's name of a (crafted on, scored by) row.
-
-    Arguments
-    ---------
-    result : dict
-        A result with ``crafted_on`` and ``scored_by``.
-
-    Returns
-    -------
-    str
-        ``model`` (white-box) or ``source -> target`` (transfer).
-
-    Example
-    -------
-    >>> row_label({"crafted_on": "t", "scored_by": "s"})
-    't -> s'
-    """
-    if result["crafted_on"] == result["scored_by"]:
-        return result["crafted_on"]
-    return f"{result['crafted_on']} -> {result['scored_by']}"
-
-
-def robustness_table(reports):
-    """Rows of models (and transfer pairs), columns of attack budgets.
-
-    Arguments
-    ---------
-    reports : list of dict
-        The ``robustness.json`` of one or more seeds (same configuration).
-
-    Returns
-    -------
-    str
-        A markdown table with a caption line; each cell is ``EER (%) /
-        spoofs accepted (%)``, mean +- std over the reports when several.
-    """
-    config, trials = reports[0]["config"], reports[0]["trials"]
-    budgets = config["budgets"]
-    lines = [
-        f"EER (%) / spoofs accepted at the dev EER threshold (%), by "
-        f"L-inf budget in int16 units; BIM/PGD, {config['iterations']} "
-        f"steps of {config['step_ratio']} x budget; "
-        f"{trials['eval_spoof']} spoofed and {trials['eval_bonafide']} "
-        f"bona fide eval trials, {trials['dev']} dev trials; "
-        f"{len(reports)} seed(s).",
-        "",
-        "| crafted on -> scored by | " + " | ".join(map(str, budgets)) + " |",
-        "|" + "---|" * (len(budgets) + 1),
-    ]
-    values = defaultdict(lambda: defaultdict(list))
-    for report in reports:
-        for result in report["results"]:
-            values[row_label(result)][result["budget"]].append(result)
-    for label, row in values.items():
-        cells = [
-            _mean_std_cell([r["eer"] for r in row[budget]], True)
-            + " / "
-            + _mean_std_cell([r["spoof_acceptance"] for r in row[budget]], True)
-            for budget in budgets
-        ]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def write_robustness(out, reports):
     """Writes the robustness table over seeds (``robustness.md``).
+
+    The table is the recipe's own: ``robustness_table`` of
+    ``recipes/ASVspoof2019_LA/evaluate_robustness.py``, imported from the
+    recipe folder.
 
     Arguments
     ---------
@@ -578,6 +522,10 @@ def write_robustness(out, reports):
     str
         The table.
     """
+    if str(RECIPE) not in sys.path:
+        sys.path.append(str(RECIPE))
+    from evaluate_robustness import robustness_table
+
     table = robustness_table(reports)
     write_text_atomic(out / "robustness.md", table)
     return table

@@ -18,7 +18,7 @@ Authors
 
 import numpy as np
 
-from speechbrain_asd.data.toy.dsp import EPS, active_rms, resample
+from asd_toy_corpus.dsp import EPS, active_rms, resample
 
 INPUT_RATE = 8000
 OUTPUT_RATE = 16000

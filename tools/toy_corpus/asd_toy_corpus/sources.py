@@ -40,8 +40,8 @@ from typing import Optional, Tuple
 import numpy as np
 import soundfile as sf
 
-from speechbrain_asd.data.toy.dsp import frame_energies_db, resample
-from speechbrain_asd.data.toy.tools import decode_with_sox
+from asd_toy_corpus.dsp import frame_energies_db, resample
+from asd_toy_corpus.tools import decode_with_sox
 
 SAMPLE_RATE = 8000
 ASTERISK = "/usr/share/asterisk/sounds"

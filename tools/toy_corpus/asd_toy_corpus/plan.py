@@ -30,12 +30,12 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-from speechbrain_asd.data.toy.sources import (
+from asd_toy_corpus.sources import (
     SPEAKERS,
     UtteranceRef,
     list_utterances,
 )
-from speechbrain_asd.data.toy.systems import SEEN_ATTACKS, UNSEEN_ATTACKS
+from asd_toy_corpus.systems import SEEN_ATTACKS, UNSEEN_ATTACKS
 from speechbrain_asd.scorefiles import ASVTrial, CMTrial
 
 SPLITS = ("train", "dev", "eval")
