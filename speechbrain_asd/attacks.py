@@ -445,16 +445,11 @@ def score_under_attack(
     check_positive("step_ratio", step_ratio)
     check_int("iterations", iterations, minimum=1)
     check_positive("sample_scale", sample_scale)
-    check_int("batch_size", batch_size, minimum=1)
-    if max_duration is not None:
-        check_positive("max_duration", max_duration)
+    max_samples = _samples_read(batch_size, max_duration, sample_rate)
     modules = {name: _modules_of(fn, None) for name, fn in scorers.items()}
     every_module = [m for group in modules.values() for m in group]
     if device is None:
         device = _device_of(every_module)
-    max_samples = (
-        None if max_duration is None else int(round(max_duration * sample_rate))
-    )
     scores = {b: {name: {} for name in scorers} for b in budgets}
     with (
         _eval_mode(every_module),
@@ -562,6 +557,15 @@ def _check_steps(alpha, iterations, epsilon, sample_scale):
         isinstance(epsilon, (int, float)) and 0 < epsilon < math.inf
     ):
         raise ValueError(f"epsilon must be a number > 0, got {epsilon!r}")
+
+
+def _samples_read(batch_size, max_duration, sample_rate):
+    """Checks the batching options; samples read per file (None: all)."""
+    check_int("batch_size", batch_size, minimum=1)
+    if max_duration is None:
+        return None
+    check_positive("max_duration", max_duration)
+    return int(round(max_duration * sample_rate))
 
 
 def _check_batch(name, wavs, lens):

@@ -251,6 +251,17 @@ def _all_replicates(systems, designs, constants, n_resamples, seed):
     return results
 
 
+def _estimates(systems, speakers, constants, n_resamples, seed):
+    """Point estimates of each system and their replicates per design."""
+    designs = _designs(systems[0][0].size, systems[0][1].size, *speakers)
+    points = [_point_estimates(*system, constants) for system in systems]
+    defined = {
+        name: c for name, c in constants.items() if points[0][name] is not None
+    }
+    replicates = _all_replicates(systems, designs, defined, n_resamples, seed)
+    return points, replicates
+
+
 def _interval(values, confidence):
     """Percentile interval of resampled values."""
     tail = (1 - confidence) / 2
@@ -334,15 +345,12 @@ def bootstrap_metrics(
     bonafide, spoof, constants = _prepare(
         bonafide_scores, spoof_scores, tdcf_constants, (n_resamples, confidence)
     )
-    designs = _designs(
-        bonafide.size, spoof.size, bonafide_speakers, spoof_speakers
-    )
-    points = _point_estimates(bonafide, spoof, constants)
-    defined = {
-        name: c for name, c in constants.items() if points[name] is not None
-    }
-    replicates = _all_replicates(
-        [(bonafide, spoof)], designs, defined, n_resamples, seed
+    (points,), replicates = _estimates(
+        [(bonafide, spoof)],
+        (bonafide_speakers, spoof_speakers),
+        constants,
+        n_resamples,
+        seed,
     )
     result = {}
     for name, value in points.items():
@@ -447,18 +455,10 @@ def paired_bootstrap(
                 f"system B has {b.size} {name} scores, system A {a.size}: "
                 "a paired comparison needs the same trials"
             )
-    designs = _designs(
-        bonafide_a.size, spoof_a.size, bonafide_speakers, spoof_speakers
-    )
-    points_a = _point_estimates(bonafide_a, spoof_a, constants)
-    points_b = _point_estimates(bonafide_b, spoof_b, constants)
-    defined = {
-        name: c for name, c in constants.items() if points_a[name] is not None
-    }
-    replicates = _all_replicates(
+    (points_a, points_b), replicates = _estimates(
         [(bonafide_a, spoof_a), (bonafide_b, spoof_b)],
-        designs,
-        defined,
+        (bonafide_speakers, spoof_speakers),
+        constants,
         n_resamples,
         seed,
     )

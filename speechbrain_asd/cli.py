@@ -21,6 +21,34 @@ def _print_json(payload):
     print(json.dumps(payload, indent=2, sort_keys=False))
 
 
+def _print_result(args, payload, format_table):
+    """Prints ``payload`` as JSON with ``--json``, else as its table."""
+    if args.json:
+        _print_json(payload)
+    else:
+        print(format_table(payload))
+
+
+def _print_paths(args, paths, width):
+    """Prints named output paths as JSON with ``--json``, else one a line."""
+    if args.json:
+        _print_json({name: str(path) for name, path in paths.items()})
+    else:
+        for name, path in paths.items():
+            print(f"{name:<{width}} {path}")
+
+
+def _evaluation_options(args):
+    """Keyword arguments of the evaluation calls, from the trial flags."""
+    return {
+        "asv_scores_path": args.asv_scores,
+        "subset": args.subset,
+        "n_resamples": args.bootstrap,
+        "seed": args.seed,
+        "confidence": args.confidence,
+    }
+
+
 def _cmd_prepare(args):
     """Runs ``prepare``: writes CSV manifests for an ASVspoof LA folder."""
     from speechbrain_asd.data.asvspoof import prepare_asvspoof
@@ -30,11 +58,7 @@ def _cmd_prepare(args):
         save_folder=args.save_folder,
         eval_2021_folder=args.eval_2021,
     )
-    if args.json:
-        _print_json({name: str(path) for name, path in outputs.items()})
-    else:
-        for name, path in outputs.items():
-            print(f"{name:<24} {path}")
+    _print_paths(args, outputs, 24)
     return 0
 
 
@@ -50,18 +74,9 @@ def _cmd_evaluate(args):
             f"--bootstrap must be 0 (no interval) or more, got {args.bootstrap}"
         )
     report = evaluate_score_file(
-        args.scores,
-        args.protocol,
-        asv_scores_path=args.asv_scores,
-        subset=args.subset,
-        n_resamples=args.bootstrap,
-        seed=args.seed,
-        confidence=args.confidence,
+        args.scores, args.protocol, **_evaluation_options(args)
     )
-    if args.json:
-        _print_json(report)
-    else:
-        print(format_report_table(report))
+    _print_result(args, report, format_report_table)
     if args.plot:
         from speechbrain_asd.evaluation import plot_score_file
 
@@ -85,16 +100,9 @@ def _cmd_compare(args):
         args.scores_a,
         args.scores_b,
         args.protocol,
-        asv_scores_path=args.asv_scores,
-        subset=args.subset,
-        n_resamples=args.bootstrap,
-        seed=args.seed,
-        confidence=args.confidence,
+        **_evaluation_options(args),
     )
-    if args.json:
-        _print_json(comparison)
-    else:
-        print(format_comparison_table(comparison))
+    _print_result(args, comparison, format_comparison_table)
     return 0
 
 
@@ -102,11 +110,7 @@ def _cmd_model_card(args):
     """Runs ``model-card``: parameters and MACs of teacher and student."""
     from speechbrain_asd.lobes.complexity import format_model_card, model_card
 
-    card = model_card(seconds=args.seconds)
-    if args.json:
-        _print_json(card)
-    else:
-        print(format_model_card(card))
+    _print_result(args, model_card(seconds=args.seconds), format_model_card)
     return 0
 
 
@@ -122,7 +126,7 @@ def _cmd_export(args):
     folder = export_model_folder(
         args.source, args.out, overwrite=args.overwrite
     )
-    written = {"model_dir": str(folder)}
+    written = {"model_dir": folder}
     if args.onnx or args.int8:
         calibration = None
         if args.calibration:
@@ -130,14 +134,10 @@ def _cmd_export(args):
         onnx_path = export_onnx(
             folder, quantize=args.int8, calibration=calibration
         )
-        written["onnx"] = str(onnx_path)
+        written["onnx"] = onnx_path
         if args.int8:
-            written["int8"] = str(onnx_path.with_name(INT8_ONNX_FILE))
-    if args.json:
-        _print_json(written)
-    else:
-        for name, path in written.items():
-            print(f"{name:<10} {path}")
+            written["int8"] = onnx_path.with_name(INT8_ONNX_FILE)
+    _print_paths(args, written, 10)
     return 0
 
 
@@ -155,18 +155,29 @@ def _cmd_classify(args):
     if args.json:
         _print_json(results)
     else:
-        print(f"{'score':>9}  {'P(bona fide)':>12}  {'class':<12} file")
-        for row in results:
-            if "error" in row:
-                print(f"{'-':>9}  {'-':>12}  {'error':<12} {row['error']}")
-            else:
-                print(
-                    f"{row['bonafide_score']:>9.4f}  "
-                    f"{row['bonafide_prob']:>12.4f}  "
-                    f"{row['label']:<12} {row['file']}"
-                )
+        _print_classifications(results, detector.calibration is not None)
     failed = any("error" in row for row in results)
     return EXIT_BAD_INPUT if failed else 0
+
+
+def _print_classifications(results, calibrated):
+    """Prints ``classify``'s table; calibrated LLR and decision when known."""
+    header = f"{'score':>9}  {'P(bona fide)':>12}  {'class':<12} "
+    if calibrated:
+        header += f"{'LLR':>9}  {'decision':<9} "
+    print(header + "file")
+    for row in results:
+        if "error" in row:
+            extra = f"{'-':>9}  {'-':<9} " if calibrated else ""
+            print(f"{'-':>9}  {'-':>12}  {'error':<12} {extra}{row['error']}")
+            continue
+        extra = ""
+        if calibrated:
+            extra = f"{row['llr']:>9.4f}  {row['decision']:<9} "
+        print(
+            f"{row['bonafide_score']:>9.4f}  {row['bonafide_prob']:>12.4f}  "
+            f"{row['label']:<12} {extra}{row['file']}"
+        )
 
 
 def _cmd_score(args):

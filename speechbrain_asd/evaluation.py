@@ -16,6 +16,7 @@ from speechbrain_asd.bootstrap import (
     bootstrap_metrics,
     paired_bootstrap,
 )
+from speechbrain_asd.checks import name_list
 from speechbrain_asd.metrics import (
     _asv_operating_points,
     cm_report,
@@ -40,10 +41,7 @@ _NO_SUBSET = "-"
 
 def _few(ids):
     """Names a few ids of a list, for an error message."""
-    shown = ", ".join(repr(trial) for trial in ids[:_IDS_SHOWN])
-    if len(ids) > _IDS_SHOWN:
-        shown += f" and {len(ids) - _IDS_SHOWN} more"
-    return shown
+    return name_list([repr(trial) for trial in ids], limit=_IDS_SHOWN)
 
 
 def _trials_in_subset(trials, subset, protocol_path):
@@ -82,7 +80,9 @@ def _check_alignment(scores, trials, selected, scores_path, protocol_path):
 
 
 def _read_asv(asv_scores_path):
-    """Reads ASV scores and checks they allow a t-DCF."""
+    """Reads ASV scores and checks they allow a t-DCF; None without a path."""
+    if asv_scores_path is None:
+        return None
     asv = read_asv_scores(asv_scores_path)
     for key in ("target", "nontarget", "spoof"):
         if getattr(asv, key).size == 0:
@@ -163,6 +163,11 @@ def _bootstrap_settings(n_resamples, seed, confidence):
         "interval": "percentile",
         "designs": list(DESIGNS),
     }
+
+
+def _resample_settings(n_resamples, seed, confidence):
+    """The keyword arguments of the bootstrap calls."""
+    return {"n_resamples": n_resamples, "seed": seed, "confidence": confidence}
 
 
 def _row_slot(report, name):
@@ -253,14 +258,10 @@ def evaluate_score_file(
     """
     protocol = _read_protocol(protocol_path, subset)
     cm = _read_cm_trials(scores_path, protocol_path, protocol)
-    asv = None if asv_scores_path is None else _read_asv(asv_scores_path)
+    asv = _read_asv(asv_scores_path)
     report = _report_or_error(cm, asv, scores_path)
     if n_resamples:
-        settings = {
-            "n_resamples": n_resamples,
-            "seed": seed,
-            "confidence": confidence,
-        }
+        settings = _resample_settings(n_resamples, seed, confidence)
         _add_intervals(report, cm, asv, settings)
     return report
 
@@ -359,14 +360,10 @@ def compare_score_files(
     protocol = _read_protocol(protocol_path, subset)
     cm_a = _read_cm_trials(scores_a, protocol_path, protocol)
     cm_b = _read_cm_trials(scores_b, protocol_path, protocol)
-    asv = None if asv_scores_path is None else _read_asv(asv_scores_path)
+    asv = _read_asv(asv_scores_path)
     report_a = _report_or_error(cm_a, asv, scores_a)
     _report_or_error(cm_b, asv, scores_b)
-    settings = {
-        "n_resamples": n_resamples,
-        "seed": seed,
-        "confidence": confidence,
-    }
+    settings = _resample_settings(n_resamples, seed, confidence)
     comparison = {
         "a": str(scores_a),
         "b": str(scores_b),
@@ -464,6 +461,19 @@ _METRICS = (
 )
 """Key, column title, decimals and scale of each metric in the tables."""
 
+_REPORT_METRICS = _METRICS + (
+    ("min_dcf", "minDCF", 4, 1),
+    ("act_dcf", "actDCF", 4, 1),
+    ("cllr", "Cllr", 4, 1),
+    ("min_cllr", "minCllr", 4, 1),
+)
+"""The report table adds the ASVspoof 5 metrics (no intervals)."""
+
+
+def _rows_pooled_first(report):
+    """The ``(name, row)`` pairs of a report: pooled, then attacks sorted."""
+    return [("pooled", report["pooled"])] + sorted(report["per_attack"].items())
+
 
 def _render(header, lines):
     """Aligns table lines: first column left, the others right."""
@@ -495,11 +505,11 @@ def _report_lines(name, row, marked):
     intervals = row.get("intervals")
     cells = [name, str(row["n_bonafide"]), str(row["n_spoof"])]
     speaker = ["  by speaker", "", ""]
-    for key, _, digits, scale in _METRICS:
+    for key, _, digits, scale in _REPORT_METRICS:
         cell = _number_cell(row[key], digits, scale)
-        if key != "eer" and marked:
+        if key.startswith("min_tdcf") and marked:
             cell += "*"
-        found = intervals and intervals[key]
+        found = intervals and intervals.get(key)
         if found:
             cell += " " + _span(found["trial"], digits, scale)
             speaker.append(_span(found["speaker"], digits, scale))
@@ -512,7 +522,8 @@ def _report_lines(name, row, marked):
 def format_report_table(report):
     """Formats a CM report as a text table, pooled row first.
 
-    EER in percent (2 decimals) and min t-DCF with 4 decimals; ``-`` where
+    EER in percent (2 decimals), min t-DCF and the ASVspoof 5 metrics
+    (minDCF, actDCF, Cllr and minCllr in bits) with 4 decimals; ``-`` where
     there is no t-DCF, and ``*`` where a per-attack t-DCF used all ASV spoof
     scores. Bootstrap intervals show as ``value [low, high]``, with the
     speaker-level interval on a ``by speaker`` line below.
@@ -532,13 +543,18 @@ def format_report_table(report):
     >>> from speechbrain_asd.metrics import cm_report
     >>> report = cm_report([0.9, 0.8, 0.3], [0.5, 0.2], ["A01", "A01"])
     >>> print(format_report_table(report))
-    condition  bona fide  spoof  EER (%)  min t-DCF 2019  min t-DCF 2021
-    pooled             3      2    41.67               -               -
-    A01                3      2    41.67               -               -
+    condition bona fide spoof EER (%) min t-DCF 2019 min t-DCF 2021 minDCF
+    actDCF Cllr minCllr
+    pooled 3 2 41.67 - - 0.5000 1.0000 0.9437 0.4046
+    A01 3 2 41.67 - - 0.5000 1.0000 0.9437 0.4046
     """
-    header = ("condition", "bona fide", "spoof", *(m[1] for m in _METRICS))
-    rows = [("pooled", report["pooled"])]
-    rows += sorted(report["per_attack"].items())
+    header = (
+        "condition",
+        "bona fide",
+        "spoof",
+        *(m[1] for m in _REPORT_METRICS),
+    )
+    rows = _rows_pooled_first(report)
     fallback = [
         name != "pooled" and row["asv_spoof_set"] == "all" for name, row in rows
     ]
@@ -621,10 +637,10 @@ def format_comparison_table(comparison):
     header = ["condition", "metric", "A", "B", "B - A"]
     for design in DESIGNS:
         header += [f"{confidence} interval ({design}s)", "flip"]
-    rows = [("pooled", comparison["pooled"])]
-    rows += sorted(comparison["per_attack"].items())
     lines = [
-        line for name, row in rows for line in _comparison_lines(name, row)
+        line
+        for name, row in _rows_pooled_first(comparison)
+        for line in _comparison_lines(name, row)
     ]
     text = _render(tuple(header), lines)
     text.append(f"A: {comparison['a']}")

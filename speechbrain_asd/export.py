@@ -26,10 +26,12 @@ from speechbrain_asd.inference import SpoofDetector
 from speechbrain_asd.lobes.complexity import count_macs, count_parameters
 from speechbrain_asd.lobes.resnet_se import ResNetSE
 from speechbrain_asd.model_folder import (
+    CALIBRATION_FILE,
     CHECKPOINT_FILE,
     HPARAMS_FILE,
     ExportError,
     hyperparams_text,
+    read_calibration,
     read_inference_settings,
 )
 
@@ -192,6 +194,7 @@ def export_model_folder(recipe_output_folder, out_dir, overwrite=False):
         model.config,
         read_inference_settings(),
     )
+    calibration = read_calibration(source / CALIBRATION_FILE)
     if out_dir.exists() and not out_dir.is_dir():
         raise ExportError(f"{out_dir}: exists and is not a folder")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -199,7 +202,9 @@ def export_model_folder(recipe_output_folder, out_dir, overwrite=False):
         tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent)
     )
     try:
-        _write_model_folder(staging, hparams, info, checkpoint, model)
+        _write_model_folder(
+            staging, hparams, info, checkpoint, model, calibration
+        )
         _check_model_folder_runs(staging)
         _commit_folder(staging, out_dir, overwrite)
     finally:
@@ -208,14 +213,20 @@ def export_model_folder(recipe_output_folder, out_dir, overwrite=False):
     return out_dir
 
 
-def _write_model_folder(folder, hparams, info, checkpoint, model):
-    """Writes the files of a model folder into an empty folder."""
+def _write_model_folder(folder, hparams, info, checkpoint, model, calibration):
+    """Writes the files of a model folder (and its calibration, if any)."""
     (folder / HPARAMS_FILE).write_text(hparams, encoding="utf-8")
     torch.save(model.state_dict(), folder / CHECKPOINT_FILE)
     (folder / CLASS_NAMES_FILE).write_text(
         "".join(f"{name}\n" for name in info["class_names"]), encoding="utf-8"
     )
     card = folder_card(info, checkpoint, model, folder / CHECKPOINT_FILE)
+    if calibration is not None:
+        card["calibration"] = calibration.to_dict()
+        (folder / CALIBRATION_FILE).write_text(
+            json.dumps(calibration.to_dict(), indent=2) + "\n",
+            encoding="utf-8",
+        )
     (folder / CARD_JSON_FILE).write_text(
         json.dumps(card, indent=2, default=str) + "\n", encoding="utf-8"
     )
@@ -346,6 +357,19 @@ def folder_card_markdown(card):
         "more bona fide.",
         "",
     ]
+    calibration = card.get("calibration")
+    if calibration is not None:
+        lines += [
+            "## Calibration (fitted on the dev set)",
+            "",
+            f"LLR = {calibration['scale']:.4g} x score + "
+            f"{calibration['offset']:.4g}; bona fide when LLR >= "
+            f"{calibration['threshold']:.4g} (rule: {calibration['rule']}, "
+            f"spoof prior {calibration['spoof_prior']:g}). Dev Cllr "
+            f"{calibration['dev_cllr_raw']:.4f} bits raw, "
+            f"{calibration['dev_cllr']:.4f} calibrated.",
+            "",
+        ]
     return "\n".join(lines)
 
 

@@ -7,7 +7,7 @@ Authors
 import dataclasses
 import math
 from pathlib import Path
-from typing import List, NamedTuple, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import torch
 from speechbrain.inference.interfaces import Pretrained, pretrained_from_hparams
@@ -22,11 +22,13 @@ from speechbrain_asd.checkpoints import (
 )
 from speechbrain_asd.lobes.score import bonafide_score
 from speechbrain_asd.model_folder import (
+    CALIBRATION_FILE,
     CHECKPOINT_FILE,
     HPARAMS_FILE,
     ONNX_FILE,
     ModelFolderError,
     check_model_folder,
+    read_calibration,
 )
 from speechbrain_asd.onnx_runtime import onnx_session
 
@@ -97,6 +99,14 @@ class FileScore:
         Number of windows scored.
     warnings : tuple of str
         Remarks on the input (e.g. digital silence); empty when none.
+    llr : float or None
+        The calibrated bona fide log-likelihood ratio (None for a model
+        folder without ``calibration.json``).
+    posterior : float or None
+        P(bona fide) for the calibration's stated spoof prior.
+    decision : str or None
+        ``bonafide`` or ``spoof``: the LLR against the calibration's
+        threshold.
 
     Example
     -------
@@ -113,6 +123,9 @@ class FileScore:
     duration: float
     num_windows: int
     warnings: Tuple[str, ...] = ()
+    llr: Optional[float] = None
+    posterior: Optional[float] = None
+    decision: Optional[str] = None
 
     def to_dict(self):
         """The result as a JSON-ready dict.
@@ -229,6 +242,7 @@ class SpoofDetector(Pretrained):
             )
         self.backend = backend
         self.class_names = list(self.hparams.class_names)
+        self.calibration = None
         self.onnx_session = None
         if backend == "onnx":
             if onnx_path is None:
@@ -310,6 +324,7 @@ class SpoofDetector(Pretrained):
                 f"{folder / hparams_file}: cannot build the detector "
                 f"({type(error).__name__}: {error})"
             ) from error
+        detector.calibration = read_calibration(folder / CALIBRATION_FILE)
         verify_checkpoint_restored(
             detector.mods.model, folder / CHECKPOINT_FILE
         )
@@ -557,6 +572,16 @@ class _WindowBatcher:
                 "the model's output for a constant input",
             )
             logger.warning("%s: %s", path, warnings[0])
+        calibrated = {}
+        calibration = self.detector.calibration
+        if calibration is not None:
+            calibrated = {
+                "llr": float(calibration.llr(score)),
+                "posterior": float(calibration.posterior(score)),
+                "decision": (
+                    "bonafide" if calibration.decide(score) else "spoof"
+                ),
+            }
         return FileScore(
             file=path,
             bonafide_score=score,
@@ -566,6 +591,7 @@ class _WindowBatcher:
             duration=windows.duration,
             num_windows=count,
             warnings=warnings,
+            **calibrated,
         )
 
 

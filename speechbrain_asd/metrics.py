@@ -1,16 +1,24 @@
-"""ASVspoof metrics: EER, DET curve, ASV operating point and min t-DCF.
+"""ASVspoof metrics: EER, DET curve, ASV operating point and min t-DCF;
+the ASVspoof 5 metrics of a standalone CM (minDCF, actDCF, Cllr, minCllr).
 
 The results match the organisers' evaluation code of ASVspoof 2019 and 2021,
 ties included. Scores: higher means more bona fide (or more target for an
-ASV system); rates are fractions.
+ASV system); rates are fractions. actDCF and Cllr read scores as natural-log
+likelihood ratios; the ASVspoof 5 costs of a standalone CM (spoof prior
+0.05, miss cost 1, false-alarm cost 10) are the t-DCF's ``P_SPOOF``,
+``COST_MISS`` and ``COST_FALSE_ALARM_SPOOF``.
 
 Authors
  * speechbrain-asd developers
 """
 
+import math
 from typing import NamedTuple
 
 import numpy as np
+from scipy.optimize import isotonic_regression
+
+from speechbrain_asd.checks import check_number
 
 # The t-DCF cost model of ASVspoof 2019 and 2021 (identical in both).
 P_SPOOF = 0.05
@@ -599,6 +607,7 @@ def _report_row(bonafide, spoof, where, asv_point):
         "eer": _eer_from_curve(curve)[0],
         "min_tdcf_2019": None,
         "min_tdcf_2021": None,
+        **asvspoof5_metrics(bonafide, spoof),
         "n_bonafide": int(bonafide.size),
         "n_spoof": int(spoof.size),
         "asv_spoof_set": None,
@@ -713,3 +722,241 @@ def cm_report(bonafide_scores, spoof_scores, spoof_attacks, asv_scores=None):
             points[attack],
         )
     return report
+
+
+class DCFCosts(NamedTuple):
+    """Normalised detection costs of a CM and their Bayes threshold.
+
+    Example
+    -------
+    >>> costs = dcf_costs()
+    >>> costs.miss_weight, costs.false_alarm_weight, round(costs.threshold, 4)
+    (1.9, 1.0, -0.6419)
+    """
+
+    miss_weight: float
+    false_alarm_weight: float
+    threshold: float
+
+
+def dcf_costs(
+    spoof_prior=P_SPOOF,
+    miss_cost=COST_MISS,
+    false_alarm_cost=COST_FALSE_ALARM_SPOOF,
+):
+    """The weights of the normalised DCF and the Bayes threshold of an LLR.
+
+    ``DCF = miss_weight * P_miss + false_alarm_weight * P_fa``, normalised
+    so that the better of accepting or rejecting everything costs 1.
+
+    Arguments
+    ---------
+    spoof_prior : float
+        Prior of a spoof trial, in (0, 1).
+    miss_cost : float
+        Cost of rejecting bona fide speech.
+    false_alarm_cost : float
+        Cost of accepting a spoof.
+
+    Returns
+    -------
+    DCFCosts
+        ``miss_weight``, ``false_alarm_weight`` and ``threshold``
+        (``-ln(miss_cost (1 - prior) / (false_alarm_cost prior))``).
+
+    Example
+    -------
+    >>> dcf_costs(spoof_prior=0.5, miss_cost=1, false_alarm_cost=1)
+    DCFCosts(miss_weight=1.0, false_alarm_weight=1.0, threshold=-0.0)
+    """
+    prior = check_number("spoof_prior", spoof_prior, 0, 1, strict=True)
+    if prior == 1:
+        raise ValueError("spoof_prior must be in (0, 1), got 1.0")
+    miss_cost = check_number("miss_cost", miss_cost, 0, strict=True)
+    fa_cost = check_number("false_alarm_cost", false_alarm_cost, 0, strict=True)
+    miss = miss_cost * (1 - prior)
+    false_alarm = fa_cost * prior
+    normaliser = min(miss, false_alarm)
+    return DCFCosts(
+        miss_weight=miss / normaliser,
+        false_alarm_weight=false_alarm / normaliser,
+        threshold=-math.log(miss / false_alarm),
+    )
+
+
+def compute_min_dcf(bonafide_scores, spoof_scores, costs=None):
+    """The minimum normalised DCF over the CM's operating points (minDCF).
+
+    Arguments
+    ---------
+    bonafide_scores : array_like
+        Scores of bona fide trials.
+    spoof_scores : array_like
+        Scores of spoof trials.
+    costs : DCFCosts, optional
+        From ``dcf_costs``; the ASVspoof 5 costs by default.
+
+    Returns
+    -------
+    float
+        minDCF, at most 1.
+
+    Example
+    -------
+    >>> compute_min_dcf([2.0, 3.0], [-1.0, 0.0])
+    0.0
+    >>> compute_min_dcf([0.0, 3.0], [-1.0, 1.0])
+    0.5
+    """
+    costs = costs or dcf_costs()
+    curve = compute_det_curve(bonafide_scores, spoof_scores)
+    dcf = (
+        costs.miss_weight * curve.miss_rates
+        + costs.false_alarm_weight * curve.false_alarm_rates
+    )
+    return float(dcf.min())
+
+
+def compute_act_dcf(bonafide_scores, spoof_scores, costs=None):
+    """The normalised DCF at the Bayes threshold of LLR scores (actDCF).
+
+    Bona fide scores below the threshold are misses; spoof scores at or
+    above it are false alarms.
+
+    Arguments
+    ---------
+    bonafide_scores : array_like
+        Log-likelihood ratios of bona fide trials.
+    spoof_scores : array_like
+        Log-likelihood ratios of spoof trials.
+    costs : DCFCosts, optional
+        From ``dcf_costs``; the ASVspoof 5 costs by default.
+
+    Returns
+    -------
+    float
+        actDCF.
+
+    Example
+    -------
+    >>> compute_act_dcf([2.0, -1.0], [-3.0, -0.5])
+    1.45
+    """
+    costs = costs or dcf_costs()
+    bonafide, spoof = _as_pair(bonafide_scores, spoof_scores)
+    miss = np.mean(bonafide < costs.threshold)
+    false_alarm = np.mean(spoof >= costs.threshold)
+    return float(
+        costs.miss_weight * miss + costs.false_alarm_weight * false_alarm
+    )
+
+
+def compute_cllr(bonafide_scores, spoof_scores):
+    """The log-likelihood-ratio cost of LLR scores, in bits (Cllr).
+
+    Arguments
+    ---------
+    bonafide_scores : array_like
+        Log-likelihood ratios of bona fide trials.
+    spoof_scores : array_like
+        Log-likelihood ratios of spoof trials.
+
+    Returns
+    -------
+    float
+        Cllr: 1 for scores that carry no information (all 0), 0 for
+        perfect, confident ones.
+
+    Example
+    -------
+    >>> compute_cllr([0.0], [0.0])
+    1.0
+    >>> round(compute_cllr([1000.0], [-1000.0]), 6)
+    0.0
+    """
+    bonafide, spoof = _as_pair(bonafide_scores, spoof_scores)
+    return _cllr(bonafide, spoof)
+
+
+def compute_min_cllr(bonafide_scores, spoof_scores):
+    """Cllr after the best monotonic recalibration of the scores (minCllr).
+
+    The scores are sorted (spoofs before bona fide on ties), the labels are
+    fitted by isotonic regression (pool-adjacent-violators), and the
+    fitted posteriors become LLRs by removing the prior log-odds of the
+    trial counts. ``Cllr - minCllr`` is the calibration loss.
+
+    Arguments
+    ---------
+    bonafide_scores : array_like
+        Scores of bona fide trials.
+    spoof_scores : array_like
+        Scores of spoof trials.
+
+    Returns
+    -------
+    float
+        minCllr, in bits, at most 1.
+
+    Example
+    -------
+    >>> compute_min_cllr([2.0, 3.0], [0.0, 1.0])
+    0.0
+    >>> compute_min_cllr([1.0, 3.0], [0.0, 2.0])
+    0.5
+    """
+    bonafide, spoof = _as_pair(bonafide_scores, spoof_scores)
+    scores = np.concatenate((spoof, bonafide))
+    labels = np.concatenate((np.zeros(spoof.size), np.ones(bonafide.size)))
+    order = np.lexsort((labels, scores))
+    posterior = isotonic_regression(labels[order]).x
+    prior_log_odds = math.log(bonafide.size / spoof.size)
+    with np.errstate(divide="ignore"):
+        llr = np.log(posterior) - np.log1p(-posterior) - prior_log_odds
+    sorted_labels = labels[order]
+    return _cllr(llr[sorted_labels == 1], llr[sorted_labels == 0])
+
+
+def asvspoof5_metrics(bonafide_scores, spoof_scores, costs=None):
+    """minDCF, actDCF, Cllr and minCllr of a CM, as one dict.
+
+    Arguments
+    ---------
+    bonafide_scores : array_like
+        Scores of bona fide trials.
+    spoof_scores : array_like
+        Scores of spoof trials.
+    costs : DCFCosts, optional
+        From ``dcf_costs``; the ASVspoof 5 costs by default.
+
+    Returns
+    -------
+    dict
+        ``min_dcf``, ``act_dcf``, ``cllr`` and ``min_cllr``.
+
+    Example
+    -------
+    >>> asvspoof5_metrics([2.0, 3.0], [-1.0, 0.0])["min_dcf"]
+    0.0
+    """
+    return {
+        "min_dcf": compute_min_dcf(bonafide_scores, spoof_scores, costs),
+        "act_dcf": compute_act_dcf(bonafide_scores, spoof_scores, costs),
+        "cllr": compute_cllr(bonafide_scores, spoof_scores),
+        "min_cllr": compute_min_cllr(bonafide_scores, spoof_scores),
+    }
+
+
+def _as_pair(bonafide_scores, spoof_scores):
+    """Both score sets as checked float64 arrays (finite, non-empty, 1-D)."""
+    return (
+        _as_scores(bonafide_scores, "bonafide_scores"),
+        _as_scores(spoof_scores, "spoof_scores"),
+    )
+
+
+def _cllr(bonafide_llr, spoof_llr):
+    """Cllr in bits of LLR arrays, stable for large magnitudes."""
+    bonafide_cost = np.mean(np.logaddexp(0.0, -bonafide_llr))
+    spoof_cost = np.mean(np.logaddexp(0.0, spoof_llr))
+    return float((bonafide_cost + spoof_cost) / (2 * math.log(2)))

@@ -4,6 +4,7 @@ Authors
  * speechbrain-asd developers
 """
 
+import json
 from importlib import resources
 from pathlib import Path
 
@@ -15,6 +16,7 @@ HPARAMS_FILE = "hyperparams.yaml"
 CHECKPOINT_FILE = "model.ckpt"
 ONNX_FILE = "model.onnx"
 INT8_ONNX_FILE = "model.int8.onnx"
+CALIBRATION_FILE = "calibration.json"
 
 # The objects a model folder's hyperparams.yaml builds, and its load hook.
 FEATURES_CLASS = "speechbrain_asd.features.LogMelFeatures"
@@ -317,3 +319,35 @@ def _represent_list(dumper, values):
 
 _Dumper.add_representer(_Tagged, _represent_tagged)
 _Dumper.add_representer(list, _represent_list)
+
+
+def read_calibration(path):
+    """Reads a calibration file (plain JSON), or None when it is absent.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The ``calibration.json`` of a model folder or recipe stage.
+
+    Returns
+    -------
+    speechbrain_asd.calibration.Calibration or None
+        The calibration.
+
+    Example
+    -------
+    >>> read_calibration(getfixture("tmp_path") / "calibration.json") is None
+    True
+    """
+    from speechbrain_asd.calibration import Calibration
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+        return Calibration.from_dict(values, where=str(path))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise ModelFolderError(
+            f"{path}: not a valid calibration ({error})"
+        ) from error

@@ -61,6 +61,7 @@ from cm_scoring import (
     cm_intervals,
     cm_results,
     load_asv_scores,
+    split_scores,
     write_score_file,
 )
 from hyperpyyaml import load_hyperpyyaml
@@ -68,6 +69,7 @@ from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
 
+from speechbrain_asd.calibration import fit_calibration
 from speechbrain_asd.checkpoints import (
     best_checkpoint,
     load_pretrained,
@@ -83,6 +85,8 @@ from speechbrain_asd.lobes.complexity import count_macs, count_parameters
 from speechbrain_asd.lobes.resnet_se import ResNetSE
 from speechbrain_asd.lobes.score import bonafide_score
 from speechbrain_asd.losses import DecoupledKDLoss, KDLoss
+from speechbrain_asd.metrics import compute_act_dcf, compute_cllr
+from speechbrain_asd.model_folder import CALIBRATION_FILE
 
 logger = get_logger(__name__)
 
@@ -672,6 +676,61 @@ def kd_name(kd_loss):
     return names.get(type(kd_loss), type(kd_loss).__name__)
 
 
+def calibration_report(dev_scores, eval_scores, data, hparams):
+    """Fits the calibration on dev scores, writes ``calibration.json``, and
+    says what it does to eval's actDCF and Cllr.
+
+    Arguments
+    ---------
+    dev_scores : dict
+        ID -> raw score of the best checkpoint on dev.
+    eval_scores : dict
+        ID -> raw score on eval.
+    data : dict
+        From ``dataio_prepare`` (``dev_rows``, ``eval_rows``).
+    hparams : dict
+        The loaded hyperparameters.
+
+    Returns
+    -------
+    dict
+        The calibration, and eval's ``act_dcf`` and ``cllr`` of the raw
+        and the calibrated scores.
+    """
+    dev_bonafide, dev_spoof, _ = split_scores(dev_scores, data["dev_rows"])
+    calibration = fit_calibration(
+        dev_bonafide,
+        dev_spoof,
+        rule=hparams["calibration_rule"],
+        target_spoof_far=hparams["calibration_spoof_far"],
+    )
+    path = os.path.join(hparams["output_folder"], CALIBRATION_FILE)
+    write_json(path, calibration.to_dict())
+    bonafide, spoof, _ = split_scores(eval_scores, data["eval_rows"])
+    calibrated = (calibration.llr(bonafide), calibration.llr(spoof))
+    report = {
+        **calibration.to_dict(),
+        "eval_raw": {
+            "act_dcf": compute_act_dcf(bonafide, spoof),
+            "cllr": compute_cllr(bonafide, spoof),
+        },
+        "eval_calibrated": {
+            "act_dcf": compute_act_dcf(*calibrated),
+            "cllr": compute_cllr(*calibrated),
+        },
+    }
+    logger.info(
+        "Calibration (dev) -> %s; eval actDCF %.4f -> %.4f, Cllr %.4f -> "
+        "%.4f bits",
+        path,
+        report["eval_raw"]["act_dcf"],
+        report["eval_calibrated"]["act_dcf"],
+        report["eval_raw"]["cllr"],
+        report["eval_calibrated"]["cllr"],
+    )
+    return report
+
+
 def evaluate_and_report(brain, data, hparams):
     """Scores eval with the best checkpoint and writes the stage's reports.
 
@@ -699,6 +758,12 @@ def evaluate_and_report(brain, data, hparams):
             logger.info("eval_report.json is up to date (%s)", best.path.name)
             return
     brain.evaluate(
+        data["dev_set"],
+        min_key=MIN_KEY,
+        test_loader_kwargs=dict(hparams["eval_dataloader_opts"]),
+    )
+    dev_scores = dict(brain.test_scores)
+    brain.evaluate(
         data["eval_set"],
         min_key=MIN_KEY,
         test_loader_kwargs=dict(hparams["eval_dataloader_opts"]),
@@ -710,6 +775,10 @@ def evaluate_and_report(brain, data, hparams):
     print(format_report_table(results["report"]))
     write_score_file(
         hparams["score_file"], brain.test_scores, data["eval_rows"]
+    )
+    write_score_file(hparams["dev_score_file"], dev_scores, data["dev_rows"])
+    calibration = calibration_report(
+        dev_scores, brain.test_scores, data, hparams
     )
     kwargs = dict(hparams["model"].config, aux_exits=False)
     metrics = {
@@ -738,6 +807,7 @@ def evaluate_and_report(brain, data, hparams):
             n_resamples=hparams["eval_bootstrap"],
         ),
         "eval": results["report"],
+        "calibration": calibration,
     }
     write_json(report_path, report)
     info = {

@@ -24,9 +24,10 @@ from speechbrain_asd.attacks import (
     _device_of,
     _load_batch,
     _modules_of,
+    _samples_read,
     bim_attack,
 )
-from speechbrain_asd.checks import check_choice, check_int, check_positive
+from speechbrain_asd.checks import check_choice, check_int
 from speechbrain_asd.data.asvspoof import CM_HEADER, class_label
 
 logger = get_logger(__name__)
@@ -252,9 +253,7 @@ def generate_adversarial_set(
     """
     if not pairs:
         raise ValueError("pairs is empty: nothing to attack")
-    check_int("batch_size", batch_size, minimum=1)
-    if max_duration is not None:
-        check_positive("max_duration", max_duration)
+    max_samples = _samples_read(batch_size, max_duration, sample_rate)
     check_choice("keep", keep, KEEP_RULES)
     _check_steps(alpha, iterations, epsilon, sample_scale)
     ids = [pair_id(ref, tgt) for ref, tgt in pairs]
@@ -264,9 +263,6 @@ def generate_adversarial_set(
     modules = _modules_of(embed_fn, model)
     if device is None:
         device = _device_of(modules)
-    max_samples = (
-        None if max_duration is None else int(round(max_duration * sample_rate))
-    )
     output_dir = Path(output_dir).resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
     manifest_rows, similarities, initial = [], [], []

@@ -233,7 +233,54 @@ def decoupled_kd_loss(
     )
 
 
-class KDLoss(torch.nn.Module):
+class _KDModule(torch.nn.Module):
+    """Base of the KD loss modules: hyperparameters checked, one forward."""
+
+    _loss_fn = None
+
+    def __init__(self, temperature, gamma, reduction, **weights):
+        """Validates and stores the hyperparameters (``weights`` >= 0)."""
+        super().__init__()
+        self.temperature = check_number(
+            "temperature", temperature, 0.0, strict=True
+        )
+        self.gamma = check_number("gamma", gamma, 0.0, 1.0)
+        self._weight_names = tuple(weights)
+        for name, value in weights.items():
+            setattr(self, name, check_number(name, value, 0.0))
+        check_reduction(reduction)
+        self.reduction = reduction
+
+    def forward(self, student_logits, teacher_logits, targets):
+        """Computes the loss.
+
+        Arguments
+        ---------
+        student_logits : torch.Tensor
+            Student logits, shape [B, C].
+        teacher_logits : torch.Tensor
+            Teacher logits, shape [B, C]; detached inside.
+        targets : torch.Tensor
+            Target class indices, shape [B] or [B, 1].
+
+        Returns
+        -------
+        loss : torch.Tensor
+            The loss, reduced as set at construction.
+        """
+        weights = [getattr(self, name) for name in self._weight_names]
+        return self._loss_fn(
+            student_logits,
+            teacher_logits,
+            targets,
+            self.temperature,
+            self.gamma,
+            *weights,
+            self.reduction,
+        )
+
+
+class KDLoss(_KDModule):
     """Hinton KD loss as a module; see ``kd_loss``.
 
     Arguments
@@ -256,44 +303,14 @@ class KDLoss(torch.nn.Module):
     torch.Size([2, 8])
     """
 
+    _loss_fn = staticmethod(kd_loss)
+
     def __init__(self, temperature=5.0, gamma=0.5, reduction="mean"):
         """Validates and stores the hyperparameters."""
-        super().__init__()
-        self.temperature = check_number(
-            "temperature", temperature, 0.0, strict=True
-        )
-        self.gamma = check_number("gamma", gamma, 0.0, 1.0)
-        check_reduction(reduction)
-        self.reduction = reduction
-
-    def forward(self, student_logits, teacher_logits, targets):
-        """Computes the KD loss.
-
-        Arguments
-        ---------
-        student_logits : torch.Tensor
-            Student logits, shape [B, C].
-        teacher_logits : torch.Tensor
-            Teacher logits, shape [B, C]; detached inside.
-        targets : torch.Tensor
-            Target class indices, shape [B] or [B, 1].
-
-        Returns
-        -------
-        loss : torch.Tensor
-            The loss, reduced as set at construction.
-        """
-        return kd_loss(
-            student_logits,
-            teacher_logits,
-            targets,
-            self.temperature,
-            self.gamma,
-            self.reduction,
-        )
+        super().__init__(temperature, gamma, reduction)
 
 
-class DecoupledKDLoss(torch.nn.Module):
+class DecoupledKDLoss(_KDModule):
     """Decoupled (non-target-emphasising) KD loss as a module.
 
     See ``decoupled_kd_loss``.
@@ -322,47 +339,13 @@ class DecoupledKDLoss(torch.nn.Module):
     torch.Size([2, 8])
     """
 
+    _loss_fn = staticmethod(decoupled_kd_loss)
+
     def __init__(
         self, temperature=5.0, gamma=0.5, alpha=1.0, beta=8.0, reduction="mean"
     ):
         """Validates and stores the hyperparameters."""
-        super().__init__()
-        self.temperature = check_number(
-            "temperature", temperature, 0.0, strict=True
-        )
-        self.gamma = check_number("gamma", gamma, 0.0, 1.0)
-        self.alpha = check_number("alpha", alpha, 0.0)
-        self.beta = check_number("beta", beta, 0.0)
-        check_reduction(reduction)
-        self.reduction = reduction
-
-    def forward(self, student_logits, teacher_logits, targets):
-        """Computes the decoupled KD loss.
-
-        Arguments
-        ---------
-        student_logits : torch.Tensor
-            Student logits, shape [B, C].
-        teacher_logits : torch.Tensor
-            Teacher logits, shape [B, C]; detached inside.
-        targets : torch.Tensor
-            Target class indices, shape [B] or [B, 1].
-
-        Returns
-        -------
-        loss : torch.Tensor
-            The loss, reduced as set at construction.
-        """
-        return decoupled_kd_loss(
-            student_logits,
-            teacher_logits,
-            targets,
-            self.temperature,
-            self.gamma,
-            self.alpha,
-            self.beta,
-            self.reduction,
-        )
+        super().__init__(temperature, gamma, reduction, alpha=alpha, beta=beta)
 
 
 def _check_pair(student_logits, teacher_logits):

@@ -297,6 +297,18 @@ def test_countermeasure_stages_report_metrics(pipeline):
         scores = (run["folder"] / "eval_scores.txt").read_text().splitlines()
         pooled = report["eval"]["pooled"]
         assert len(scores) == pooled["n_bonafide"] + pooled["n_spoof"]
+        for key in ("min_dcf", "act_dcf", "cllr", "min_cllr"):
+            assert pooled[key] >= 0.0, key
+        # The calibration of the dev scores, and what it does on eval.
+        calibration = json.loads(
+            (run["folder"] / "calibration.json").read_text()
+        )
+        assert calibration["scale"] > 0 and calibration["rule"] == "bayes"
+        assert report["calibration"]["scale"] == calibration["scale"]
+        dev = (run["folder"] / "dev_scores.txt").read_text().splitlines()
+        assert len(dev) > 0
+        cllr = report["calibration"]["eval_calibrated"]["cllr"]
+        assert 0.0 <= cllr < float("inf")
 
 
 def test_rerun_resumes_instead_of_training_again(pipeline, workspace):

@@ -34,6 +34,7 @@ Authors
  * speechbrain-asd developers
 """
 
+import numpy as np
 import pytest
 
 from speechbrain_asd.evaluation import (
@@ -156,14 +157,27 @@ def _scores(folder, four_columns=False, trials=TRIALS):
 def test_2019_protocol_two_column_scores(tmp_path):
     """EERs of the hand-worked case; no ASV scores, no t-DCF."""
     report = evaluate_score_file(_scores(tmp_path), _protocol_2019(tmp_path))
-    assert report["pooled"] == {
-        "eer": 0.125,
-        "min_tdcf_2019": None,
-        "min_tdcf_2021": None,
-        "n_bonafide": 2,
-        "n_spoof": 4,
-        "asv_spoof_set": None,
-    }
+    pooled = dict(report["pooled"])
+    for key in ("min_tdcf_2019", "min_tdcf_2021", "asv_spoof_set"):
+        assert pooled.pop(key) is None
+    bonafide_costs = np.log2(1 + np.exp(-np.array([2.0, 0.5])))
+    spoof_costs = np.log2(1 + np.exp(np.array([1.0, -1.0, 0.0, -2.0])))
+    assert pooled == pytest.approx(
+        {
+            "eer": 0.125,
+            "n_bonafide": 2,
+            "n_spoof": 4,
+            # Bona fide 2.0, 0.5; spoof 1.0, -1.0, 0.0, -2.0. minDCF at the
+            # threshold between 0 and 0.5: no miss, 1 spoof of 4 accepted.
+            "min_dcf": 0.25,
+            # At -ln(1.9): no bona fide below, spoofs 1.0 and 0.0 at or above.
+            "act_dcf": 0.5,
+            "cllr": 0.5 * (bonafide_costs.mean() + spoof_costs.mean()),
+            # PAV posteriors 0, 0, 0, .5, .5, 1; LLR of .5 is ln 2 (prior 2:4).
+            "min_cllr": 0.5 * (np.log2(1.5) / 2 + np.log2(3.0) / 4),
+        },
+        rel=1e-12,
+    )
     eers = {name: row["eer"] for name, row in report["per_attack"].items()}
     assert eers == {"A07": 0.5, "A08": 0.0}
 
@@ -269,16 +283,20 @@ def test_format_report_table(tmp_path):
         asv_scores_path=_write(tmp_path / "asv.txt", ASV_LINES),
     )
     assert format_report_table(report).splitlines() == [
-        "condition  bona fide  spoof  EER (%)  min t-DCF 2019  min t-DCF 2021",
-        "pooled             2      4    12.50          0.2500          0.3697",
-        "A07                2      2    50.00          0.5000          0.5798",
-        "A08                2      2     0.00         0.0000*         0.1597*",
+        "condition  bona fide  spoof  EER (%)  min t-DCF 2019  min t-DCF 2021"
+        "  minDCF  actDCF    Cllr  minCllr",
+        "pooled             2      4    12.50          0.2500          0.3697"
+        "  0.2500  0.5000  0.6580   0.3444",
+        "A07                2      2    50.00          0.5000          0.5798"
+        "  0.5000  0.5000  0.8034   0.5000",
+        "A08                2      2     0.00         0.0000*         0.1597*"
+        "  0.0000  0.5000  0.5125   0.0000",
         "* t-DCF with all ASV spoof scores: the ASV scores have none of "
         "this attack",
     ]
     plain = evaluate_score_file(_scores(tmp_path), _protocol_2019(tmp_path))
     pooled_line = format_report_table(plain).splitlines()[1]
-    assert pooled_line.split()[-2:] == ["-", "-"]
+    assert pooled_line.split()[4:6] == ["-", "-"]
 
 
 def test_bootstrap_intervals_in_every_row(tmp_path):

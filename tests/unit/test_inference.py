@@ -5,6 +5,7 @@ Authors
  * speechbrain-asd developers
 """
 
+import json
 import math
 import shutil
 import socket
@@ -552,3 +553,66 @@ def test_onnx_backend_needs_the_onnx_file(model_dir):
     """The ONNX backend says how to make the missing file."""
     with pytest.raises(ModelFolderError, match="export_onnx"):
         SpoofDetector.from_hparams(model_dir, backend="onnx")
+
+
+def test_calibrated_folder_gives_llr_posterior_and_decision(
+    tmp_path, trained_model, write_stage_output, capsys
+):
+    """A stage's calibration.json travels into the model folder; files get
+    the calibrated LLR, posterior and decision beside the raw score."""
+    from speechbrain_asd.calibration import Calibration
+
+    run = write_stage_output(tmp_path / "run", trained_model, TINY, CLASS_NAMES)
+    calibration = Calibration(0.5, -1.0, 0.25, "bayes", 0.2, 0.9, 0.6)
+    (run / "calibration.json").write_text(json.dumps(calibration.to_dict()))
+    folder = export_model_folder(run, tmp_path / "model")
+    assert json.loads((folder / "calibration.json").read_text()) == (
+        calibration.to_dict()
+    )
+    assert "Calibration (fitted on the dev set)" in (
+        (folder / "model_card.md").read_text()
+    )
+    wav = tmp_path / "a.wav"
+    soundfile.write(
+        wav, 0.1 * np.random.default_rng(0).standard_normal(8000), 16000
+    )
+    result = SpoofDetector.from_hparams(folder).classify_file(wav)
+    llr = 0.5 * result.bonafide_score - 1.0
+    assert result.llr == pytest.approx(llr)
+    assert result.posterior == pytest.approx(1 / (1 + math.exp(-llr) / 4))
+    assert result.decision == ("bonafide" if llr >= 0.25 else "spoof")
+    assert main(["classify", "--model", str(folder), str(wav)]) == 0
+    header, row = capsys.readouterr().out.splitlines()
+    assert header.split()[-3:] == ["LLR", "decision", "file"]
+    assert row.split()[-3:] == [f"{llr:.4f}", result.decision, str(wav)]
+
+
+def test_uncalibrated_folder_has_no_llr(detector, tmp_path):
+    """Without calibration.json the calibrated fields stay None."""
+    wav = tmp_path / "a.wav"
+    soundfile.write(
+        wav, 0.1 * np.random.default_rng(1).standard_normal(8000), 16000
+    )
+    result = detector.classify_file(wav)
+    assert (result.llr, result.posterior, result.decision) == (None, None, None)
+
+
+def test_tampered_calibration_is_refused(model_dir, tmp_path):
+    """A calibration with a negative scale names the file; nothing loads."""
+    copy = tmp_path / "copy"
+    shutil.copytree(model_dir, copy)
+    (copy / "calibration.json").write_text(
+        json.dumps(
+            {
+                "scale": -1.0,
+                "offset": 0.0,
+                "threshold": 0.0,
+                "rule": "bayes",
+                "spoof_prior": 0.05,
+                "dev_cllr_raw": 1.0,
+                "dev_cllr": 1.0,
+            }
+        )
+    )
+    with pytest.raises(ModelFolderError, match="calibration.json.*scale"):
+        SpoofDetector.from_hparams(copy)

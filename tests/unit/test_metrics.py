@@ -21,8 +21,12 @@ from speechbrain_asd.metrics import (
     acceptance_rate,
     asv_operating_point,
     cm_report,
+    compute_act_dcf,
+    compute_cllr,
     compute_det_curve,
     compute_eer,
+    compute_min_cllr,
+    compute_min_dcf,
     compute_min_tdcf,
     compute_min_tdcf_2019,
     compute_min_tdcf_2021,
@@ -436,6 +440,10 @@ def test_cm_report_rows_equal_direct_calls():
             "n_bonafide": 60,
             "n_spoof": spoof_part.size,
             "asv_spoof_set": scope,
+            "min_dcf": compute_min_dcf(bonafide, spoof_part),
+            "act_dcf": compute_act_dcf(bonafide, spoof_part),
+            "cllr": compute_cllr(bonafide, spoof_part),
+            "min_cllr": compute_min_cllr(bonafide, spoof_part),
         }
 
 
