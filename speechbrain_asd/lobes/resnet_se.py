@@ -511,6 +511,28 @@ class ResNetSE(torch.nn.Module):
         return without_exits(self.state_dict())
 
 
+def exit_feature_dims(model):
+    """Feature sizes of a ResNetSE's exits for self-distillation: the
+    channels of every stage but the last, then the embedding size.
+
+    Arguments
+    ---------
+    model : ResNetSE
+        The model (its ``config``).
+
+    Returns
+    -------
+    list of int
+        One size per exit, the deepest (the embedding) last.
+
+    Example
+    -------
+    >>> exit_feature_dims(g_resnet_se())
+    [32, 64, 128, 512]
+    """
+    return [*model.config["channels"][:-1], model.config["emb_dim"]]
+
+
 def without_exits(state):
     """Drops the auxiliary exits' entries (``exits.*``) from a state dict.
 
