@@ -73,8 +73,18 @@ def _cmd_evaluate(args):
         raise ValueError(
             f"--bootstrap must be 0 (no interval) or more, got {args.bootstrap}"
         )
+    calibration = None
+    if args.calibration is not None:
+        from speechbrain_asd.model_folder import read_calibration
+
+        calibration = read_calibration(args.calibration)
+        if calibration is None:
+            raise ValueError(f"{args.calibration}: no such file")
     report = evaluate_score_file(
-        args.scores, args.protocol, **_evaluation_options(args)
+        args.scores,
+        args.protocol,
+        calibration=calibration,
+        **_evaluation_options(args),
     )
     _print_result(args, report, format_report_table)
     if args.plot:
@@ -87,6 +97,34 @@ def _cmd_evaluate(args):
             "plots: " + ", ".join(str(path) for path in paths), file=sys.stderr
         )
     return 0
+
+
+def _cmd_calibrate(args):
+    """Runs ``calibrate``: fits a calibration on dev scores, writes it."""
+    from speechbrain_asd.atomic import write_text_atomic
+    from speechbrain_asd.evaluation import calibrate_score_file
+
+    calibration = calibrate_score_file(
+        args.scores,
+        args.protocol,
+        subset=args.subset,
+        rule=args.rule,
+        target_spoof_far=args.spoof_far,
+    )
+    values = calibration.to_dict()
+    write_text_atomic(args.out, json.dumps(values, indent=2) + "\n")
+    _print_result(args, {**values, "file": str(args.out)}, _calibration_text)
+    return 0
+
+
+def _calibration_text(values):
+    """One paragraph on a fitted calibration."""
+    return (
+        f"LLR = {values['scale']:.4f} x score + {values['offset']:.4f}; "
+        f"bona fide when LLR >= {values['threshold']:.4f} (rule "
+        f"{values['rule']}); Cllr {values['dev_cllr_raw']:.4f} -> "
+        f"{values['dev_cllr']:.4f} bits on these scores -> {values['file']}"
+    )
 
 
 def _cmd_compare(args):
@@ -320,8 +358,58 @@ def _add_evaluate_parser(commands):
         default=None,
         help="also draw DET curves per attack and score histograms (PNG)",
     )
+    evaluate.add_argument(
+        "--calibration",
+        metavar="FILE",
+        default=None,
+        help="calibration.json to apply to the scores first (actDCF and "
+        "Cllr then judge the calibrated LLRs)",
+    )
     _add_json_flag(evaluate)
     evaluate.set_defaults(handler=_cmd_evaluate)
+
+
+def _add_calibrate_parser(commands):
+    """Adds the ``calibrate`` sub-command."""
+    from speechbrain_asd.calibration import THRESHOLD_RULES
+
+    calibrate = commands.add_parser(
+        "calibrate",
+        help="fit a score-to-LLR calibration and threshold on dev scores",
+        description=(
+            "Fit an affine map from CM scores to bona fide log-likelihood "
+            "ratios on a (dev) score file, by minimum Cllr, with a decision "
+            "threshold, and write it as calibration.json (what model "
+            "folders carry and evaluate --calibration applies)."
+        ),
+    )
+    calibrate.add_argument("--scores", required=True, help="dev CM scores")
+    calibrate.add_argument(
+        "--protocol", required=True, help="the protocol of those trials"
+    )
+    calibrate.add_argument(
+        "--subset",
+        default=None,
+        help="2021 protocols only: fit on this subset",
+    )
+    calibrate.add_argument(
+        "--rule",
+        choices=THRESHOLD_RULES,
+        default="bayes",
+        help="threshold: Bayes threshold of the ASVspoof 5 costs (default), "
+        "the dev EER threshold, or a target spoof acceptance rate",
+    )
+    calibrate.add_argument(
+        "--spoof-far",
+        type=float,
+        default=0.01,
+        help="with --rule spoof_far: accept at most this share of spoofs",
+    )
+    calibrate.add_argument(
+        "--out", required=True, help="calibration file to write (JSON)"
+    )
+    _add_json_flag(calibrate)
+    calibrate.set_defaults(handler=_cmd_calibrate)
 
 
 def _add_compare_parser(commands):
@@ -481,6 +569,7 @@ def build_parser():
     commands.required = True
     _add_prepare_parser(commands)
     _add_evaluate_parser(commands)
+    _add_calibrate_parser(commands)
     _add_compare_parser(commands)
     _add_model_card_parser(commands)
     _add_export_parser(commands)

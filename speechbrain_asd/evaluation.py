@@ -16,6 +16,7 @@ from speechbrain_asd.bootstrap import (
     bootstrap_metrics,
     paired_bootstrap,
 )
+from speechbrain_asd.calibration import fit_calibration
 from speechbrain_asd.checks import name_list
 from speechbrain_asd.metrics import (
     _asv_operating_points,
@@ -204,6 +205,7 @@ def evaluate_score_file(
     n_resamples=0,
     seed=0,
     confidence=DEFAULT_CONFIDENCE,
+    calibration=None,
 ):
     """Pooled and per-attack EER and min t-DCF of a CM score file.
 
@@ -225,6 +227,8 @@ def evaluate_score_file(
         Seed of the resamples.
     confidence : float
         Coverage of the intervals.
+    calibration : speechbrain_asd.calibration.Calibration, optional
+        Applied to the scores first (actDCF and Cllr then judge the LLRs).
 
     Returns
     -------
@@ -258,12 +262,63 @@ def evaluate_score_file(
     """
     protocol = _read_protocol(protocol_path, subset)
     cm = _read_cm_trials(scores_path, protocol_path, protocol)
+    if calibration is not None:
+        cm = cm._replace(
+            bonafide=calibration.llr(cm.bonafide).tolist(),
+            spoof=calibration.llr(cm.spoof).tolist(),
+        )
     asv = _read_asv(asv_scores_path)
     report = _report_or_error(cm, asv, scores_path)
     if n_resamples:
         settings = _resample_settings(n_resamples, seed, confidence)
         _add_intervals(report, cm, asv, settings)
     return report
+
+
+def calibrate_score_file(
+    scores_path, protocol_path, subset=None, rule="bayes", target_spoof_far=0.01
+):
+    """Fits a calibration on the scores of a (dev) CM score file.
+
+    Arguments
+    ---------
+    scores_path : str or os.PathLike
+        CM scores, as ``evaluate_score_file`` reads them.
+    protocol_path : str or os.PathLike
+        The protocol of the same trials.
+    subset : str, optional
+        2021 protocols: the subset to fit on.
+    rule : str
+        The threshold rule (``calibration.THRESHOLD_RULES``).
+    target_spoof_far : float
+        The spoof acceptance of the ``spoof_far`` rule.
+
+    Returns
+    -------
+    speechbrain_asd.calibration.Calibration
+        The calibration.
+
+    Example
+    -------
+    >>> folder = getfixture("tmp_path")
+    >>> _ = (folder / "protocol.txt").write_text(
+    ...     "LA_0001 LA_D_1 - - bonafide\\nLA_0001 LA_D_2 - - bonafide\\n"
+    ...     "LA_0002 LA_D_3 - A01 spoof\\nLA_0002 LA_D_4 - A02 spoof\\n"
+    ... )
+    >>> _ = (folder / "scores.txt").write_text(
+    ...     "LA_D_1 2.0\\nLA_D_2 -0.5\\nLA_D_3 0.5\\nLA_D_4 -3.0\\n"
+    ... )
+    >>> calibration = calibrate_score_file(
+    ...     folder / "scores.txt", folder / "protocol.txt"
+    ... )
+    >>> calibration.scale > 0, calibration.rule
+    (True, 'bayes')
+    """
+    protocol = _read_protocol(protocol_path, subset)
+    cm = _read_cm_trials(scores_path, protocol_path, protocol)
+    return fit_calibration(
+        cm.bonafide, cm.spoof, rule=rule, target_spoof_far=target_spoof_far
+    )
 
 
 def _paired_row(row_a, cm_a, cm_b, inputs, settings):

@@ -16,6 +16,7 @@ from speechbrain_asd.scorefiles import CMTrial, write_cm_protocol
 SUBCOMMANDS = (
     "prepare",
     "evaluate",
+    "calibrate",
     "compare",
     "model-card",
     "export",
@@ -227,3 +228,61 @@ def test_console_script_runs_model_card_json():
     for model in ("teacher", "student"):
         assert card[model]["params"] > 0 and card[model]["macs"] > 0
     assert card["teacher"]["params"] > 4 * card["student"]["params"]
+
+
+def test_calibrate_then_evaluate_with_the_calibration(
+    scored_protocol, tmp_path, capsys
+):
+    """``calibrate`` writes what ``fit_calibration`` gives; ``evaluate
+    --calibration`` judges the LLRs: same EER, Cllr of the mapped scores."""
+    from speechbrain_asd.calibration import fit_calibration
+    from speechbrain_asd.metrics import compute_cllr
+
+    protocol, scores = scored_protocol
+    out = tmp_path / "calibration.json"
+    assert (
+        main(
+            [
+                "calibrate",
+                "--scores",
+                str(scores),
+                "--protocol",
+                str(protocol),
+                "--out",
+                str(out),
+                "--json",
+            ]
+        )
+        == 0
+    )
+    printed = json.loads(capsys.readouterr().out)
+    stored = json.loads(out.read_text())
+    bonafide, spoof = [2.0, 1.5, -0.5], [0.0, -1.0, 1.0, -2.0]
+    assert stored == fit_calibration(bonafide, spoof).to_dict()
+    assert printed == {**stored, "file": str(out)}
+    args = [
+        "evaluate",
+        "--scores",
+        str(scores),
+        "--protocol",
+        str(protocol),
+        "--bootstrap",
+        "0",
+        "--json",
+    ]
+    assert main(args) == 0
+    raw = json.loads(capsys.readouterr().out)["pooled"]
+    assert main([*args, "--calibration", str(out)]) == 0
+    calibrated = json.loads(capsys.readouterr().out)["pooled"]
+    assert calibrated["eer"] == raw["eer"]
+    assert raw["cllr"] == pytest.approx(compute_cllr(bonafide, spoof))
+    scale, offset = stored["scale"], stored["offset"]
+    assert calibrated["cllr"] == pytest.approx(
+        compute_cllr(
+            [scale * s + offset for s in bonafide],
+            [scale * s + offset for s in spoof],
+        )
+    )
+    assert main([*args, "--calibration", str(tmp_path / "none.json")]) == (
+        EXIT_BAD_INPUT
+    )
