@@ -80,6 +80,8 @@ class CMTrial:
         Transmission condition (ASVspoof 2021 only).
     subset : str
         ``eval``, ``progress`` or ``hidden`` subset (ASVspoof 2021 only).
+    trim : str
+        Silence trimming condition, e.g. ``notrim`` (ASVspoof 2021 only).
 
     Example
     -------
@@ -94,6 +96,7 @@ class CMTrial:
     codec: str = "-"
     transmission: str = "-"
     subset: str = "-"
+    trim: str = "-"
 
 
 @dataclass(frozen=True)
@@ -332,9 +335,9 @@ def read_cm_protocol(path: FilePath) -> List[CMTrial]:
     for line in _lines(path, ProtocolError, "CM protocol", layouts):
         if len(line.fields) == 5:
             speaker, trial, _, attack, key = line.fields
-            codec = transmission = subset = "-"
+            codec = transmission = subset = trim = "-"
         else:
-            speaker, trial, codec, transmission, attack, key, _, subset = (
+            speaker, trial, codec, transmission, attack, key, trim, subset = (
                 line.fields
             )
         if attack == NO_SYSTEM and key == BONAFIDE:
@@ -344,7 +347,9 @@ def read_cm_protocol(path: FilePath) -> List[CMTrial]:
         if problem:
             raise line.error(problem)
         trials.append(
-            CMTrial(speaker, trial, attack, key, codec, transmission, subset)
+            CMTrial(
+                speaker, trial, attack, key, codec, transmission, subset, trim
+            )
         )
     return trials
 

@@ -39,6 +39,8 @@ SPLIT_2021 = "eval_2021"
 DATA_ROOT = "data_root"
 DATA_ROOT_2021 = "data_root_2021"
 CM_HEADER = ["ID", "duration", "wav", "spk_id", "system", "key", "label"]
+# The 2021 eval manifest keeps the conditions of trial_metadata.txt.
+CM_2021_HEADER = CM_HEADER + ["codec", "transmission", "trim", "subset"]
 ENROL_HEADER = ["ID", "duration", "wav", "spk_id"]
 ASV_TRIAL_HEADER = ["ID", "duration", "wav", "trial", "spk_id", "system", "key"]
 OPT_FILE = "opt_asvspoof_prepare.pkl"
@@ -54,7 +56,7 @@ _ASV_PROTOCOL_DIR = "ASVspoof2019_LA_asv_protocols"
 _GENDERS = ("female", "male")
 _EVAL_2021_AUDIO = "ASVspoof2021_LA_eval/flac"
 _METADATA_2021 = ("keys/LA/CM/trial_metadata.txt", "trial_metadata.txt")
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2  # 2: eval_2021.csv keeps codec, transmission, trim, subset
 
 
 def class_label(system):
@@ -180,8 +182,9 @@ class _AudioTable:
         return self._durations[rel]
 
 
-def _cm_manifest(protocol, audio_dir, table):
-    """Builds the rows of a CM manifest and the speaker list."""
+def _cm_manifest(protocol, audio_dir, table, conditions=False):
+    """Builds the rows of a CM manifest (with the 2021 conditions when
+    asked) and the speaker list."""
     trials = read_cm_protocol(protocol)
     linenos = range(1, len(trials) + 1)
     files = table.files(audio_dir, [t.trial for t in trials], protocol, linenos)
@@ -194,6 +197,11 @@ def _cm_manifest(protocol, audio_dir, table):
             t.attack,
             t.key,
             class_label(t.attack),
+            *(
+                (t.codec, t.transmission, t.trim, t.subset)
+                if conditions
+                else ()
+            ),
         ]
         for t, (wav, duration) in zip(trials, files)
     ]
@@ -346,8 +354,10 @@ def _build(step):
     """Builds the content of the files of one plan step."""
     split, kind, (source, audio, table) = step
     if kind == "cm":
-        rows, speakers = _cm_manifest(source, audio, table)
-        labels = [row[-1] for row in rows]
+        conditions = split == SPLIT_2021
+        rows, speakers = _cm_manifest(source, audio, table, conditions)
+        header = CM_2021_HEADER if conditions else CM_HEADER
+        labels = [row[len(CM_HEADER) - 1] for row in rows]
         logger.info(
             "%s: %d trials (%d bona fide, %d outside the 8 training "
             "classes), %d speakers",
@@ -358,7 +368,7 @@ def _build(step):
             len(speakers),
         )
         speakers_text = "".join(f"{s}\n" for s in speakers)
-        return [_csv_text(CM_HEADER, rows), speakers_text]
+        return [_csv_text(header, rows), speakers_text]
     enrol = _enrol_manifest(source, audio, table)
     enrolled = {row[-1] for row in enrol}
     trials = _asv_trial_manifest(source["trials"], enrolled, audio, table)
@@ -387,6 +397,7 @@ def prepare_asvspoof(
     - ``{split}.csv`` per CM split (``train``, ``dev``, ``eval``,
       ``eval_2021``): ``ID,duration,wav,spk_id,system,key,label``, where
       ``label`` indexes ``CLASS_NAMES`` (-1 for unseen attacks);
+      ``eval_2021.csv`` adds ``codec,transmission,trim,subset``;
     - ``{split}_speakers.txt``: the split's sorted speaker ids;
     - ``{dev,eval}_asv_enrol.csv`` (``ID,duration,wav,spk_id``) and
       ``{dev,eval}_asv_trials.csv`` (``ID,duration,wav,trial,spk_id,system,

@@ -325,11 +325,19 @@ def test_eval_2021_manifest(corpus):
         eval_2021_folder=corpus["root_2021"],
     )
     header, rows = _rows(out["eval_2021"])
-    assert header == CM_HEADER
+    assert header == CM_HEADER + ["codec", "transmission", "trim", "subset"]
     assert [(r["ID"], r["system"], r["key"], r["label"]) for r in rows] == [
         ("LA_E_9332881", "A07", "spoof", "-1"),
         ("LA_E_7294490", "bonafide", "bonafide", "0"),
     ]
+    conditions = [
+        (r["codec"], r["transmission"], r["trim"], r["subset"]) for r in rows
+    ]
+    expected = [
+        tuple(line.split()[i] for i in (2, 3, 6, 7))
+        for line in (EVAL_2021.splitlines())
+    ]
+    assert conditions == expected
     assert rows[0]["wav"] == (
         "$data_root_2021/ASVspoof2021_LA_eval/flac/LA_E_9332881.flac"
     )

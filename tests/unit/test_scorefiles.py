@@ -115,7 +115,14 @@ def test_cm_protocol_reads_2021_trial_metadata(tmp_path):
     )
     trials = read_cm_protocol(path)
     assert trials[0] == CMTrial(
-        "LA_0009", "LA_E_9332881", "A07", "spoof", "alaw", "ita_tx", "eval"
+        "LA_0009",
+        "LA_E_9332881",
+        "A07",
+        "spoof",
+        "alaw",
+        "ita_tx",
+        "eval",
+        "notrim",
     )
     assert trials[1].attack == "bonafide"
     assert trials[1].subset == "progress"
@@ -127,7 +134,9 @@ def test_cm_protocol_2019_fields_default(tmp_path):
     """A 5-column file is read as 2019, the 2021 fields left at '-'."""
     path = _write(tmp_path / "cm.txt", "LA_0039 LA_E_2834763 - A11 spoof\n")
     (trial,) = read_cm_protocol(path)
-    assert (trial.codec, trial.transmission, trial.subset) == ("-",) * 3
+    assert (trial.codec, trial.transmission, trial.subset, trial.trim) == (
+        ("-",) * 4
+    )
     assert trial.attack == "A11"
 
 
