@@ -14,7 +14,9 @@ from speechbrain_asd.inference import SpoofDetector
 from speechbrain_asd.model_folder import ONNX_FILE, check_model_folder
 from speechbrain_asd.scorefiles import (
     cm_trials_by_id,
+    is_trial_list,
     read_cm_protocol,
+    read_trial_list,
     write_cm_scores,
 )
 
@@ -112,9 +114,11 @@ def score_list_to_file(
 
     Without ``audio_dir``, ``list_path`` is a list of audio files (see
     ``read_file_list``) and the score file has the columns ``TRIAL SCORE``.
-    With ``audio_dir``, it is an ASVspoof CM protocol (2019 or 2021), the
+    With ``audio_dir``, it is an ASVspoof CM protocol (2019 or 2021) or a
+    one-column trial list (such as ``ASVspoof2021.LA.cm.eval.trl.txt``), the
     audio of each trial is ``audio_dir/<trial><extension>``, and the columns
-    are ``TRIAL ATTACK KEY SCORE``. Every file must exist and be scored, or
+    are ``TRIAL ATTACK KEY SCORE`` (``TRIAL SCORE`` for a trial list, which
+    has no keys). Every file must exist and be scored, or
     nothing is written; the score file is written atomically at the end.
 
     Arguments
@@ -156,10 +160,13 @@ def score_list_to_file(
     if audio_dir is None:
         files = read_file_list(list_path)
     else:
-        trials = cm_trials_by_id(read_cm_protocol(list_path))
+        if is_trial_list(list_path):
+            ids = read_trial_list(list_path)
+        else:
+            trials = cm_trials_by_id(read_cm_protocol(list_path))
+            ids = list(trials)
         files = {
-            trial: str(Path(audio_dir) / f"{trial}{extension}")
-            for trial in trials
+            trial: str(Path(audio_dir) / f"{trial}{extension}") for trial in ids
         }
     check_files_exist(list(files.values()), f"listed in {list_path}")
     detector = SpoofDetector.from_hparams(

@@ -331,8 +331,16 @@ def read_cm_protocol(path: FilePath) -> List[CMTrial]:
         5: "(ASVspoof 2019 'SPEAKER TRIAL - SYSTEM KEY')",
         8: "(ASVspoof 2021 trial_metadata 'SPEAKER TRIAL CODEC TRANSMISSION "
         "ATTACK KEY TRIM SUBSET')",
+        1: "(a trial list without keys)",
     }
     for line in _lines(path, ProtocolError, "CM protocol", layouts):
+        if len(line.fields) == 1:
+            raise line.error(
+                "a trial list without keys (one column): it can be scored "
+                "(speechbrain-asd score --list LIST --audio-dir DIR), but "
+                "metrics need the keys (ASVspoof 2021: "
+                "keys/LA/CM/trial_metadata.txt)"
+            )
         if len(line.fields) == 5:
             speaker, trial, _, attack, key = line.fields
             codec = transmission = subset = trim = "-"
@@ -352,6 +360,75 @@ def read_cm_protocol(path: FilePath) -> List[CMTrial]:
             )
         )
     return trials
+
+
+def read_trial_list(path):
+    """Reads a one-column trial list (e.g. ``ASVspoof2021.LA.cm.eval.trl.txt``).
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The list: one trial id per line.
+
+    Returns
+    -------
+    list of str
+        The trial ids, in file order.
+
+    Raises
+    ------
+    ProtocolError
+        Naming the file and line of a malformed or repeated id.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "trl.txt"
+    >>> _ = path.write_text("LA_E_9332881\\nLA_E_6866159\\n")
+    >>> read_trial_list(path)
+    ['LA_E_9332881', 'LA_E_6866159']
+    """
+    layouts = {1: "(ASVspoof trial list 'TRIAL')"}
+    trials, first_line = [], {}
+    for line in _lines(path, ProtocolError, "trial list", layouts):
+        (trial,) = line.fields
+        problem = None
+        if _bad_id(trial):
+            problem = f"{trial!r} cannot be a trial id"
+        problem = problem or _repeated_trial(first_line, trial, line.number)
+        if problem:
+            raise line.error(problem)
+        trials.append(trial)
+    return trials
+
+
+def is_trial_list(path):
+    """Tells whether a file's first line has one column (a trial list).
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The file; a missing or unreadable one is not a trial list.
+
+    Returns
+    -------
+    bool
+        True for a one-column first line.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "trl.txt"
+    >>> _ = path.write_text("LA_E_9332881\\n")
+    >>> is_trial_list(path), is_trial_list("no/such/file")
+    (True, False)
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for text in handle:
+                if text.strip():
+                    return len(text.split()) == 1
+    except (OSError, UnicodeDecodeError):
+        return False
+    return False
 
 
 def write_cm_protocol(path: FilePath, trials: Iterable[CMTrial]) -> None:

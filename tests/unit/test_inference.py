@@ -521,6 +521,25 @@ def test_score_list_to_file_from_a_protocol(model_dir, tmp_path):
     ]
 
 
+def test_score_list_to_file_from_a_trial_list(model_dir, tmp_path):
+    """A one-column trial list (2021 style, no keys) with an audio folder
+    gives a 2-column score file in the list's order."""
+    for name in ("LA_E_2", "LA_E_1"):
+        _write(tmp_path / f"{name}.flac", _signal(0.4, RATE), RATE)
+    trials = tmp_path / "ASVspoof2021.LA.cm.eval.trl.txt"
+    trials.write_text("LA_E_2\nLA_E_1\n")
+    out = tmp_path / "cm.txt"
+    assert (
+        score_list_to_file(
+            model_dir, trials, out, audio_dir=tmp_path, progress=False
+        )
+        == 2
+    )
+    lines = [line.split() for line in out.read_text().splitlines()]
+    assert [len(line) for line in lines] == [2, 2]
+    assert sorted(line[0] for line in lines) == ["LA_E_1", "LA_E_2"]
+
+
 def test_score_list_with_missing_files_writes_nothing(model_dir, tmp_path):
     """Missing files are reported before scoring; no score file appears."""
     listing = tmp_path / "list.txt"

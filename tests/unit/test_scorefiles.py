@@ -6,6 +6,7 @@ Authors
 
 import os
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,11 +17,13 @@ from speechbrain_asd.scorefiles import (
     ProtocolError,
     ScoreFileError,
     cm_trials_by_id,
+    is_trial_list,
     read_asv_enrolment,
     read_asv_protocol,
     read_asv_scores,
     read_cm_protocol,
     read_cm_scores,
+    read_trial_list,
     write_asv_enrolment,
     write_asv_protocol,
     write_asv_scores,
@@ -400,3 +403,36 @@ def test_write_text_atomic_replaces_whole_file(tmp_path):
     write_text_atomic(path, "two\n")
     assert path.read_text() == "two\n"
     assert _no_temp_files(path.parent)
+
+
+REAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "real-data"
+REAL_TRIAL_LIST = (
+    REAL_DATA / "ASVspoof2021_LA_eval" / "ASVspoof2021.LA.cm.eval.trl.txt"
+)
+
+
+@pytest.mark.skipif(
+    not REAL_TRIAL_LIST.is_file(), reason="no ../shared/real-data here"
+)
+def test_real_2021_trial_list_reads_and_is_refused_as_keys():
+    """The real one-column 2021 LA eval list: every line an id, none
+    repeated; as a protocol it is refused with the way to score it."""
+    lines = REAL_TRIAL_LIST.read_text().split()
+    trials = read_trial_list(REAL_TRIAL_LIST)
+    assert trials == lines and len(set(trials)) == len(trials)
+    assert is_trial_list(REAL_TRIAL_LIST)
+    with pytest.raises(ProtocolError, match=r":1: a trial list without keys"):
+        read_cm_protocol(REAL_TRIAL_LIST)
+
+
+def test_trial_list_errors_name_the_line(tmp_path):
+    """Two columns or a repeated id in a trial list name their line."""
+    two = _write(tmp_path / "a.txt", "LA_E_1\nLA_E_2 0.5\n")
+    with pytest.raises(ProtocolError, match=r"a.txt:2: 2 columns"):
+        read_trial_list(two)
+    repeated = _write(tmp_path / "b.txt", "LA_E_1\nLA_E_2\nLA_E_1\n")
+    with pytest.raises(ProtocolError, match=r"b.txt:3: duplicate trial id"):
+        read_trial_list(repeated)
+    assert not is_trial_list(
+        _write(tmp_path / "c.txt", "LA_1 LA_E_1 - - bonafide\n")
+    )
