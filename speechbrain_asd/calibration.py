@@ -92,7 +92,7 @@ class Calibration:
         log_odds = self.llr(scores) + math.log(
             (1 - self.spoof_prior) / self.spoof_prior
         )
-        return 0.5 * (1 + np.tanh(0.5 * log_odds))
+        return _sigmoid(log_odds)
 
     def decide(self, scores):
         """Whether each trial is accepted as bona fide.

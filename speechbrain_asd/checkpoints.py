@@ -206,40 +206,6 @@ def load_checkpoint(model, path, drop_exits=False, allow_missing_prefix=None):
     logger.debug("Loaded %d tensors from %s", len(state), path)
 
 
-def load_best_model(model, save_folder, min_key="dev_eer", **options):
-    """Loads the best checkpoint of a stage into a model.
-
-    Arguments
-    ---------
-    model : torch.nn.Module
-        The model to fill (the stage's architecture).
-    save_folder : str or os.PathLike
-        The stage's ``save`` folder.
-    min_key : str
-        The meta key the best checkpoint minimises.
-    **options : dict
-        ``drop_exits`` and ``allow_missing_prefix`` of ``load_checkpoint``.
-
-    Returns
-    -------
-    checkpoint : speechbrain.utils.checkpoints.Checkpoint
-        The checkpoint loaded.
-
-    Example
-    -------
-    >>> save = getfixture("tmp_path") / "save"
-    >>> model = torch.nn.Linear(2, 1)
-    >>> ckpt = Checkpointer(save, {"model": model}).save_checkpoint(
-    ...     meta={"dev_eer": 0.1})
-    >>> load_best_model(torch.nn.Linear(2, 1), save).meta["dev_eer"]
-    0.1
-    """
-    checkpoint = best_checkpoint(save_folder, min_key)
-    load_checkpoint(model, checkpoint.paramfiles[MODEL_RECOVERABLE], **options)
-    logger.info("Loaded %s", checkpoint.path)
-    return checkpoint
-
-
 def save_best_model(save_folder, path, min_key="dev_eer"):
     """Writes the model of a stage's best checkpoint to a fixed file, the
     one later stages name in their Pretrainer.

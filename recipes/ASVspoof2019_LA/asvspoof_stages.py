@@ -1,9 +1,10 @@
 """What the recipe's stages share: the Brain base, stage outputs, DDP on CPU.
 
-Each stage (GE2E, AEG, teacher, student) has its own output folder. A later
-stage loads an earlier stage's best model with
-``speechbrain_asd.checkpoints.load_best_model``, strictly: a wrong preset or
-a mismatched override fails with the names of the keys.
+Each stage (GE2E, AEG, teacher, student) has its own output folder and
+writes its best model to ``model.ckpt`` there; a later stage's YAML loads it
+through a Pretrainer whose hook (``speechbrain_asd.checkpoints
+.load_checkpoint``) is strict: a wrong preset or a mismatched override fails
+with the names of the keys.
 
 Authors
  * speechbrain-asd developers
@@ -22,8 +23,6 @@ from speechbrain_asd.atomic import write_text_atomic
 from speechbrain_asd.checkpoints import drop_incomplete_checkpoints
 
 logger = get_logger(__name__)
-
-MODEL_RECOVERABLE = "model"
 
 
 class StageBrain(sb.Brain):
