@@ -32,6 +32,7 @@ CM_KEYS = (BONAFIDE, SPOOF)
 ASV_KEYS = ("target", "nontarget", SPOOF)
 NO_SYSTEM = "-"
 _MAX_SHOWN = 200
+_CONDITIONS = ("codec", "transmission", "trim", "subset")
 FilePath = Union[str, "os.PathLike[str]"]
 
 
@@ -113,6 +114,14 @@ class ASVTrial:
         ``"bonafide"`` or the spoofing system id.
     key : str
         ``"target"``, ``"nontarget"`` or ``"spoof"``.
+    codec : str
+        Codec condition (ASVspoof 2021 ``ASV/trial_metadata.txt`` only).
+    transmission : str
+        Transmission condition (ASVspoof 2021 only).
+    subset : str
+        ``eval``, ``progress`` or ``hidden`` subset (ASVspoof 2021 only).
+    trim : str
+        Silence trimming condition (ASVspoof 2021 only).
 
     Example
     -------
@@ -124,6 +133,10 @@ class ASVTrial:
     trial: str
     attack: str
     key: str
+    codec: str = "-"
+    transmission: str = "-"
+    subset: str = "-"
+    trim: str = "-"
 
 
 @dataclass(frozen=True, eq=False)
@@ -264,6 +277,23 @@ def _asv_problem(speaker, trial, attack, key):
     return None
 
 
+def _condition_problem(trial):
+    """Checks the 2021 condition fields of a CM or ASV trial."""
+    for name in _CONDITIONS:
+        value = getattr(trial, name)
+        if _bad_id(value):
+            return f"bad {name} {value!r}"
+    return None
+
+
+def _metadata_line(trial):
+    """The 8-column ASVspoof 2021 ``trial_metadata.txt`` line of a trial."""
+    return (
+        f"{trial.speaker} {trial.trial} {trial.codec} {trial.transmission} "
+        f"{trial.attack} {trial.key} {trial.trim} {trial.subset}"
+    )
+
+
 def _parse_score(value):
     """Parses a finite score, from a file's column or given to a writer."""
     try:
@@ -350,15 +380,15 @@ def read_cm_protocol(path: FilePath) -> List[CMTrial]:
             )
         if attack == NO_SYSTEM and key == BONAFIDE:
             attack = BONAFIDE
+        found = CMTrial(
+            speaker, trial, attack, key, codec, transmission, subset, trim
+        )
         problem = _cm_problem(speaker, trial, attack, key)
+        problem = problem or _condition_problem(found)
         problem = problem or _repeated_trial(first_line, trial, line.number)
         if problem:
             raise line.error(problem)
-        trials.append(
-            CMTrial(
-                speaker, trial, attack, key, codec, transmission, subset, trim
-            )
-        )
+        trials.append(found)
     return trials
 
 
@@ -471,6 +501,72 @@ def write_cm_protocol(path: FilePath, trials: Iterable[CMTrial]) -> None:
     _write_lines(path, lines, ProtocolError, "trials")
 
 
+def write_trial_metadata(path: FilePath, trials: Iterable[CMTrial]) -> None:
+    """Writes CM trials as an ASVspoof 2021 ``trial_metadata.txt`` (8 columns).
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The file to write.
+    trials : iterable of CMTrial
+        The trials, written in order, with their codec, transmission, trim
+        and subset; trial ids must be unique.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "trial_metadata.txt"
+    >>> write_trial_metadata(path, [CMTrial(
+    ...     "LA_0009", "LA_E_9332881", "A07", "spoof", "alaw", "ita_tx",
+    ...     "eval", "notrim")])
+    >>> print(path.read_text(), end="")
+    LA_0009 LA_E_9332881 alaw ita_tx A07 spoof notrim eval
+    """
+    lines = []
+    seen = set()
+    for index, trial in enumerate(trials):
+        problem = _cm_problem(
+            trial.speaker, trial.trial, trial.attack, trial.key
+        )
+        problem = problem or _condition_problem(trial)
+        if not problem and trial.trial in seen:
+            problem = "duplicate trial id"
+        if problem:
+            raise _writer_error(
+                ProtocolError, path, index, trial.trial, problem
+            )
+        seen.add(trial.trial)
+        lines.append(_metadata_line(trial))
+    _write_lines(path, lines, ProtocolError, "trials")
+
+
+def write_trial_list(path: FilePath, trials: Iterable[str]) -> None:
+    """Writes a one-column trial list (as ``ASVspoof2021.LA.cm.eval.trl.txt``).
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The file to write.
+    trials : iterable of str
+        The trial ids, written in order; they must be unique.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "trl.txt"
+    >>> write_trial_list(path, ["LA_E_9332881", "LA_E_6866159"])
+    >>> read_trial_list(path)
+    ['LA_E_9332881', 'LA_E_6866159']
+    """
+    lines = []
+    for index, trial in enumerate(trials):
+        problem = f"{trial!r} cannot be a trial id" if _bad_id(trial) else None
+        if not problem and trial in lines:
+            problem = "duplicate trial id"
+        if problem:
+            raise _writer_error(ProtocolError, path, index, trial, problem)
+        lines.append(trial)
+    _write_lines(path, lines, ProtocolError, "trials")
+
+
 def cm_trials_by_id(trials: Iterable[CMTrial]) -> Dict[str, CMTrial]:
     """Indexes CM trials by trial id, refusing duplicates.
 
@@ -508,12 +604,15 @@ def cm_trials_by_id(trials: Iterable[CMTrial]) -> Dict[str, CMTrial]:
 
 
 def read_asv_protocol(path: FilePath) -> List[ASVTrial]:
-    """Reads an ASVspoof 2019 ASV trial list (``*.asv.*.gi.trl.txt``).
+    """Reads an ASV trial list: ASVspoof 2019 or 2021 ``trial_metadata.txt``.
 
     Arguments
     ---------
     path : str or os.PathLike
-        The trial list, 4 columns ``CLAIMED_SPEAKER TRIAL SOURCE KEY``.
+        The trial list: 4 columns ``CLAIMED_SPEAKER TRIAL SOURCE KEY``
+        (2019 ``*.asv.*.gi.trl.txt``) or 8 columns ``CLAIMED_SPEAKER TRIAL
+        CODEC TRANSMISSION SOURCE KEY TRIM SUBSET`` (2021
+        ``keys/LA/ASV/trial_metadata.txt``).
 
     Returns
     -------
@@ -529,12 +628,42 @@ def read_asv_protocol(path: FilePath) -> List[ASVTrial]:
     ['target', 'spoof']
     """
     trials = []
-    layouts = {4: "'CLAIMED_SPEAKER TRIAL SOURCE KEY'"}
+    layouts = {
+        4: "(ASVspoof 2019 'CLAIMED_SPEAKER TRIAL SOURCE KEY')",
+        8: "(ASVspoof 2021 ASV trial_metadata 'CLAIMED_SPEAKER TRIAL CODEC "
+        "TRANSMISSION SOURCE KEY TRIM SUBSET')",
+    }
     for line in _lines(path, ProtocolError, "ASV protocol", layouts):
-        problem = _asv_problem(*line.fields)
+        if len(line.fields) == 4:
+            trial = ASVTrial(*line.fields)
+        else:
+            (
+                speaker,
+                trial_id,
+                codec,
+                transmission,
+                attack,
+                key,
+                trim,
+                subset,
+            ) = line.fields
+            trial = ASVTrial(
+                speaker,
+                trial_id,
+                attack,
+                key,
+                codec,
+                transmission,
+                subset,
+                trim,
+            )
+        problem = _asv_problem(
+            trial.speaker, trial.trial, trial.attack, trial.key
+        )
+        problem = problem or _condition_problem(trial)
         if problem:
             raise line.error(problem)
-        trials.append(ASVTrial(*line.fields))
+        trials.append(trial)
     return trials
 
 
@@ -568,6 +697,42 @@ def write_asv_protocol(path: FilePath, trials: Iterable[ASVTrial]) -> None:
         lines.append(
             f"{trial.speaker} {trial.trial} {trial.attack} {trial.key}"
         )
+    _write_lines(path, lines, ProtocolError, "trials")
+
+
+def write_asv_trial_metadata(
+    path: FilePath, trials: Iterable[ASVTrial]
+) -> None:
+    """Writes ASV trials as an ASVspoof 2021 ASV ``trial_metadata.txt``.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The file to write (8 columns ``CLAIMED_SPEAKER TRIAL CODEC
+        TRANSMISSION SOURCE KEY TRIM SUBSET``).
+    trials : iterable of ASVTrial
+        The trials, written in order, with their conditions.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "trial_metadata.txt"
+    >>> write_asv_trial_metadata(path, [ASVTrial(
+    ...     "LA_0015", "LA_E_1", "bonafide", "target", "gsm", "loc_tx",
+    ...     "eval", "notrim")])
+    >>> print(path.read_text(), end="")
+    LA_0015 LA_E_1 gsm loc_tx bonafide target notrim eval
+    """
+    lines = []
+    for index, trial in enumerate(trials):
+        problem = _asv_problem(
+            trial.speaker, trial.trial, trial.attack, trial.key
+        )
+        problem = problem or _condition_problem(trial)
+        if problem:
+            raise _writer_error(
+                ProtocolError, path, index, trial.trial, problem
+            )
+        lines.append(_metadata_line(trial))
     _write_lines(path, lines, ProtocolError, "trials")
 
 
@@ -778,6 +943,11 @@ def read_asv_scores(path: FilePath) -> ASVScores:
     for line in _lines(path, ScoreFileError, "ASV score", layouts):
         source, key, _ = line.fields
         score, problem = _asv_score(*line.fields)
+        if problem and key.startswith(("LA_", "PA_", "DF_")):
+            problem = (
+                "an ASVspoof 2021 ASV score line ('SPEAKER TRIAL SCORE'): "
+                "its keys are in ASV/trial_metadata.txt, give that file too"
+            )
         if problem:
             raise line.error(problem)
         by_key[key].append(score)
@@ -825,3 +995,149 @@ def write_asv_scores(
             raise _writer_error(ScoreFileError, path, index, source, problem)
         lines.append(f"{source} {key} {score!r}")
     _write_lines(path, lines, ScoreFileError, "scores")
+
+
+def write_asv_score_list(
+    path: FilePath, rows: Iterable[Tuple[str, str, float]]
+) -> None:
+    """Writes ASV scores in the ASVspoof 2021 form (``SPEAKER TRIAL SCORE``).
+
+    Line ``i`` scores trial ``i`` of the matching ASV ``trial_metadata.txt``.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The file to write.
+    rows : iterable of (str, str, float)
+        ``(claimed_speaker, trial, score)``.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "score.txt"
+    >>> write_asv_score_list(path, [("LA_0015", "LA_E_1", 2.5)])
+    >>> print(path.read_text(), end="")
+    LA_0015 LA_E_1 2.5
+    """
+    lines = []
+    for index, row in enumerate(rows):
+        if len(row) != 3:
+            raise _writer_error(
+                ScoreFileError,
+                path,
+                index,
+                row,
+                "needs (speaker, trial, score)",
+            )
+        speaker, trial, value = row
+        problem = next(
+            (f"bad id {v!r}" for v in (speaker, trial) if _bad_id(v)), None
+        )
+        score, score_problem = _parse_score(value)
+        problem = problem or score_problem
+        if problem:
+            raise _writer_error(ScoreFileError, path, index, trial, problem)
+        lines.append(f"{speaker} {trial} {score!r}")
+    _write_lines(path, lines, ScoreFileError, "scores")
+
+
+def read_asv_score_list(
+    scores_path: FilePath, metadata_path: FilePath
+) -> Tuple[List[ASVTrial], np.ndarray]:
+    """Reads ASVspoof 2021 ASV scores with the trial metadata they align with.
+
+    As in the organisers' 2021 package, line ``i`` of the score file
+    (``SPEAKER TRIAL SCORE``) scores line ``i`` of ``ASV/trial_metadata.txt``;
+    the trial ids of both must agree line by line.
+
+    Arguments
+    ---------
+    scores_path : str or os.PathLike
+        The score file (e.g. ``keys/LA/ASV/ASVTorch_Kaldi/score.txt``).
+    metadata_path : str or os.PathLike
+        The ASV ``trial_metadata.txt`` (see ``read_asv_protocol``).
+
+    Returns
+    -------
+    trials : list of ASVTrial
+        The ASV trials with their conditions, in file order.
+    scores : numpy.ndarray
+        Their float64 scores.
+
+    Example
+    -------
+    >>> folder = getfixture("tmp_path")
+    >>> _ = (folder / "meta.txt").write_text(
+    ...     "LA_0015 LA_E_1 gsm loc_tx bonafide target notrim eval\\n"
+    ...     "LA_0015 LA_E_2 gsm loc_tx A07 spoof notrim eval\\n")
+    >>> _ = (folder / "score.txt").write_text(
+    ...     "LA_0015 LA_E_1 3.5\\nLA_0015 LA_E_2 -1.0\\n")
+    >>> trials, scores = read_asv_score_list(
+    ...     folder / "score.txt", folder / "meta.txt")
+    >>> [t.codec for t in trials], scores.tolist()
+    (['gsm', 'gsm'], [3.5, -1.0])
+    """
+    trials = read_asv_protocol(metadata_path)
+    layouts = {3: "(ASVspoof 2021 ASV scores 'SPEAKER TRIAL SCORE')"}
+    scores = []
+    for line in _lines(scores_path, ScoreFileError, "ASV score", layouts):
+        speaker, trial, value = line.fields
+        index = len(scores)
+        if index >= len(trials):
+            raise line.error(
+                f"more score lines than the {len(trials)} trials of "
+                f"{metadata_path}"
+            )
+        expected = trials[index]
+        if trial != expected.trial or speaker != expected.speaker:
+            raise line.error(
+                f"does not align with line {index + 1} of {metadata_path} "
+                f"({expected.speaker} {expected.trial}): score lines must be "
+                "in the metadata's order"
+            )
+        score, problem = _parse_score(value)
+        if problem:
+            raise line.error(problem)
+        scores.append(score)
+    if len(scores) != len(trials):
+        raise ScoreFileError(
+            f"{scores_path}: {len(scores)} score lines for the "
+            f"{len(trials)} trials of {metadata_path}"
+        )
+    return trials, np.asarray(scores, dtype=np.float64)
+
+
+def asv_scores_by_key(
+    trials: Sequence[ASVTrial], scores: Sequence[float]
+) -> ASVScores:
+    """Splits aligned ASV trials and scores into an ``ASVScores``.
+
+    Arguments
+    ---------
+    trials : sequence of ASVTrial
+        The ASV trials.
+    scores : sequence of float
+        Their scores, in the same order.
+
+    Returns
+    -------
+    ASVScores
+        Target, nontarget and spoof scores and the spoof attacks.
+
+    Example
+    -------
+    >>> asv = asv_scores_by_key(
+    ...     [ASVTrial("LA_0015", "LA_E_1", "bonafide", "target"),
+    ...      ASVTrial("LA_0015", "LA_E_2", "A07", "spoof")], [3.5, -1.0])
+    >>> asv.target.tolist(), asv.spoof_attacks.tolist()
+    ([3.5], ['A07'])
+    """
+    keys = np.asarray([trial.key for trial in trials], dtype=str)
+    values = np.asarray(scores, dtype=np.float64)
+    attacks = np.asarray([trial.attack for trial in trials], dtype=str)
+    spoofed = keys == SPOOF
+    return ASVScores(
+        target=values[keys == "target"],
+        nontarget=values[keys == "nontarget"],
+        spoof=values[spoofed],
+        spoof_attacks=attacks[spoofed],
+    )

@@ -16,20 +16,26 @@ from speechbrain_asd.scorefiles import (
     CMTrial,
     ProtocolError,
     ScoreFileError,
+    asv_scores_by_key,
     cm_trials_by_id,
     is_trial_list,
     read_asv_enrolment,
     read_asv_protocol,
+    read_asv_score_list,
     read_asv_scores,
     read_cm_protocol,
     read_cm_scores,
     read_trial_list,
     write_asv_enrolment,
     write_asv_protocol,
+    write_asv_score_list,
     write_asv_scores,
+    write_asv_trial_metadata,
     write_cm_protocol,
     write_cm_scores,
     write_text_atomic,
+    write_trial_list,
+    write_trial_metadata,
 )
 
 CM_TRIALS = [
@@ -238,7 +244,8 @@ def test_asv_protocol_round_trip(tmp_path):
 @pytest.mark.parametrize(
     "text, line, message",
     [
-        ("LA_1 LA_D_1 bonafide target\nLA_1 LA_D_2 A01\n", 2, "expected 4"),
+        ("LA_1 LA_D_1 bonafide target\nLA_1 LA_D_2 A01\n", 2, "has 4"),
+        ("LA_1 LA_D_1 A01\n", 1, "expected 4 .* or 8"),
         ("LA_1 LA_D_1 bonafide impostor\n", 1, "key must be"),
         ("LA_1 LA_D_1 A01 target\n", 1, "target trial with source 'A01'"),
         ("LA_1 LA_D_1 bonafide spoof\n", 1, "spoof trial without a system"),
@@ -436,3 +443,146 @@ def test_trial_list_errors_name_the_line(tmp_path):
     assert not is_trial_list(
         _write(tmp_path / "c.txt", "LA_1 LA_E_1 - - bonafide\n")
     )
+
+
+CM_2021 = [
+    CMTrial(
+        "LA_0009",
+        "LA_E_9332881",
+        "A07",
+        "spoof",
+        "alaw",
+        "ita_tx",
+        "eval",
+        "notrim",
+    ),
+    CMTrial(
+        "LA_0009",
+        "LA_E_1",
+        "bonafide",
+        "bonafide",
+        "none",
+        "loc_tx",
+        "hidden",
+        "trim",
+    ),
+]
+ASV_2021 = [
+    ASVTrial(
+        "LA_0015",
+        "LA_E_1",
+        "bonafide",
+        "target",
+        "gsm",
+        "loc_tx",
+        "eval",
+        "notrim",
+    ),
+    ASVTrial(
+        "LA_0016",
+        "LA_E_1",
+        "bonafide",
+        "nontarget",
+        "gsm",
+        "loc_tx",
+        "eval",
+        "notrim",
+    ),
+    ASVTrial(
+        "LA_0015",
+        "LA_E_2",
+        "A07",
+        "spoof",
+        "opus",
+        "sin_tx",
+        "progress",
+        "notrim",
+    ),
+]
+
+
+def test_2021_cm_metadata_round_trip(tmp_path):
+    """The 8-column writer and reader keep every condition of a trial."""
+    path = tmp_path / "trial_metadata.txt"
+    write_trial_metadata(path, CM_2021)
+    assert read_cm_protocol(path) == CM_2021
+    assert path.read_text().splitlines()[1] == (
+        "LA_0009 LA_E_1 none loc_tx bonafide bonafide trim hidden"
+    )
+
+
+def test_2021_writers_refuse_bad_conditions(tmp_path):
+    """A condition that is not one token is refused, naming the trial."""
+    bad = CMTrial(
+        "LA_0009", "LA_E_3", "A07", "spoof", "a law", "ita_tx", "eval", "notrim"
+    )
+    with pytest.raises(ProtocolError, match="LA_E_3.*bad codec"):
+        write_trial_metadata(tmp_path / "m.txt", [bad])
+    with pytest.raises(ProtocolError, match="duplicate"):
+        write_trial_list(tmp_path / "l.txt", ["LA_E_1", "LA_E_1"])
+
+
+def test_2021_asv_metadata_and_aligned_scores(tmp_path):
+    """ASV metadata and its score list round-trip, aligned line by line."""
+    meta, scores = tmp_path / "meta.txt", tmp_path / "score.txt"
+    write_asv_trial_metadata(meta, ASV_2021)
+    assert read_asv_protocol(meta) == ASV_2021
+    rows = [(t.speaker, t.trial, v) for t, v in zip(ASV_2021, (2.0, -1.0, 0.5))]
+    write_asv_score_list(scores, rows)
+    trials, values = read_asv_score_list(scores, meta)
+    assert trials == ASV_2021 and values.tolist() == [2.0, -1.0, 0.5]
+    asv = asv_scores_by_key(trials, values)
+    assert asv.target.tolist() == [2.0] and asv.nontarget.tolist() == [-1.0]
+    assert asv.spoof.tolist() == [0.5] and asv.spoof_attacks.tolist() == ["A07"]
+
+
+@pytest.mark.parametrize(
+    "lines, line, message",
+    [
+        (
+            ["LA_0015 LA_E_1 2", "LA_0016 LA_E_9 1", "LA_0015 LA_E_2 0"],
+            2,
+            "does not align with line 2",
+        ),
+        (
+            ["LA_0015 LA_E_1 2", "LA_0016 LA_E_1 nan", "LA_0015 LA_E_2 0"],
+            2,
+            "not finite",
+        ),
+        (
+            [
+                "LA_0015 LA_E_1 2",
+                "LA_0016 LA_E_1 1",
+                "LA_0015 LA_E_2 0",
+                "LA_0015 LA_E_3 0",
+            ],
+            4,
+            "more score lines than the 3 trials",
+        ),
+    ],
+)
+def test_2021_asv_scores_misaligned(tmp_path, lines, line, message):
+    """A 2021 ASV score file that does not follow its metadata is refused."""
+    meta = tmp_path / "meta.txt"
+    write_asv_trial_metadata(meta, ASV_2021)
+    scores = _write(tmp_path / "score.txt", "\n".join(lines) + "\n")
+    with pytest.raises(
+        ScoreFileError, match=_at(scores, line) + ".*" + message
+    ):
+        read_asv_score_list(scores, meta)
+
+
+def test_2021_asv_scores_too_few_lines(tmp_path):
+    """Fewer score lines than trials is refused with both counts."""
+    meta = tmp_path / "meta.txt"
+    write_asv_trial_metadata(meta, ASV_2021)
+    scores = _write(tmp_path / "score.txt", "LA_0015 LA_E_1 2\n")
+    with pytest.raises(ScoreFileError, match="1 score lines for the 3 trials"):
+        read_asv_score_list(scores, meta)
+
+
+def test_2019_reader_points_2021_asv_scores_to_their_metadata(tmp_path):
+    """Giving a 2021 ASV score file where a 2019 one is read says what to do."""
+    scores = _write(tmp_path / "score.txt", "LA_0015 LA_E_1 2.0\n")
+    with pytest.raises(ScoreFileError, match="trial_metadata.txt"):
+        read_asv_scores(scores)
