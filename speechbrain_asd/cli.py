@@ -38,10 +38,29 @@ def _print_paths(args, paths, width):
             print(f"{name:<{width}} {path}")
 
 
+def _resolve_keys(args):
+    """Fills ``--protocol`` and the ASV options from ``--keys``, in place."""
+    if args.keys is None:
+        if args.protocol is None:
+            raise ValueError("give --protocol or --keys (2021 keys folder)")
+        return
+    from speechbrain_asd.evaluation import find_2021_keys
+
+    if args.protocol is not None:
+        raise ValueError("give --protocol or --keys, not both")
+    keys = find_2021_keys(args.keys)
+    args.protocol = keys["protocol"]
+    if args.asv_scores is None:
+        args.asv_scores = keys["asv_scores_path"]
+        args.asv_metadata = keys["asv_metadata"]
+
+
 def _evaluation_options(args):
     """Keyword arguments of the evaluation calls, from the trial flags."""
+    _resolve_keys(args)
     return {
         "asv_scores_path": args.asv_scores,
+        "asv_metadata_path": args.asv_metadata,
         "subset": args.subset,
         "n_resamples": args.bootstrap,
         "seed": args.seed,
@@ -80,11 +99,9 @@ def _cmd_evaluate(args):
         calibration = read_calibration(args.calibration)
         if calibration is None:
             raise ValueError(f"{args.calibration}: no such file")
+    options = _evaluation_options(args)
     report = evaluate_score_file(
-        args.scores,
-        args.protocol,
-        calibration=calibration,
-        **_evaluation_options(args),
+        args.scores, args.protocol, calibration=calibration, **options
     )
     _print_result(args, report, format_report_table)
     if args.plot:
@@ -134,11 +151,9 @@ def _cmd_compare(args):
         format_comparison_table,
     )
 
+    options = _evaluation_options(args)
     comparison = compare_score_files(
-        args.scores_a,
-        args.scores_b,
-        args.protocol,
-        **_evaluation_options(args),
+        args.scores_a, args.scores_b, args.protocol, **options
     )
     _print_result(args, comparison, format_comparison_table)
     return 0
@@ -260,18 +275,35 @@ def _add_trial_flags(parser):
     """Adds the protocol, ASV score and subset options of evaluation."""
     parser.add_argument(
         "--protocol",
-        required=True,
+        default=None,
         help="ASVspoof 2019 CM protocol or 2021 trial_metadata.txt",
+    )
+    parser.add_argument(
+        "--keys",
+        metavar="DIR",
+        default=None,
+        help="ASVspoof 2021 keys folder (keys/LA: CM/trial_metadata.txt, "
+        "ASV/trial_metadata.txt, ASV/<system>/score.txt), instead of "
+        "--protocol and the ASV options",
     )
     parser.add_argument(
         "--asv-scores",
         default=None,
-        help="ASV scores, '<source> <target|nontarget|spoof> <score>'",
+        help="ASV scores: 2019 '<source> <target|nontarget|spoof> <score>', "
+        "or 2021 '<speaker> <trial> <score>' with --asv-metadata",
+    )
+    parser.add_argument(
+        "--asv-metadata",
+        default=None,
+        help="2021 ASV trial_metadata.txt that --asv-scores follows line by "
+        "line (gives each codec cell its own t-DCF weights)",
     )
     parser.add_argument(
         "--subset",
+        choices=("eval", "progress", "hidden"),
         default=None,
-        help="2021 protocols only: keep this subset (eval/progress/hidden)",
+        help="2021 protocols only: keep this subset (the organisers "
+        "report eval)",
     )
 
 
@@ -338,7 +370,9 @@ def _add_evaluate_parser(commands):
         help="EER and min t-DCF (2019 and 2021 forms) of a CM score file",
         description=(
             "Pooled and per-attack EER and min t-DCF, computed as the "
-            "ASVspoof organisers do. Higher scores mean bona fide."
+            "ASVspoof organisers do; on ASVspoof 2021 keys also the "
+            "decomposed results (attack x codec, t-DCF weights per cell). "
+            "Higher scores mean bona fide."
         ),
     )
     evaluate.add_argument(

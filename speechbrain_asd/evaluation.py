@@ -18,6 +18,7 @@ from speechbrain_asd.bootstrap import (
 )
 from speechbrain_asd.calibration import fit_calibration
 from speechbrain_asd.checks import name_list
+from speechbrain_asd.decomposition import POOLED, decomposed_results
 from speechbrain_asd.metrics import (
     _asv_operating_points,
     cm_report,
@@ -26,6 +27,9 @@ from speechbrain_asd.metrics import (
 from speechbrain_asd.plots import plot_det_curves, plot_score_histograms
 from speechbrain_asd.scorefiles import (
     BONAFIDE,
+    ASVTrial,
+    asv_scores_by_key,
+    read_asv_score_list,
     read_asv_scores,
     read_cm_protocol,
     read_cm_scores,
@@ -80,18 +84,60 @@ def _check_alignment(scores, trials, selected, scores_path, protocol_path):
         )
 
 
-def _read_asv(asv_scores_path):
-    """Reads ASV scores and checks they allow a t-DCF; None without a path."""
+class _ASVInput(NamedTuple):
+    """ASV scores split by key, and the same scores trial by trial."""
+
+    by_key: object
+    trials: list
+    scores: np.ndarray
+
+
+def _asv_of_subset(trials, scores, subset, metadata_path):
+    """Keeps the ASV trials of a subset (when the metadata has subsets)."""
+    if subset is None or all(trial.subset == _NO_SUBSET for trial in trials):
+        return trials, scores
+    keep = np.asarray([trial.subset == subset for trial in trials], dtype=bool)
+    if not keep.any():
+        raise ValueError(f"{metadata_path}: no ASV trial of subset {subset!r}")
+    return [t for t, k in zip(trials, keep) if k], scores[keep]
+
+
+def _trials_of_2019_scores(asv):
+    """ASV trials without ids or codecs for the scores of a 2019 ASV file."""
+    trials = [ASVTrial("-", "-", BONAFIDE, "target")] * asv.target.size
+    trials += [ASVTrial("-", "-", BONAFIDE, "nontarget")] * asv.nontarget.size
+    trials += [ASVTrial("-", "-", str(a), "spoof") for a in asv.spoof_attacks]
+    scores = np.concatenate((asv.target, asv.nontarget, asv.spoof))
+    return trials, scores
+
+
+def _read_asv(asv_scores_path, asv_metadata_path=None, subset=None):
+    """Reads ASV scores (2019 form, or 2021 with their metadata); None
+    without a path."""
     if asv_scores_path is None:
+        if asv_metadata_path is not None:
+            raise ValueError(
+                f"ASV metadata {asv_metadata_path} given without the ASV "
+                "score file that goes with it"
+            )
         return None
-    asv = read_asv_scores(asv_scores_path)
+    if asv_metadata_path is None:
+        trials, scores = _trials_of_2019_scores(
+            read_asv_scores(asv_scores_path)
+        )
+    else:
+        trials, scores = read_asv_score_list(asv_scores_path, asv_metadata_path)
+        trials, scores = _asv_of_subset(
+            trials, scores, subset, asv_metadata_path
+        )
+    asv = asv_scores_by_key(trials, scores)
     for key in ("target", "nontarget", "spoof"):
         if getattr(asv, key).size == 0:
             raise ValueError(
                 f"{asv_scores_path}: no '{key}' line: the t-DCF needs "
                 "target, nontarget and spoof ASV scores"
             )
-    return asv
+    return _ASVInput(asv, trials, scores)
 
 
 class _CMScores(NamedTuple):
@@ -102,6 +148,7 @@ class _CMScores(NamedTuple):
     attacks: list
     bonafide_speakers: list
     spoof_speakers: list
+    trials: list
 
 
 def _read_protocol(protocol_path, subset):
@@ -128,13 +175,32 @@ def _read_cm_trials(scores_path, protocol_path, protocol):
         attacks=[t.attack for t in spoof],
         bonafide_speakers=[t.speaker for t in bonafide],
         spoof_speakers=[t.speaker for t in spoof],
+        trials=bonafide + spoof,
     )
 
 
 def _report_or_error(cm, asv, scores_path):
     """``cm_report`` of a score file's scores, errors naming the file."""
     try:
-        return cm_report(cm.bonafide, cm.spoof, cm.attacks, asv)
+        return cm_report(cm.bonafide, cm.spoof, cm.attacks, asv and asv.by_key)
+    except ValueError as error:
+        raise ValueError(f"{scores_path}: {error}") from None
+
+
+def _has_codecs(cm):
+    """Tells whether the evaluated trials carry codec conditions (2021)."""
+    return all(trial.codec != _NO_SUBSET for trial in cm.trials)
+
+
+def _decomposed_or_error(cm, asv, scores_path):
+    """``decomposed_results`` of a score file's scores, errors naming it."""
+    try:
+        return decomposed_results(
+            cm.trials,
+            cm.bonafide + cm.spoof,
+            asv and asv.trials,
+            asv and asv.scores,
+        )
     except ValueError as error:
         raise ValueError(f"{scores_path}: {error}") from None
 
@@ -145,7 +211,7 @@ def _row_inputs(cm, asv):
     names = [str(attack) for attack in np.unique(attacks)]
     masks = {"pooled": np.ones(attacks.size, dtype=bool)}
     masks.update((name, attacks == name) for name in names)
-    points = {} if asv is None else _asv_operating_points(asv, names)
+    points = {} if asv is None else _asv_operating_points(asv.by_key, names)
     rows = {}
     for name, mask in masks.items():
         constants = {}
@@ -197,6 +263,80 @@ def _add_intervals(report, cm, asv, settings):
     report["bootstrap"] = _bootstrap_settings(**settings)
 
 
+_KEYS_2021_CM = Path("CM") / "trial_metadata.txt"
+_KEYS_2021_ASV = Path("ASV") / "trial_metadata.txt"
+_KEYS_2021_FOLDERS = (Path("."), Path("LA"), Path("keys") / "LA")
+
+
+def find_2021_keys(folder):
+    """Finds the files of an ASVspoof 2021 LA keys folder.
+
+    The folder may be ``keys/LA`` itself, ``keys`` or the folder above it.
+    It holds ``CM/trial_metadata.txt`` and, optionally, the ASV side:
+    ``ASV/trial_metadata.txt`` with one score file ``ASV/<system>/score.txt``
+    (the organisers ship ``ASV/ASVTorch_Kaldi/score.txt``).
+
+    Arguments
+    ---------
+    folder : str or os.PathLike
+        The keys folder.
+
+    Returns
+    -------
+    dict
+        ``protocol`` (the CM metadata), ``asv_metadata`` and
+        ``asv_scores_path`` (both None without an ASV side).
+
+    Raises
+    ------
+    FileNotFoundError
+        When no CM ``trial_metadata.txt`` is found (naming where it looked).
+    ValueError
+        When the ASV side is incomplete or has several score files.
+
+    Example
+    -------
+    >>> folder = getfixture("tmp_path")
+    >>> cm = folder / "keys" / "LA" / "CM"
+    >>> cm.mkdir(parents=True)
+    >>> _ = (cm / "trial_metadata.txt").write_text("")
+    >>> keys = find_2021_keys(folder)
+    >>> keys["protocol"].relative_to(folder).as_posix(), keys["asv_scores_path"]
+    ('keys/LA/CM/trial_metadata.txt', None)
+    """
+    folder = Path(folder)
+    roots = [folder / sub for sub in _KEYS_2021_FOLDERS]
+    root = next((r for r in roots if (r / _KEYS_2021_CM).is_file()), None)
+    if root is None:
+        looked = ", ".join(str(r / _KEYS_2021_CM) for r in roots)
+        raise FileNotFoundError(
+            f"{folder}: no ASVspoof 2021 keys (looked for {looked})"
+        )
+    keys = {
+        "protocol": root / _KEYS_2021_CM,
+        "asv_metadata": None,
+        "asv_scores_path": None,
+    }
+    score_files = sorted((root / "ASV").glob("*/score.txt"))
+    has_metadata = (root / _KEYS_2021_ASV).is_file()
+    if not has_metadata and not score_files:
+        return keys
+    if not has_metadata or not score_files:
+        raise ValueError(
+            f"{root / 'ASV'}: the ASV side needs both trial_metadata.txt and "
+            "one <system>/score.txt"
+        )
+    if len(score_files) > 1:
+        raise ValueError(
+            f"{root / 'ASV'}: several ASV score files ("
+            + ", ".join(str(f) for f in score_files)
+            + "): give one with --asv-scores and --asv-metadata"
+        )
+    keys["asv_metadata"] = root / _KEYS_2021_ASV
+    keys["asv_scores_path"] = score_files[0]
+    return keys
+
+
 def evaluate_score_file(
     scores_path,
     protocol_path,
@@ -206,6 +346,7 @@ def evaluate_score_file(
     seed=0,
     confidence=DEFAULT_CONFIDENCE,
     calibration=None,
+    asv_metadata_path=None,
 ):
     """Pooled and per-attack EER and min t-DCF of a CM score file.
 
@@ -218,9 +359,15 @@ def evaluate_score_file(
         ASVspoof 2019 CM protocol or ASVspoof 2021 ``trial_metadata.txt``.
     asv_scores_path : str or os.PathLike, optional
         ASV scores of the same set; without them the t-DCF values are None.
+        ASVspoof 2019 form (``SOURCE KEY SCORE``), or the 2021 form
+        (``SPEAKER TRIAL SCORE``) with ``asv_metadata_path``.
     subset : str, optional
         ASVspoof 2021 only: evaluate the trials of this subset (``eval``,
         ``progress`` or ``hidden``); by default, every trial.
+    asv_metadata_path : str or os.PathLike, optional
+        ASVspoof 2021 ASV ``trial_metadata.txt`` that ``asv_scores_path``
+        follows line by line; its codecs give each cell of the decomposed
+        results its own t-DCF weights.
     n_resamples : int
         Bootstrap resamples per design; 0 adds no interval.
     seed : int
@@ -236,6 +383,8 @@ def evaluate_score_file(
         As ``metrics.cm_report``. With ``n_resamples``, each row also has
         ``intervals`` (``{metric: {"trial": [low, high], "speaker": [low,
         high]}}``) and the report a ``bootstrap`` entry with the settings.
+        When the trials carry codecs (ASVspoof 2021), ``decomposed`` holds
+        ``decomposition.decomposed_results`` and ``subset`` the subset.
 
     Example
     -------
@@ -267,11 +416,14 @@ def evaluate_score_file(
             bonafide=calibration.llr(cm.bonafide).tolist(),
             spoof=calibration.llr(cm.spoof).tolist(),
         )
-    asv = _read_asv(asv_scores_path)
+    asv = _read_asv(asv_scores_path, asv_metadata_path, subset)
     report = _report_or_error(cm, asv, scores_path)
     if n_resamples:
         settings = _resample_settings(n_resamples, seed, confidence)
         _add_intervals(report, cm, asv, settings)
+    if _has_codecs(cm):
+        report["subset"] = subset
+        report["decomposed"] = _decomposed_or_error(cm, asv, scores_path)
     return report
 
 
@@ -353,6 +505,7 @@ def compare_score_files(
     n_resamples=DEFAULT_RESAMPLES,
     seed=0,
     confidence=DEFAULT_CONFIDENCE,
+    asv_metadata_path=None,
 ):
     """Paired bootstrap comparison of two CM score files on the same trials.
 
@@ -378,6 +531,8 @@ def compare_score_files(
         Seed of the resamples.
     confidence : float
         Coverage of the intervals.
+    asv_metadata_path : str or os.PathLike, optional
+        ASVspoof 2021 ASV ``trial_metadata.txt`` of 2021-form ASV scores.
 
     Returns
     -------
@@ -415,7 +570,7 @@ def compare_score_files(
     protocol = _read_protocol(protocol_path, subset)
     cm_a = _read_cm_trials(scores_a, protocol_path, protocol)
     cm_b = _read_cm_trials(scores_b, protocol_path, protocol)
-    asv = _read_asv(asv_scores_path)
+    asv = _read_asv(asv_scores_path, asv_metadata_path, subset)
     report_a = _report_or_error(cm_a, asv, scores_a)
     _report_or_error(cm_b, asv, scores_b)
     settings = _resample_settings(n_resamples, seed, confidence)
@@ -477,9 +632,8 @@ def plot_score_file(scores_path, protocol_path, out_dir, subset=None):
     ['det.png', 'histograms.png']
     """
     protocol = _read_protocol(protocol_path, subset)
-    bonafide, spoof, attacks, _, _ = _read_cm_trials(
-        scores_path, protocol_path, protocol
-    )
+    cm = _read_cm_trials(scores_path, protocol_path, protocol)
+    bonafide, spoof, attacks = cm.bonafide, cm.spoof, cm.attacks
     out_dir = Path(out_dir)
     name = Path(scores_path).name
     if subset is not None:
@@ -626,6 +780,10 @@ def format_report_table(report):
         )
     if "bootstrap" in report:
         text.append("[]: " + _bootstrap_note(report["bootstrap"], "intervals"))
+    if "decomposed" in report:
+        subset = report["subset"] or "all trials"
+        text += ["", f"Decomposed results (subset: {subset})", ""]
+        text.append(format_decomposed_table(report["decomposed"]))
     return "\n".join(text)
 
 
@@ -705,4 +863,73 @@ def format_comparison_table(comparison):
         "has not the sign of the point difference"
     )
     text.append(_bootstrap_note(comparison["bootstrap"], "intervals of B - A"))
+    return "\n".join(text)
+
+
+_GRID_METRICS = (
+    ("eer", "EER (%)", 2, 100),
+    ("min_tdcf_2021", "min t-DCF 2021", 4, 1),
+)
+"""Key, title, decimals and scale of the decomposed results' blocks."""
+
+
+def format_decomposed_table(grid, compact=False):
+    """Formats decomposed results as text: an EER and a t-DCF block.
+
+    Rows are attacks (then pooled) and columns codecs (then pooled), as the
+    organisers' 2021 package prints them; ``-`` where a cell has no value.
+
+    Arguments
+    ---------
+    grid : dict
+        As returned by ``decomposition.decomposed_results``.
+    compact : bool
+        Show only the pooled row of each block (one value per codec).
+
+    Returns
+    -------
+    str
+        The blocks, without a final newline.
+
+    Example
+    -------
+    >>> from speechbrain_asd.scorefiles import CMTrial
+    >>> trials = [
+    ...     CMTrial("S1", "T1", "bonafide", "bonafide", "none"),
+    ...     CMTrial("S1", "T2", "bonafide", "bonafide", "gsm"),
+    ...     CMTrial("S1", "T3", "A07", "spoof", "none"),
+    ...     CMTrial("S1", "T4", "A07", "spoof", "gsm"),
+    ... ]
+    >>> grid = decomposed_results(trials, [2.0, 0.5, 1.0, -1.0])
+    >>> print(format_decomposed_table(grid, compact=True))
+    EER (%)  none   gsm  pooled
+    pooled   0.00  0.00   50.00
+    <BLANKLINE>
+    min t-DCF 2021  none  gsm  pooled
+    pooled             -    -       -
+    """
+    rows = [POOLED] if compact else grid["rows"]
+    text = []
+    for key, title, digits, scale in _GRID_METRICS:
+        lines = [
+            tuple(
+                [row]
+                + [
+                    _number_cell(grid["cells"][row][column][key], digits, scale)
+                    for column in grid["columns"]
+                ]
+            )
+            for row in rows
+        ]
+        if text:
+            text.append("")
+        text += _render((title, *grid["columns"]), lines)
+    if (
+        not grid["asv_codecs"]
+        and grid["cells"][POOLED][POOLED]["c1"] is not None
+    ):
+        text.append(
+            "t-DCF weights from ASV scores without codecs: each cell's ASV "
+            "scores are filtered by attack only"
+        )
     return "\n".join(text)
