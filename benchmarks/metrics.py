@@ -15,6 +15,11 @@ the trials, call the ``metrics`` functions) on a few resamples, scaled to
 ``--resamples``. Writes ``benchmarks/results/bootstrap.json`` and prints a
 second table.
 
+It also times the ASVspoof 2021 decomposed results
+(``speechbrain_asd.decomposition``: 13 attacks x 7 codecs, each cell with
+its own ASV operating point), with the CM and ASV trials dealt over the
+attacks and codecs at random.
+
 Usage: ``python benchmarks/metrics.py [--trials N] [--repeats R]
 [--resamples B]`` (``--resamples 0`` skips the bootstrap part)
 
@@ -34,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from speechbrain_asd.bootstrap import bootstrap_metrics, paired_bootstrap
+from speechbrain_asd.decomposition import CODECS_2021, decomposed_results
 from speechbrain_asd.metrics import (
     asv_operating_point,
     compute_act_dcf,
@@ -46,6 +52,7 @@ from speechbrain_asd.metrics import (
     compute_min_tdcf_2021,
     tdcf_constants_by_metric,
 )
+from speechbrain_asd.scorefiles import ASVTrial, CMTrial
 
 RESULTS = Path(__file__).resolve().parent / "results" / "metrics.json"
 BOOTSTRAP_RESULTS = RESULTS.with_name("bootstrap.json")
@@ -239,6 +246,60 @@ def time_bootstrap(bonafide, spoof, asv_op, args):
     )
 
 
+def time_decomposed(bonafide, spoof, asv, repeats, seed):
+    """Times the decomposed results on the benchmark's scores.
+
+    Arguments
+    ---------
+    bonafide : numpy.ndarray
+        Bona fide CM scores.
+    spoof : numpy.ndarray
+        Spoof CM scores.
+    asv : tuple of numpy.ndarray
+        ASV target, nontarget and spoof scores.
+    repeats : int
+        How many runs (the median is kept).
+    seed : int
+        Seed of the attack and codec of each trial.
+
+    Returns
+    -------
+    seconds : float
+        Median duration.
+    cells : int
+        Number of cells of the grid.
+    """
+    rng = np.random.default_rng(seed)
+    attacks = [f"A{n:02d}" for n in range(7, 20)]
+
+    def codec():
+        """Draws a codec."""
+        return CODECS_2021[rng.integers(len(CODECS_2021))]
+
+    cm_trials = [
+        CMTrial("S", f"B{i}", "bonafide", "bonafide", codec())
+        for i in range(bonafide.size)
+    ]
+    cm_trials += [
+        CMTrial("S", f"X{i}", attacks[rng.integers(13)], "spoof", codec())
+        for i in range(spoof.size)
+    ]
+    asv_trials = []
+    for key, scores in zip(("target", "nontarget", "spoof"), asv):
+        for i in range(scores.size):
+            attack = attacks[rng.integers(13)] if key == "spoof" else "bonafide"
+            asv_trials.append(ASVTrial("S", f"{key}{i}", attack, key, codec()))
+    cm_scores = np.concatenate((bonafide, spoof))
+    asv_scores = np.concatenate(asv)
+    seconds, grid = median_seconds(
+        lambda: decomposed_results(
+            cm_trials, cm_scores, asv_trials, asv_scores
+        ),
+        repeats,
+    )
+    return seconds, len(grid["rows"]) * len(grid["columns"])
+
+
 def main():
     """Runs the benchmark, writes the JSON and prints the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -285,6 +346,10 @@ def main():
             "cpus": os.cpu_count(),
         },
     }
+    grid_seconds, cells = time_decomposed(
+        bonafide, spoof, asv, args.repeats, args.seed
+    )
+    payload["decomposed"] = {"cells": cells, "seconds": grid_seconds}
     write_json(RESULTS, payload)
     names = list(timings)
     print(
@@ -303,6 +368,10 @@ def main():
         f"Cllr {values['cllr']:.4f}, minCllr {values['min_cllr']:.4f} bits; "
         f"{distinct:,} distinct scores; median of {args.repeats} runs; "
         f"written to {RESULTS}"
+    )
+    print(
+        f"ASVspoof 2021 decomposed results ({cells} cells, each with its own "
+        f"ASV operating point): {grid_seconds:.3f} s"
     )
     if args.resamples:
         time_bootstrap(bonafide, spoof, asv_op, args)
