@@ -1,13 +1,17 @@
 """End-to-end tests of the offline corpus on its small size.
 
-The small corpus is generated once for the module (about 10 s on 2 cores).
+The small corpus, with its ASVspoof 2021 LA-style eval part, is generated
+once for the module (about 20 s on 2 cores).
 
 Authors
  * speechbrain-asd developers
 """
 
+import csv
+import json
 import os
 import re
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -20,18 +24,29 @@ from asd_toy_corpus.difficulty import lr_difficulty
 from asd_toy_corpus.dsp import active_rms
 from asd_toy_corpus.layout import (
     asv_enrolment_path,
+    asv_metadata_2021_path,
+    asv_scores_2021_path,
     asv_trials_path,
+    audio_path,
+    audio_path_2021,
+    cm_metadata_2021_path,
     cm_protocol_path,
+    trial_list_2021_path,
     write_protocols,
 )
 from asd_toy_corpus.plan import make_plan
+from asd_toy_corpus.plan_2021 import plan_eval_2021, read_eval_2019
 from asd_toy_corpus.render import flac_path, synthesize_item
+from asd_toy_corpus.telephony_codecs import CODECS, apply_codec
 from asd_toy_corpus.tools import ToolError
+from asd_toy_corpus.toy_asv import ToyASV, utterance_embedding
 from speechbrain_asd.metrics import compute_eer
 from speechbrain_asd.scorefiles import (
     read_asv_enrolment,
     read_asv_protocol,
+    read_asv_score_list,
     read_cm_protocol,
+    read_trial_list,
 )
 
 pytestmark = pytest.mark.integration
@@ -296,3 +311,191 @@ def test_lr_difficulty_runs_on_the_small_corpus(corpus):
     assert 0.0 <= result["pooled_eer"] <= 1.0
     assert sorted(result["per_attack_eer"]) == sorted(SEEN | {"A07", "A08"})
     assert result["train_trials"] == 99 and result["eval_trials"] == 42
+
+
+@pytest.fixture(scope="module")
+def trials_2021(corpus):
+    """The 2021 CM trials, read back from ``keys/LA/CM/trial_metadata.txt``.
+
+    Arguments
+    ---------
+    corpus : tuple
+        The generated corpus.
+
+    Returns
+    -------
+    list of CMTrial
+        The trials with their conditions.
+    """
+    root, _ = corpus
+    return read_cm_protocol(cm_metadata_2021_path(root))
+
+
+def test_2021_layout_and_audio(corpus, trials, trials_2021):
+    """ASVspoof 2021 LA layout: list, keys, one FLAC per eval trial."""
+    root, summary = corpus
+    line = re.compile(
+        r"LA_00\d\d LA_E_\d{7} (none|alaw|pstn|g722|ulaw|gsm|opus) "
+        r"(ita|sin|loc|mad)_tx (bonafide bonafide|A0[1-8] spoof) "
+        r"(trim hidden|notrim (eval|progress))"
+    )
+    text = Path(cm_metadata_2021_path(root)).read_text()
+    assert all(line.fullmatch(row) for row in text.splitlines())
+    ids = [t.trial for t in trials_2021]
+    assert read_trial_list(trial_list_2021_path(root)) == ids
+    assert len(ids) == len(trials["eval"]) == summary["eval_2021"]["trials"]
+    assert not set(ids) & {t.trial for s in SPLITS for t in trials[s]}
+    flac = root / "ASVspoof2021_LA_eval" / "flac"
+    assert sorted(os.listdir(flac)) == sorted(f"{i}.flac" for i in ids)
+    for trial in trials_2021:
+        info = sf.info(audio_path_2021(root, trial.trial))
+        assert (info.samplerate, info.channels) == (16000, 1)
+        assert (info.format, info.subtype) == ("FLAC", "PCM_16")
+        assert 0.5 < info.duration < 8.0
+    assert {t.codec for t in trials_2021} == {
+        "none",
+        "alaw",
+        "pstn",
+        "g722",
+        "ulaw",
+        "gsm",
+        "opus",
+    }
+    assert {t.subset for t in trials_2021} == {"eval", "progress", "hidden"}
+    assert Counter((t.key, t.attack) for t in trials_2021) == Counter(
+        (t.key, t.attack) for t in trials["eval"]
+    )
+    marker = json.loads((root / "toy_corpus.json").read_text())
+    assert marker["format_version"] == 2
+    assert marker["eval_2021"]["trials"] == len(ids)
+
+
+def test_2021_trim_and_band(corpus):
+    """Trimmed trials are shorter than their 2019 source, the others as
+    long; the 8 kHz codecs leave nothing above 4.5 kHz."""
+    root, _ = corpus
+    plan = plan_eval_2021(SEED, read_eval_2019(root))
+    for trial in plan.trials:
+        wave, sr = sf.read(audio_path_2021(root, trial.cm.trial))
+        source = sf.info(audio_path(root, "eval", trial.source)).frames
+        if trial.cm.trim == "trim":
+            assert len(wave) < source
+        else:
+            assert len(wave) == source
+        power = np.abs(np.fft.rfft(wave)) ** 2
+        high = power[np.fft.rfftfreq(len(wave), 1 / sr) > 4500].sum()
+        if trial.cm.codec in ("alaw", "ulaw", "gsm", "pstn"):
+            assert high / power.sum() < 1e-3
+
+
+def test_2021_asv_scores(corpus, trials_2021):
+    """ASV keys follow the CM conditions; scores align, targets win."""
+    root, _ = corpus
+    asv, scores = read_asv_score_list(
+        asv_scores_2021_path(root), asv_metadata_2021_path(root)
+    )
+    assert len(asv) == len(read_asv_protocol(asv_trials_path(root, "eval")))
+    cm = {t.trial: t for t in trials_2021}
+    for trial in asv:
+        item = cm[trial.trial]
+        assert (trial.codec, trial.transmission, trial.trim, trial.subset) == (
+            item.codec,
+            item.transmission,
+            item.trim,
+            item.subset,
+        )
+        assert trial.attack == item.attack
+        assert (trial.key == "spoof") == (item.key == "spoof")
+    keys = np.array([t.key for t in asv])
+    target, nontarget = scores[keys == "target"], scores[keys == "nontarget"]
+    assert target.mean() > nontarget.mean()
+    assert compute_eer(target, nontarget)[0] < 0.35
+
+
+def test_2021_toy_asv_per_codec(corpus):
+    """Every bona fide ASV trial through every codec: EER < 50 % each.
+
+    The small corpus has one or two target trials per codec, too few for a
+    per-codec EER from its score file, so the eval bona fide trials are
+    scored again here through each codec condition.
+    """
+    root, _ = corpus
+    eval_2019 = read_eval_2019(root)
+    enrolment = {
+        speaker: [
+            utterance_embedding(sf.read(audio_path(root, "eval", u))[0])
+            for u in utts
+        ]
+        for speaker, utts in eval_2019.enrolment.items()
+    }
+    asv = ToyASV(enrolment)
+    bona = [t for t in eval_2019.asv_trials if t.key != "spoof"]
+    waves = {
+        t.trial: sf.read(audio_path(root, "eval", t.trial))[0] for t in bona
+    }
+    for codec in CODECS:
+        rng = np.random.default_rng(0)
+        embeddings = {
+            utt: utterance_embedding(apply_codec(wave, codec, rng))
+            for utt, wave in waves.items()
+        }
+        scores = {"target": [], "nontarget": []}
+        for trial in bona:
+            scores[trial.key].append(
+                asv.score(trial.speaker, embeddings[trial.trial])
+            )
+        assert compute_eer(scores["target"], scores["nontarget"])[0] < 0.5, (
+            codec
+        )
+
+
+def test_2021_prepare_reads_the_part(corpus, tmp_path):
+    """prepare_asvspoof writes eval_2021.csv with the conditions."""
+    from speechbrain_asd.data.asvspoof import prepare_asvspoof
+
+    root, summary = corpus
+    manifests = prepare_asvspoof(
+        data_folder=str(root),
+        save_folder=str(tmp_path),
+        splits=[],
+        eval_2021_folder=str(root),
+    )
+    with open(manifests["eval_2021"], newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == summary["eval_2021"]["trials"]
+    assert {"codec", "transmission", "trim", "subset"} <= set(rows[0])
+    assert {r["codec"] for r in rows} == set(CODECS)
+
+
+def test_2021_added_in_place_equals_made_at_once(corpus, tmp_path):
+    """Removing the part and making it again in place (one worker) gives
+    the same files, byte for byte, and the same marker."""
+    root, _ = corpus
+    copy = tmp_path / "corpus"
+    shutil.copytree(root, copy)
+    for name in ("ASVspoof2021_LA_eval", "keys"):
+        shutil.rmtree(copy / name)
+    marker = json.loads((copy / "toy_corpus.json").read_text())
+    made_at_once = dict(marker)
+    del marker["eval_2021"]
+    marker["format_version"] = 1
+    (copy / "toy_corpus.json").write_text(json.dumps(marker, indent=2))
+    before = {
+        p: p.read_bytes() for p in (copy / "LA").rglob("*") if p.is_file()
+    }
+    summary = make_toy_corpus(
+        copy, seed=SEED, size="small", progress=False, workers=1
+    )
+    assert summary["skipped"] is False
+    for name in ("ASVspoof2021_LA_eval", "keys"):
+        files = sorted(p.relative_to(root) for p in (root / name).rglob("*"))
+        again = sorted(p.relative_to(copy) for p in (copy / name).rglob("*"))
+        assert files == again
+        for path in files:
+            if (root / path).is_file():
+                assert (root / path).read_bytes() == (copy / path).read_bytes()
+    assert json.loads((copy / "toy_corpus.json").read_text()) == made_at_once
+    assert {
+        p: p.read_bytes() for p in (copy / "LA").rglob("*") if p.is_file()
+    } == before
+    assert not [p for p in copy.iterdir() if ".partial-" in p.name]

@@ -29,7 +29,7 @@ from asd_toy_corpus.summary import (
 
 
 def _fake_complete_corpus(root, seed, size):
-    """Writes the protocols of a plan and the marker, without audio.
+    """Writes the protocols of a plan and a complete marker, without audio.
 
     Arguments
     ---------
@@ -45,7 +45,8 @@ def _fake_complete_corpus(root, seed, size):
     except FileNotFoundError as error:
         pytest.skip(str(error))
     layout.write_protocols(root, plan)
-    (root / MARKER).write_text(json.dumps({"seed": seed, "size": size}))
+    marker = {"seed": seed, "size": size, "eval_2021": {"trials": 0}}
+    (root / MARKER).write_text(json.dumps(marker))
 
 
 def test_existing_folder_rules(tmp_path):

@@ -35,6 +35,8 @@ setup(
         "scipy>=1.10",
         "soundfile>=0.12",
         "tqdm",
+        # G.722, one of the codec conditions of the 2021 eval part.
+        "G722>=1.2",
         "pyworld>=0.3",
         # pyworld imports pkg_resources, which setuptools 81 removes.
         "setuptools<81",

@@ -1,11 +1,13 @@
 """The ``asd-toy-corpus`` command: generate or summarise the offline corpus.
 
 ``asd-toy-corpus make OUT_DIR`` generates the ASVspoof 2019 LA-style corpus
-(``make_toy_corpus``); ``asd-toy-corpus summary CORPUS`` counts the trials
-per split, attack and speaker of a generated corpus or of a real ASVspoof
-2019 LA folder (``summarize_corpus``). Both print a table, or JSON with
-``--json``. Bad input (a folder that holds something else, a missing
-Debian package or tool) ends with a one-line message and exit status 2.
+and its ASVspoof 2021 LA-style eval part (``make_toy_corpus``);
+``asd-toy-corpus summary CORPUS`` counts the trials per split, attack and
+speaker of a generated corpus or of a real ASVspoof 2019 LA folder, and per
+codec and subset of the 2021 part when there is one (``summarize_corpus``).
+Both print a table, or JSON with ``--json``. Bad input (a folder that holds
+something else, a missing Debian package or tool) ends with a one-line
+message and exit status 2.
 
 Authors
  * speechbrain-asd developers
@@ -73,8 +75,9 @@ def build_parser():
         description=(
             "Offline ASVspoof 2019 LA-style corpus of speechbrain-asd: real "
             "speech of Debian packages, six spoofing systems seen in "
-            "training plus unseen eval attacks, ASV lists and noise/RIR "
-            "augmentation sets."
+            "training plus unseen eval attacks, ASV lists, noise/RIR "
+            "augmentation sets and an ASVspoof 2021 LA-style eval part "
+            "(seven codec conditions)."
         ),
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -85,7 +88,8 @@ def build_parser():
         help="generate the corpus",
         description=(
             "Generate the corpus into OUT_DIR (skipped when it already "
-            "holds the same seed and size)."
+            "holds the same seed and size; a corpus of the same seed and "
+            "size without the 2021 eval part gets that part added)."
         ),
     )
     make.add_argument("out_dir", help="folder to create the corpus in")
@@ -112,7 +116,10 @@ def build_parser():
     summary = commands.add_parser(
         "summary",
         help="count trials per split, attack and speaker of a corpus",
-        description="Summarise an ASVspoof 2019 LA style corpus.",
+        description=(
+            "Summarise an ASVspoof 2019 LA style corpus (and its 2021 LA "
+            "eval part, when there is one)."
+        ),
     )
     summary.add_argument("corpus", help="corpus folder (holds LA/)")
     summary.set_defaults(handler=_cmd_summary)

@@ -3,16 +3,23 @@
 ``make_toy_corpus`` plans the corpus from the seed, renders every file in
 parallel worker processes (each file seeded from ``(seed, index)``, so the
 result does not depend on the number of workers), writes the protocols, ASV
-lists and augmentation sets, and finally the marker file
-``toy_corpus.json`` (seed, size, speakers, systems). Everything is written
-into a hidden temporary folder next to the output folder, which is renamed
-into place at the very end: a folder either holds a complete corpus or
-nothing of this run.
+lists and augmentation sets, then makes the ASVspoof 2021 LA-style eval
+part from the 2019 eval split just written (``eval_2021``), and finally
+the marker file ``toy_corpus.json`` (seed, size, speakers, systems, the
+2021 part). Everything is written into a hidden temporary folder next to
+the output folder, which is renamed into place at the very end: a folder
+either holds a complete corpus or nothing of this run.
 
 Re-running into an existing folder skips when it holds a complete corpus
 of the same seed and size, and refuses (``ValueError``) when it holds one
-of another seed or size, or anything else. A run killed hard may leave a
-hidden ``.<name>.partial-*`` folder next to the output: delete it.
+of another seed or size, or anything else. A complete corpus of the same
+seed and size made before the 2021 part existed (its marker does not
+record one) gets the 2021 part added in place, its 2019 part untouched:
+the part is made in a hidden ``.eval_2021.partial-*`` folder inside the
+corpus, ``ASVspoof2021_LA_eval/`` and ``keys/`` are moved into place and
+the marker is rewritten atomically last, so a failure leaves the corpus as
+it was. A run killed hard may leave a hidden ``.<name>.partial-*`` folder
+next to the output, or ``.eval_2021.partial-*`` inside it: delete it.
 
 The noise and RIR CSVs (``augmentation/{noise,rir}.csv``) give absolute
 paths to the corpus folder as first written; after moving the corpus,
@@ -23,7 +30,6 @@ Authors
 """
 
 import json
-import multiprocessing
 import os
 import shutil
 import tempfile
@@ -31,21 +37,24 @@ import time
 from pathlib import Path
 
 from speechbrain.utils.logger import get_logger
-from tqdm import tqdm
 
 from asd_toy_corpus.augmentation_sets import write_augmentation_sets
-from asd_toy_corpus.layout import write_protocols
+from asd_toy_corpus.eval_2021 import make_eval_2021
+from asd_toy_corpus.layout import EVAL_2021, KEYS, write_protocols
+from asd_toy_corpus.parallel import parallel_map
 from asd_toy_corpus.plan import SIZES, make_plan
 from asd_toy_corpus.render import render_item
 from asd_toy_corpus.summary import MARKER, summarize_corpus
 from asd_toy_corpus.systems import SYSTEMS
 from asd_toy_corpus.tools import ToolError, missing_tools
+from speechbrain_asd.atomic import write_text_atomic
 
 logger = get_logger(__name__)
 
 DEFAULT_SEED = 1234
 DEFAULT_WORKERS = 2
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the ASVspoof 2021 LA-style eval part ("eval_2021")
+PARTIAL_2021 = ".eval_2021.partial-"
 
 
 def _read_marker(path):
@@ -167,20 +176,65 @@ def _render_all(plan, root, workers, progress):
         Total audio duration in seconds.
     """
     tasks = [(item, plan.seed, os.fspath(root)) for item in plan.items]
-    bar = dict(
-        total=len(tasks), disable=not progress, desc="toy corpus", unit="file"
+    results = parallel_map(_render_task, tasks, workers, progress, "toy corpus")
+    return sum(d for _, d in results)
+
+
+def _add_eval_2021(out, marker, workers, progress):
+    """Adds the 2021 part to a complete corpus that lacks it, in place.
+
+    Arguments
+    ---------
+    out : pathlib.Path
+        The corpus folder.
+    marker : dict
+        Its marker's content (without ``eval_2021``).
+    workers : int
+        Number of worker processes.
+    progress : bool
+        Whether to show a progress bar.
+
+    Raises
+    ------
+    ValueError
+        When the corpus already holds a 2021 folder its marker does not
+        record (a run killed while moving it into place, or other files).
+    """
+    for name in (EVAL_2021, KEYS):
+        if (out / name).exists():
+            raise ValueError(
+                f"{out / name} exists but {out / MARKER} records no 2021 "
+                "part (an interrupted run or other files); remove it"
+            )
+    logger.warning(
+        "%s holds the toy corpus (seed %d, size %s) without its ASVspoof "
+        "2021 LA eval part: adding it, the 2019 part untouched",
+        out,
+        marker["seed"],
+        marker["size"],
     )
-    if workers <= 1:
-        return sum(d for _, d in tqdm(map(_render_task, tasks), **bar))
-    # fork shares the loaded modules and source cache with the workers;
-    # the workers use numpy, scipy and subprocesses only.
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context(
-        "fork" if "fork" in methods else "spawn"
+    temporary = Path(tempfile.mkdtemp(prefix=PARTIAL_2021, dir=out))
+    moved = []
+    try:
+        info = make_eval_2021(out, temporary, marker["seed"], workers, progress)
+        for name in (EVAL_2021, KEYS):
+            os.replace(temporary / name, out / name)
+            moved.append(name)
+        marker.update(format_version=FORMAT_VERSION, eval_2021=info)
+        write_text_atomic(out / MARKER, json.dumps(marker, indent=2))
+    except BaseException:
+        for name in moved:
+            shutil.rmtree(out / name, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+    logger.info(
+        "added %s/ and %s/ to %s and recorded them in %s",
+        EVAL_2021,
+        KEYS,
+        out,
+        MARKER,
     )
-    with context.Pool(workers) as pool:
-        results = pool.imap_unordered(_render_task, tasks, chunksize=4)
-        return sum(d for _, d in tqdm(results, **bar))
 
 
 def make_toy_corpus(
@@ -190,14 +244,15 @@ def make_toy_corpus(
     progress=True,
     workers=DEFAULT_WORKERS,
 ):
-    """Generates the offline ASVspoof 2019 LA-style corpus.
+    """Generates the offline ASVspoof 2019 LA-style corpus and 2021 eval part.
 
     Arguments
     ---------
     out_dir : str or os.PathLike
         The folder to create; it receives ``LA/`` (the ASVspoof 2019 LA
-        layout), ``augmentation/`` (noise and RIR sets with their CSVs) and
-        the marker ``toy_corpus.json``.
+        layout), ``ASVspoof2021_LA_eval/`` and ``keys/`` (the ASVspoof 2021
+        LA-style eval part), ``augmentation/`` (noise and RIR sets with
+        their CSVs) and the marker ``toy_corpus.json``.
     seed : int
         Seed of everything random; the same seed and size give identical
         protocols and audio.
@@ -212,15 +267,18 @@ def make_toy_corpus(
     -------
     dict
         The summary of ``summarize_corpus`` plus ``skipped`` (True when the
-        folder already held this corpus) and ``generation_seconds``.
+        folder already held this corpus, 2021 part included) and
+        ``generation_seconds`` (of what this call made).
 
     Raises
     ------
     ValueError
-        For a bad seed, size or worker count, or a folder holding something
-        else (see ``existing_corpus``).
+        For a bad seed, size or worker count, a folder holding something
+        else (see ``existing_corpus``), or a corpus holding a 2021 folder
+        that its marker does not record.
     FileNotFoundError
-        When a speech package is missing (naming the Debian package).
+        When a speech package is missing (naming the Debian package), or a
+        2019 eval file the 2021 part is made from.
     ToolError
         When sox, codec2 or espeak-ng is missing (naming the package).
 
@@ -241,14 +299,22 @@ def make_toy_corpus(
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     out = Path(out_dir).absolute()
     if existing_corpus(out, seed, size):
-        logger.warning(
-            "%s already holds the toy corpus (seed %d, size %s): skipping",
-            out,
-            seed,
-            size,
-        )
+        marker = _read_marker(out / MARKER)
+        if "eval_2021" in marker:
+            logger.warning(
+                "%s already holds the toy corpus (seed %d, size %s): skipping",
+                out,
+                seed,
+                size,
+            )
+            summary = summarize_corpus(out)
+            summary.update(skipped=True, generation_seconds=0.0)
+            return summary
+        start = time.perf_counter()
+        _add_eval_2021(out, marker, workers, progress)
         summary = summarize_corpus(out)
-        summary.update(skipped=True, generation_seconds=0.0)
+        elapsed = round(time.perf_counter() - start, 2)
+        summary.update(skipped=False, generation_seconds=elapsed)
         return summary
     missing = missing_tools()
     if missing:
@@ -272,6 +338,9 @@ def make_toy_corpus(
             corpus_size.rirs,
             seed,
         )
+        eval_2021 = make_eval_2021(
+            temporary, temporary, seed, workers, progress
+        )
         marker = {
             "format_version": FORMAT_VERSION,
             "seed": seed,
@@ -283,6 +352,7 @@ def make_toy_corpus(
                 sid: {"family": s.family, "seen": s.seen}
                 for sid, s in SYSTEMS.items()
             },
+            "eval_2021": eval_2021,
         }
         (temporary / MARKER).write_text(
             json.dumps(marker, indent=2), encoding="utf-8"

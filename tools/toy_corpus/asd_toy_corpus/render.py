@@ -14,6 +14,7 @@ import soundfile as sf
 
 from asd_toy_corpus.channel import OUTPUT_RATE, apply_channel
 from asd_toy_corpus.dsp import EPS, active_region
+from asd_toy_corpus.layout import audio_path
 from asd_toy_corpus.sources import SAMPLE_RATE, load_utterance
 from asd_toy_corpus.systems import SYSTEMS
 
@@ -101,13 +102,7 @@ def flac_path(root, item):
     >>> flac_path("/c", item).startswith("/c/LA/ASVspoof2019_LA_train/flac/")
     True
     """
-    return os.path.join(
-        os.fspath(root),
-        "LA",
-        f"ASVspoof2019_LA_{item.split}",
-        "flac",
-        f"{item.utt_id}.flac",
-    )
+    return audio_path(root, item.split, item.utt_id)
 
 
 def render_item(item, seed, root):

@@ -2,7 +2,8 @@
 
 Works on a generated corpus and on a real ASVspoof 2019 LA folder alike
 (the speaker names and seed come from the generator's marker
-``toy_corpus.json`` when there is one).
+``toy_corpus.json`` when there is one); the ASVspoof 2021 LA eval part is
+counted from ``keys/LA/CM/trial_metadata.txt`` when the folder holds one.
 
 Authors
  * speechbrain-asd developers
@@ -18,9 +19,12 @@ from asd_toy_corpus.layout import (
     ASV_SPLITS,
     GENDERS,
     asv_enrolment_path,
+    asv_metadata_2021_path,
     asv_trials_path,
+    cm_metadata_2021_path,
     cm_protocol_path,
 )
+from asd_toy_corpus.telephony_codecs import CODECS
 from speechbrain_asd.scorefiles import (
     read_asv_enrolment,
     read_asv_protocol,
@@ -29,6 +33,7 @@ from speechbrain_asd.scorefiles import (
 
 MARKER = "toy_corpus.json"
 SPLITS = ("train", "dev", "eval")
+SUBSETS_2021 = ("eval", "progress", "hidden")
 
 
 def _split_counts(path):
@@ -94,6 +99,67 @@ def _asv_counts(root, split):
     }
 
 
+def _by_class(trials, field, known):
+    """Bona fide and spoof counts per value of a trial field.
+
+    Arguments
+    ---------
+    trials : list of CMTrial
+        The trials.
+    field : str
+        ``"codec"`` or ``"subset"``.
+    known : tuple of str
+        The values listed first, in this order (others follow sorted).
+
+    Returns
+    -------
+    dict
+        Value -> ``{"bonafide": n, "spoof": n}``.
+    """
+    values = {getattr(t, field) for t in trials}
+    ordered = [v for v in known if v in values] + sorted(values - set(known))
+    counts = {v: {"bonafide": 0, "spoof": 0} for v in ordered}
+    for trial in trials:
+        counts[getattr(trial, field)][trial.key] += 1
+    return counts
+
+
+def _eval_2021_counts(root):
+    """Counts the ASVspoof 2021 LA eval part, when the folder has its keys.
+
+    Arguments
+    ---------
+    root : pathlib.Path
+        The corpus folder.
+
+    Returns
+    -------
+    dict or None
+        ``trials``, ``bonafide``, ``spoof``, ``codecs`` and ``subsets``
+        (each value -> ``{"bonafide": n, "spoof": n}``) and ``asv``
+        (``target``, ``nontarget``, ``spoof`` trials, None without ASV
+        keys); None without CM keys.
+    """
+    path = cm_metadata_2021_path(root)
+    if not os.path.exists(path):
+        return None
+    trials = read_cm_protocol(path)
+    asv = None
+    if os.path.exists(asv_metadata_2021_path(root)):
+        keys = Counter(
+            t.key for t in read_asv_protocol(asv_metadata_2021_path(root))
+        )
+        asv = {k: keys[k] for k in ("target", "nontarget", "spoof")}
+    return {
+        "trials": len(trials),
+        "bonafide": sum(t.key == "bonafide" for t in trials),
+        "spoof": sum(t.key == "spoof" for t in trials),
+        "codecs": _by_class(trials, "codec", CODECS),
+        "subsets": _by_class(trials, "subset", SUBSETS_2021),
+        "asv": asv,
+    }
+
+
 def _csv_rows(path):
     """Counts the data rows of a CSV file.
 
@@ -127,8 +193,11 @@ def summarize_corpus(root):
         ``root``, ``seed`` and ``size`` (None without a marker),
         ``splits`` (per split: ``trials``, ``bonafide``, ``spoof``,
         ``attacks``, ``speakers``), ``asv`` (per dev/eval split),
-        ``augmentation`` (``noise`` and ``rir`` file counts) and
-        ``speakers`` (id -> name, gender, split, from the marker).
+        ``augmentation`` (``noise`` and ``rir`` file counts),
+        ``eval_2021`` (``trials``, ``bonafide``, ``spoof``, per ``codecs``
+        and ``subsets`` bona fide and spoof counts and ``asv`` key counts;
+        None without the 2021 keys) and ``speakers`` (id -> name, gender,
+        split, from the marker).
 
     Raises
     ------
@@ -168,6 +237,7 @@ def summarize_corpus(root):
             name: _csv_rows(root / "augmentation" / f"{name}.csv")
             for name in ("noise", "rir")
         },
+        "eval_2021": _eval_2021_counts(root),
         "speakers": {
             s["id"]: {k: s[k] for k in ("name", "gender", "split")}
             for s in marker.get("speakers", [])
@@ -209,7 +279,8 @@ def format_corpus_summary(summary):
     str
         Tables of trials per split and attack, per speaker (bona fide
         trials, their share of the split's bona fide trials, spoofs), the
-        ASV lists and the augmentation sets.
+        ASV lists, the 2021 eval part per codec and per subset, and the
+        augmentation sets.
 
     Example
     -------
@@ -290,6 +361,37 @@ def format_corpus_summary(summary):
                 for split, c in asv.items()
             ],
         )
+    eval_2021 = summary.get("eval_2021")
+    if eval_2021:
+        for field, title in (("codecs", "2021 codec"), ("subsets", "subset")):
+            lines.append("")
+            lines += _table(
+                [title, "trials", "bona fide", "spoof"],
+                [
+                    [
+                        name,
+                        c["bonafide"] + c["spoof"],
+                        c["bonafide"],
+                        c["spoof"],
+                    ]
+                    for name, c in eval_2021[field].items()
+                ]
+                + [
+                    [
+                        "all",
+                        eval_2021["trials"],
+                        eval_2021["bonafide"],
+                        eval_2021["spoof"],
+                    ]
+                ],
+            )
+        if eval_2021.get("asv"):
+            asv_2021 = eval_2021["asv"]
+            lines += [
+                "",
+                f"2021 ASV trials: {asv_2021['target']} target, "
+                f"{asv_2021['nontarget']} nontarget, {asv_2021['spoof']} spoof",
+            ]
     augmentation = summary.get("augmentation", {})
     if any(v is not None for v in augmentation.values()):
         lines += [
