@@ -107,7 +107,156 @@ def summary_entry(name, folder, seed):
     entry["intervals"] = report.get("intervals", {})
     entry["curve"] = read_curve(folder / TRAIN_LOG)
     entry["folder"] = str(folder)
+    calibration = report.get("calibration", {})
+    entry["operating_point"] = calibration.get("eval_operating_point")
+    if "eval_2021" in report:
+        entry["eval_2021"] = eval_2021_entry(report["eval_2021"])
     return entry
+
+
+def eval_2021_entry(report):
+    """The compact 2021 results of a model: pooled row per codec.
+
+    Arguments
+    ---------
+    report : dict
+        The ``eval_2021`` part of a job's ``eval_report.json``.
+
+    Returns
+    -------
+    dict
+        ``subset``, ``columns``, ``pooled`` (column -> ``eer`` and
+        ``min_tdcf_2021``) and ``operating_point``.
+    """
+    grid = report["decomposed"]
+    return {
+        "subset": report["subset"],
+        "columns": grid["columns"],
+        "pooled": {
+            column: {
+                key: grid["cells"]["pooled"][column][key]
+                for key in ("eer", "min_tdcf_2021")
+            }
+            for column in grid["columns"]
+        },
+        "operating_point": report["operating_point"],
+    }
+
+
+def _percent_or_dash(value, digits):
+    """Formats a fraction as a percentage, ``-`` for None."""
+    return "-" if value is None else f"{100 * value:.{digits}f}"
+
+
+def operating_point_text(point):
+    """Describes a calibrated operating point in a few words.
+
+    Arguments
+    ---------
+    point : dict
+        ``threshold``, ``rule``, ``bonafide_rejected``, ``spoof_accepted``.
+
+    Returns
+    -------
+    str
+        The description.
+
+    Example
+    -------
+    >>> operating_point_text({"threshold": -2.944, "rule": "bayes",
+    ...     "bonafide_rejected": 0.05, "spoof_accepted": 0.1})
+    'LLR >= -2.944 (bayes): 5.00 % bona fide rejected, 10.00 % spoofs accepted'
+    """
+    return (
+        f"LLR >= {point['threshold']:.3f} ({point['rule']}): "
+        f"{_percent_or_dash(point['bonafide_rejected'], 2)} % bona fide "
+        f"rejected, {_percent_or_dash(point['spoof_accepted'], 2)} % spoofs "
+        "accepted"
+    )
+
+
+def eval_2021_table(entries):
+    """Markdown of the 2021 results: per model and seed, the pooled EER and
+    min t-DCF per codec, and the calibrated decision on 2019 and 2021 eval.
+
+    Arguments
+    ---------
+    entries : list of dict
+        Summary entries; those without ``eval_2021`` are skipped.
+
+    Returns
+    -------
+    str
+        The markdown ("" when no entry has 2021 results).
+
+    Example
+    -------
+    >>> point = {"threshold": 0.5, "rule": "bayes",
+    ...          "bonafide_rejected": 0.1, "spoof_accepted": 0.02}
+    >>> entry = {"name": "student", "seed": 1, "operating_point": point,
+    ...     "eval_2021": {"subset": "eval", "columns": ["gsm", "pooled"],
+    ...     "pooled": {"gsm": {"eer": 0.1, "min_tdcf_2021": 0.3},
+    ...                "pooled": {"eer": 0.08, "min_tdcf_2021": None}},
+    ...     "operating_point": point}}
+    >>> print(eval_2021_table([entry]).splitlines()[2])
+    | student | 1 | EER (%) | 10.00 | 8.00 |
+    """
+    lines = []
+    for entry in entries:
+        found = entry.get("eval_2021")
+        if not found:
+            continue
+        columns = found["columns"]
+        if not lines:
+            lines.append(
+                "| model | seed | metric | " + " | ".join(columns) + " |"
+            )
+            lines.append("|---" * (3 + len(columns)) + "|")
+        for key, title, digits in (
+            ("eer", "EER (%)", 2),
+            ("min_tdcf_2021", "min t-DCF 2021", 4),
+        ):
+            cells = [found["pooled"][column][key] for column in columns]
+            if key == "eer":
+                shown = [_percent_or_dash(v, digits) for v in cells]
+            else:
+                shown = ["-" if v is None else f"{v:.{digits}f}" for v in cells]
+            lines.append(
+                f"| {entry['name']} | {entry['seed']} | {title} | "
+                + " | ".join(shown)
+                + " |"
+            )
+    if not lines:
+        return ""
+    subsets = sorted(
+        {
+            e["eval_2021"]["subset"] or "all"
+            for e in entries
+            if e.get("eval_2021")
+        }
+    )
+    lines.append("")
+    lines.append(
+        f"ASVspoof 2021 LA-style eval, subset {', '.join(subsets)}: pooled "
+        "row of the organisers' decomposed results, one column per codec. "
+        "Calibrated decision (fitted on dev):"
+    )
+    lines.append("")
+    for entry in entries:
+        if entry.get("eval_2021"):
+            points = [
+                ("2019-style eval", entry.get("operating_point")),
+                ("2021 eval", entry["eval_2021"]["operating_point"]),
+            ]
+            lines.append(
+                f"- {entry['name']} (seed {entry['seed']}): "
+                + "; ".join(
+                    f"{where} {operating_point_text(point)}"
+                    for where, point in points
+                    if point is not None
+                )
+            )
+    return "\n".join(lines)
 
 
 def read_curve(path):
@@ -345,6 +494,9 @@ def write_summary(out, entries):
     write_json(path, {"models": merged})
     write_text_atomic(out / "summary.md", markdown_table(merged) + "\n")
     write_text_atomic(out / "curves.md", curves_table(merged) + "\n")
+    table_2021 = eval_2021_table(merged)
+    if table_2021:
+        write_text_atomic(out / "eval_2021.md", table_2021 + "\n")
     return merged
 
 

@@ -18,7 +18,10 @@ loads (``<results>/<name>/<job>_model``, with a DET plot per attack in
 ``<job>_plots/det.png``), prints the tables, and writes
 ``<results>/<name>/summary.json`` (one entry per reported model and seed,
 with the exported folder and its learning curve), ``summary.md`` (mean +-
-std over the seeds run) and ``curves.md`` (dev EER by epoch).
+std over the seeds run) and ``curves.md`` (dev EER by epoch). A corpus
+with ``eval_2021: true`` also has the teacher and student stages score its
+ASVspoof 2021 LA-style part (``eval_2021_folder``): ``eval_2021.md`` has the
+pooled EER and min t-DCF per codec and the calibrated decision.
 
 Before each job it prints how many jobs are left over all the seeds asked
 for and the time they should take: each job's duration is kept in
@@ -47,6 +50,7 @@ from pipeline_report import (
     ROOT,
     comparisons_table,
     curves_table,
+    eval_2021_table,
     markdown_table,
     read_json,
     read_report,
@@ -231,6 +235,8 @@ def job_flags(plan, job, folders, data_folder, seed):
     if stage == "student":
         flags["teacher_folder"] = str(folders[job["teacher"]])
     known = yaml_keys(RECIPE / STAGES[stage][1])
+    if plan["corpus"].get("eval_2021") and "eval_2021_folder" in known:
+        flags["eval_2021_folder"] = str(data_folder)
     flags.update({k: v for k, v in plan["flags"].items() if k in known})
     flags.update(plan["stage_flags"].get(stage, {}))
     flags.update(job.get("flags", {}))
@@ -745,6 +751,9 @@ def main(argv=None):
         merged = write_summary(out, entries)
     print(markdown_table(merged))
     print(curves_table(merged))
+    table_2021 = eval_2021_table(merged)
+    if table_2021:
+        print(table_2021)
     done_seeds = sorted({entry["seed"] for entry in merged})
     if plan.get("comparisons"):
         comparisons = write_comparisons(

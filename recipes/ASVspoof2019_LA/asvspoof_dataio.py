@@ -30,7 +30,7 @@ from speechbrain.dataio.dataio import load_data_csv, read_audio
 from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.utils.logger import get_logger
 
-from speechbrain_asd.data.asvspoof import DATA_ROOT
+from speechbrain_asd.data.asvspoof import DATA_ROOT, DATA_ROOT_2021
 
 logger = get_logger(__name__)
 
@@ -38,7 +38,7 @@ AUDIO_EXTENSIONS = (".wav", ".flac")
 AUGMENTATION_HEADER = ["ID", "duration", "wav", "wav_format", "wav_opts"]
 
 
-def load_rows(csv_path, data_folder):
+def load_rows(csv_path, data_folder, data_folder_2021=None):
     """Reads a manifest into ``{ID: row}`` with ``$data_root`` replaced.
 
     Arguments
@@ -47,6 +47,8 @@ def load_rows(csv_path, data_folder):
         The manifest.
     data_folder : str
         The folder ``$data_root`` stands for.
+    data_folder_2021 : str, optional
+        The folder ``$data_root_2021`` stands for (``eval_2021.csv``).
 
     Returns
     -------
@@ -58,7 +60,10 @@ def load_rows(csv_path, data_folder):
             f"manifest {csv_path} not found: run the stage that writes it "
             "(data preparation: skip_prep=False) or check the path"
         )
-    return load_data_csv(csv_path, replacements={DATA_ROOT: data_folder})
+    replacements = {DATA_ROOT: data_folder}
+    if data_folder_2021 is not None:
+        replacements[DATA_ROOT_2021] = data_folder_2021
+    return load_data_csv(csv_path, replacements=replacements)
 
 
 def select_subset(rows, max_items, key, seed):

@@ -16,6 +16,7 @@ Authors
 
 import os
 
+import numpy as np
 from speechbrain.utils.logger import get_logger
 
 from speechbrain_asd.bootstrap import asv_tdcf_constants, bootstrap_metrics
@@ -221,3 +222,52 @@ def write_score_file(path, scores, rows):
         for utt_id, row in rows.items()
     }
     write_cm_scores(path, {i: scores[i] for i in rows}, trials)
+
+
+def operating_point(calibration, bonafide, spoof):
+    """Error rates of the calibrated decision on a set of trials.
+
+    Arguments
+    ---------
+    calibration : speechbrain_asd.calibration.Calibration
+        The dev calibration and its threshold.
+    bonafide : list of float
+        Raw scores of bona fide trials.
+    spoof : list of float
+        Raw scores of spoofed trials.
+
+    Returns
+    -------
+    dict
+        ``threshold`` (on the LLR) and its ``rule``, ``bonafide_rejected``
+        and ``spoof_accepted`` (fractions).
+    """
+    return {
+        "threshold": calibration.threshold,
+        "rule": calibration.rule,
+        "bonafide_rejected": float(np.mean(~calibration.decide(bonafide))),
+        "spoof_accepted": float(np.mean(calibration.decide(spoof))),
+    }
+
+
+def format_operating_point(point, name):
+    """One line on a calibrated operating point.
+
+    Arguments
+    ---------
+    point : dict
+        As returned by ``operating_point``.
+    name : str
+        The set it was measured on.
+
+    Returns
+    -------
+    str
+        The line.
+    """
+    return (
+        f"Calibrated decision on {name} (bona fide when LLR >= "
+        f"{point['threshold']:.3f}, rule {point['rule']}): "
+        f"{100 * point['bonafide_rejected']:.2f} % of bona fide rejected, "
+        f"{100 * point['spoof_accepted']:.2f} % of spoofs accepted"
+    )

@@ -60,7 +60,9 @@ from cm_scoring import (
     ScoreCollector,
     cm_intervals,
     cm_results,
+    format_operating_point,
     load_asv_scores,
+    operating_point,
     split_scores,
     write_score_file,
 )
@@ -78,7 +80,12 @@ from speechbrain_asd.checkpoints import (
 from speechbrain_asd.data.active_aeg import ActiveAEG
 from speechbrain_asd.data.adversarial import make_same_speaker_pairs
 from speechbrain_asd.data.asvspoof import CLASS_NAMES
-from speechbrain_asd.evaluation import format_report_table
+from speechbrain_asd.evaluation import (
+    evaluate_score_file,
+    find_2021_keys,
+    format_decomposed_table,
+    format_report_table,
+)
 from speechbrain_asd.export import MODEL_INFO_FILE
 from speechbrain_asd.features import waveform_embedder
 from speechbrain_asd.lobes.complexity import count_macs, count_parameters
@@ -87,6 +94,7 @@ from speechbrain_asd.lobes.score import bonafide_score
 from speechbrain_asd.losses import DecoupledKDLoss, KDLoss
 from speechbrain_asd.metrics import compute_act_dcf, compute_cllr
 from speechbrain_asd.model_folder import CALIBRATION_FILE
+from speechbrain_asd.scorefiles import write_cm_scores
 
 logger = get_logger(__name__)
 
@@ -490,8 +498,9 @@ def dataio_prepare(hparams, aeg):
     -------
     data : dict
         ``train_set``, ``dev_set``, ``eval_set`` (datasets), ``dev_rows``,
-        ``eval_rows`` (manifest rows), and ``active_aeg`` (an ``ActiveAEG``
-        for active AEG, else None).
+        ``eval_rows`` (manifest rows), ``eval_2021_set`` and
+        ``eval_2021_rows`` when ``eval_2021_folder`` is set, and
+        ``active_aeg`` (an ``ActiveAEG`` for active AEG, else None).
     """
     folder, seed = hparams["data_folder"], hparams["seed"]
     train_rows = select_subset(
@@ -539,6 +548,14 @@ def dataio_prepare(hparams, aeg):
         )
         data[f"{split}_rows"] = rows
         data[f"{split}_set"] = sorted_by_duration(
+            make_dataset(rows, eval_pipeline)
+        )
+    if hparams["eval_2021_folder"] is not None:
+        rows = load_rows(
+            hparams["eval_2021_csv"], folder, hparams["eval_2021_folder"]
+        )
+        data["eval_2021_rows"] = rows
+        data["eval_2021_set"] = sorted_by_duration(
             make_dataset(rows, eval_pipeline)
         )
     return data
@@ -693,9 +710,11 @@ def calibration_report(dev_scores, eval_scores, data, hparams):
 
     Returns
     -------
-    dict
-        The calibration, and eval's ``act_dcf`` and ``cllr`` of the raw
-        and the calibrated scores.
+    calibration : speechbrain_asd.calibration.Calibration
+        The fitted calibration.
+    report : dict
+        Its fields, eval's ``act_dcf`` and ``cllr`` of the raw and the
+        calibrated scores, and eval's error rates at its threshold.
     """
     dev_bonafide, dev_spoof, _ = split_scores(dev_scores, data["dev_rows"])
     calibration = fit_calibration(
@@ -718,6 +737,7 @@ def calibration_report(dev_scores, eval_scores, data, hparams):
             "act_dcf": compute_act_dcf(*calibrated),
             "cllr": compute_cllr(*calibrated),
         },
+        "eval_operating_point": operating_point(calibration, bonafide, spoof),
     }
     logger.info(
         "Calibration (dev) -> %s; eval actDCF %.4f -> %.4f, Cllr %.4f -> "
@@ -728,6 +748,77 @@ def calibration_report(dev_scores, eval_scores, data, hparams):
         report["eval_raw"]["cllr"],
         report["eval_calibrated"]["cllr"],
     )
+    print(format_operating_point(report["eval_operating_point"], "eval"))
+    return calibration, report
+
+
+def score_dataset(brain, dataset, hparams):
+    """Scores a dataset with the best checkpoint.
+
+    Arguments
+    ---------
+    brain : CMBrain
+        The trained Brain.
+    dataset : speechbrain.dataio.dataset.DynamicItemDataset
+        The utterances to score.
+    hparams : dict
+        The loaded hyperparameters.
+
+    Returns
+    -------
+    dict
+        ID -> bona fide score.
+    """
+    brain.evaluate(
+        dataset,
+        min_key=MIN_KEY,
+        test_loader_kwargs=dict(hparams["eval_dataloader_opts"]),
+    )
+    return dict(brain.test_scores)
+
+
+def evaluate_2021(scores, data, hparams, calibration):
+    """Writes the ASVspoof 2021 LA eval scores and evaluates them as the
+    organisers do (subset ``eval_2021_subset``, decomposed by codec).
+
+    Arguments
+    ---------
+    scores : dict
+        ID -> bona fide score of every 2021 trial.
+    data : dict
+        From ``dataio_prepare`` (``eval_2021_set``, ``eval_2021_rows``).
+    hparams : dict
+        The loaded hyperparameters.
+    calibration : speechbrain_asd.calibration.Calibration
+        The dev calibration.
+
+    Returns
+    -------
+    dict
+        ``evaluation.evaluate_score_file``'s report of the 2021 scores, with
+        the calibrated operating point of the subset.
+    """
+    path = hparams["score_file_2021"]
+    write_cm_scores(path, scores)
+    keys = find_2021_keys(hparams["eval_2021_folder"])
+    subset = hparams["eval_2021_subset"]
+    report = evaluate_score_file(
+        path,
+        keys["protocol"],
+        asv_scores_path=keys["asv_scores_path"],
+        asv_metadata_path=keys["asv_metadata"],
+        subset=subset,
+    )
+    rows = {
+        utt_id: row
+        for utt_id, row in data["eval_2021_rows"].items()
+        if subset is None or row["subset"] == subset
+    }
+    bonafide, spoof, _ = split_scores(scores, rows)
+    report["operating_point"] = operating_point(calibration, bonafide, spoof)
+    print(f"ASVspoof 2021 LA eval (subset {subset}), pooled per codec:")
+    print(format_decomposed_table(report["decomposed"], compact=True))
+    print(format_operating_point(report["operating_point"], "2021 eval"))
     return report
 
 
@@ -757,28 +848,20 @@ def evaluate_and_report(brain, data, hparams):
         if previous.get("checkpoint") == best.path.name:
             logger.info("eval_report.json is up to date (%s)", best.path.name)
             return
-    brain.evaluate(
-        data["dev_set"],
-        min_key=MIN_KEY,
-        test_loader_kwargs=dict(hparams["eval_dataloader_opts"]),
-    )
-    dev_scores = dict(brain.test_scores)
-    brain.evaluate(
-        data["eval_set"],
-        min_key=MIN_KEY,
-        test_loader_kwargs=dict(hparams["eval_dataloader_opts"]),
-    )
+    dev_scores = score_dataset(brain, data["dev_set"], hparams)
+    eval_scores = score_dataset(brain, data["eval_set"], hparams)
+    scores_2021 = None
+    if "eval_2021_set" in data:
+        scores_2021 = score_dataset(brain, data["eval_2021_set"], hparams)
     asv_eval = load_asv_scores(hparams["asv_scores_eval"], "eval")
-    results = cm_results(brain.test_scores, data["eval_rows"], asv_eval)
+    results = cm_results(eval_scores, data["eval_rows"], asv_eval)
     if not if_main_process():
         return
     print(format_report_table(results["report"]))
-    write_score_file(
-        hparams["score_file"], brain.test_scores, data["eval_rows"]
-    )
+    write_score_file(hparams["score_file"], eval_scores, data["eval_rows"])
     write_score_file(hparams["dev_score_file"], dev_scores, data["dev_rows"])
-    calibration = calibration_report(
-        dev_scores, brain.test_scores, data, hparams
+    calibration, calibration_summary = calibration_report(
+        dev_scores, eval_scores, data, hparams
     )
     kwargs = dict(hparams["model"].config, aux_exits=False)
     metrics = {
@@ -801,14 +884,18 @@ def evaluate_and_report(brain, data, hparams):
         **metrics,
         "score_file": os.path.abspath(hparams["score_file"]),
         "intervals": cm_intervals(
-            brain.test_scores,
+            eval_scores,
             data["eval_rows"],
             asv_eval,
             n_resamples=hparams["eval_bootstrap"],
         ),
         "eval": results["report"],
-        "calibration": calibration,
+        "calibration": calibration_summary,
     }
+    if scores_2021 is not None:
+        report["eval_2021"] = evaluate_2021(
+            scores_2021, data, hparams, calibration
+        )
     write_json(report_path, report)
     info = {
         "model_kwargs": kwargs,
@@ -848,6 +935,7 @@ def main():
         kwargs={
             "data_folder": hparams["data_folder"],
             "save_folder": hparams["manifest_folder"],
+            "eval_2021_folder": hparams["eval_2021_folder"],
             "skip_prep": hparams["skip_prep"],
         },
     )

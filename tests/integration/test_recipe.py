@@ -309,6 +309,35 @@ def test_countermeasure_stages_report_metrics(pipeline):
         assert len(dev) > 0
         cllr = report["calibration"]["eval_calibrated"]["cllr"]
         assert 0.0 <= cllr < float("inf")
+        if "--eval_2021_folder" in run["row"]["test_debug_flags"]:
+            _check_eval_2021(run["folder"], report, calibration)
+
+
+def _check_eval_2021(folder, report, calibration):
+    """The 2021 part of a report is the organisers' evaluation of the
+    stage's 2021 score file on the eval subset, with the calibrated decision."""
+    from speechbrain_asd.evaluation import evaluate_score_file, find_2021_keys
+
+    found = report["eval_2021"]
+    assert found["subset"] == "eval"
+    grid = found["decomposed"]
+    assert grid["columns"][-1] == "pooled" and len(grid["columns"]) == 8
+    assert grid["asv_codecs"] is True
+    keys = find_2021_keys(folder.parent / CORPUS)
+    again = evaluate_score_file(
+        folder / "eval_2021_scores.txt",
+        keys["protocol"],
+        asv_scores_path=keys["asv_scores_path"],
+        asv_metadata_path=keys["asv_metadata"],
+        subset="eval",
+    )
+    assert again["decomposed"]["cells"] == grid["cells"]
+    pooled = grid["cells"]["pooled"]["pooled"]
+    assert 0.0 <= pooled["eer"] <= 1.0 and pooled["min_tdcf_2021"] >= 0.0
+    point = found["operating_point"]
+    assert point["threshold"] == calibration["threshold"]
+    assert 0.0 <= point["bonafide_rejected"] <= 1.0
+    assert 0.0 <= point["spoof_accepted"] <= 1.0
 
 
 def test_rerun_resumes_instead_of_training_again(pipeline, workspace):

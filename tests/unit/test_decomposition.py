@@ -70,9 +70,11 @@ def _reference_cell(cm, asv, row, column):
     asv_trials, asv_scores = asv
 
     def codec_ok(trial):
+        """Whether the column keeps this trial."""
         return column == POOLED or trial.codec == column
 
     def attack_ok(trial):
+        """Whether the row keeps this spoof trial."""
         return row == POOLED or trial.attack == row
 
     bonafide = [
