@@ -253,6 +253,54 @@ def _cmd_score(args):
     return 0
 
 
+def _cmd_verify(args):
+    """Runs ``verify``: one trial, or an ASV trial list into a score file."""
+    from speechbrain_asd.verification import SpeakerVerifier
+
+    pair = {"--enrol": args.enrol, "--test": args.test}
+    listed = {
+        "--trials": args.trials,
+        "--enrolment": args.enrolment,
+        "--audio-dir": args.audio_dir,
+        "--out": args.out,
+    }
+    given = [flag for flag, value in {**pair, **listed}.items() if value]
+    mode = pair if any(flag in pair for flag in given) else listed
+    missing = [flag for flag, value in mode.items() if not value]
+    if not given or any(flag not in mode for flag in given) or missing:
+        raise ValueError(
+            "give --enrol and --test (one trial), or --trials, --enrolment, "
+            "--audio-dir and --out (a trial list), not both; got "
+            f"{', '.join(given) or 'neither'}"
+        )
+    if mode is listed and args.threshold is not None:
+        raise ValueError(
+            "--threshold goes with --test: scores have no decision"
+        )
+    verifier = SpeakerVerifier.from_hparams(args.model)
+    if mode is pair:
+        result = verifier.verify_files(
+            list(args.enrol), args.test, threshold=args.threshold
+        )
+        if args.json:
+            _print_json(result.to_dict())
+        else:
+            print(result.to_text())
+        return 0
+    rows = verifier.score_trials(
+        args.trials,
+        args.enrolment.split(","),
+        args.audio_dir,
+        args.out,
+        progress=True,
+    )
+    if args.json:
+        _print_json({"scores": str(args.out), "trials": len(rows)})
+    else:
+        print(f"wrote {len(rows)} ASV scores to {args.out}")
+    return 0
+
+
 def _add_backend_flags(parser):
     """Adds the model folder and backend options of scoring commands."""
     parser.add_argument(
@@ -574,6 +622,58 @@ def _add_score_parser(commands):
     score.set_defaults(handler=_cmd_score)
 
 
+def _add_verify_parser(commands):
+    """Adds the ``verify`` sub-command."""
+    verify = commands.add_parser(
+        "verify",
+        help="speaker verification: cosine score of test audio against an "
+        "enrolment",
+        description=(
+            "Score a test file against enrolment files (cosine of "
+            "unit-length embeddings; accept when the score reaches the "
+            "threshold), or an ASVspoof ASV trial list into a 2019 ASV score "
+            "file ('SOURCE KEY SCORE'). The model is a verifier folder "
+            "written by speechbrain_asd.verifier_export or a SpeechBrain "
+            "EncoderClassifier folder (e.g. an ECAPA-TDNN), loaded as data."
+        ),
+    )
+    verify.add_argument(
+        "--model", required=True, help="verifier or EncoderClassifier folder"
+    )
+    verify.add_argument(
+        "--enrol", nargs="+", metavar="FILE", help="enrolment audio files"
+    )
+    verify.add_argument("--test", metavar="FILE", help="test audio file")
+    verify.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="decision threshold on the cosine score (default: the model "
+        "folder's asv_threshold, if any)",
+    )
+    verify.add_argument(
+        "--trials",
+        metavar="ASV_TRIAL_LIST",
+        help="ASVspoof ASV trial list (2019 *.asv.*.gi.trl.txt or 2021 "
+        "ASV/trial_metadata.txt)",
+    )
+    verify.add_argument(
+        "--enrolment",
+        metavar="LIST[,LIST]",
+        help="ASVspoof enrolment lists (*.asv.*.trn.txt), comma-separated",
+    )
+    verify.add_argument(
+        "--audio-dir",
+        metavar="DIR",
+        help="folder of the enrolment and trial audio (<utterance>.flac)",
+    )
+    verify.add_argument(
+        "--out", metavar="SCORES", help="ASV score file to write"
+    )
+    _add_json_flag(verify)
+    verify.set_defaults(handler=_cmd_verify)
+
+
 def build_parser():
     """Builds the argument parser with every sub-command.
 
@@ -609,6 +709,7 @@ def build_parser():
     _add_export_parser(commands)
     _add_classify_parser(commands)
     _add_score_parser(commands)
+    _add_verify_parser(commands)
     return parser
 
 

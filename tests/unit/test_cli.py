@@ -22,6 +22,7 @@ SUBCOMMANDS = (
     "export",
     "classify",
     "score",
+    "verify",
 )
 
 
