@@ -168,7 +168,7 @@ def bim_attack(
     True
     """
     check_choice("keep", keep, KEEP_RULES)
-    _check_steps(alpha, iterations, epsilon, sample_scale)
+    check_attack_steps(alpha, iterations, epsilon, sample_scale)
     _check_batch("reference_wavs", reference_wavs, reference_lens)
     _check_batch("wavs", wavs, lens)
     if len(reference_wavs) != len(wavs):
@@ -176,7 +176,7 @@ def bim_attack(
             f"reference_wavs has {len(reference_wavs)} waveforms but wavs "
             f"has {len(wavs)}: BIM needs one reference per attacked waveform"
         )
-    modules = _modules_of(embed_fn, model)
+    modules = attacked_modules(embed_fn, model)
     with _eval_mode(modules), torch.no_grad():
         reference = embed_fn(reference_wavs, reference_lens)
     if reference.dim() != 2 or len(reference) != len(wavs):
@@ -258,7 +258,7 @@ def score_attack(
     >>> bool((out.score_after > out.score_before).all())
     True
     """
-    _check_steps(alpha, iterations, epsilon, sample_scale)
+    check_attack_steps(alpha, iterations, epsilon, sample_scale)
     _check_batch("wavs", wavs, lens)
 
     def score(perturbed):
@@ -279,7 +279,7 @@ def score_attack(
         iterations,
         epsilon,
         sample_scale,
-        _modules_of(score_fn, model),
+        attacked_modules(score_fn, model),
         keep_best=True,
     )
     return ScoreAttackResult(adversarial, before, after)
@@ -425,7 +425,7 @@ def score_under_attack(
     """
     if not scorers:
         raise ValueError("scorers is empty: nothing scores the utterances")
-    rows = _as_rows(rows)
+    rows = rows_with_ids(rows)
     if not rows:
         raise ValueError("rows is empty: nothing to score")
     counts = Counter(row["ID"] for row in rows)
@@ -445,11 +445,11 @@ def score_under_attack(
     check_positive("step_ratio", step_ratio)
     check_int("iterations", iterations, minimum=1)
     check_positive("sample_scale", sample_scale)
-    max_samples = _samples_read(batch_size, max_duration, sample_rate)
-    modules = {name: _modules_of(fn, None) for name, fn in scorers.items()}
+    max_samples = max_samples_to_read(batch_size, max_duration, sample_rate)
+    modules = {name: attacked_modules(fn, None) for name, fn in scorers.items()}
     every_module = [m for group in modules.values() for m in group]
     if device is None:
-        device = _device_of(every_module)
+        device = modules_device(every_module)
     scores = {b: {name: {} for name in scorers} for b in budgets}
     with (
         _eval_mode(every_module),
@@ -459,7 +459,9 @@ def score_under_attack(
     ):
         for start in range(0, len(rows), batch_size):
             chunk = rows[start : start + batch_size]
-            wavs, lens = _load_batch(chunk, sample_rate, max_samples, device)
+            wavs, lens = load_audio_batch(
+                chunk, sample_rate, max_samples, device
+            )
             for budget in budgets:
                 batch_scores = {}
                 if budget > 0:
@@ -548,8 +550,33 @@ def _keep_higher(best, best_delta, values, delta):
     return torch.where(higher, values, best), best_delta
 
 
-def _check_steps(alpha, iterations, epsilon, sample_scale):
-    """Checks the step, iteration count, bound and scale of an attack."""
+def check_attack_steps(alpha, iterations, epsilon, sample_scale):
+    """Checks the step, iteration count, bound and scale of an attack.
+
+    Arguments
+    ---------
+    alpha : float
+        Step size, in sample units (> 0).
+    iterations : int
+        Number of steps (>= 1).
+    epsilon : float or None
+        Bound of the perturbation, in sample units (> 0), or None for none.
+    sample_scale : float
+        Sample units per unit of waveform amplitude (> 0).
+
+    Raises
+    ------
+    ValueError
+        Naming the first argument out of range.
+
+    Example
+    -------
+    >>> check_attack_steps(1.0, 10, None, SAMPLE_SCALE)
+    >>> check_attack_steps(1.0, 10, 0, SAMPLE_SCALE)
+    Traceback (most recent call last):
+    ...
+    ValueError: epsilon must be a number > 0, got 0
+    """
     check_int("iterations", iterations, minimum=1)
     check_positive("alpha", alpha)
     check_positive("sample_scale", sample_scale)
@@ -559,8 +586,28 @@ def _check_steps(alpha, iterations, epsilon, sample_scale):
         raise ValueError(f"epsilon must be a number > 0, got {epsilon!r}")
 
 
-def _samples_read(batch_size, max_duration, sample_rate):
-    """Checks the batching options; samples read per file (None: all)."""
+def max_samples_to_read(batch_size, max_duration, sample_rate):
+    """Checks the batching options and gives the samples read per file.
+
+    Arguments
+    ---------
+    batch_size : int
+        Files per batch (>= 1).
+    max_duration : float or None
+        Seconds read from the start of each file (> 0); None reads all.
+    sample_rate : int
+        The audio's sample rate.
+
+    Returns
+    -------
+    int or None
+        Samples read per file; None for whole files.
+
+    Example
+    -------
+    >>> max_samples_to_read(4, 2.5, 16000), max_samples_to_read(4, None, 16000)
+    (40000, None)
+    """
     check_int("batch_size", batch_size, minimum=1)
     if max_duration is None:
         return None
@@ -587,8 +634,29 @@ def _check_batch(name, wavs, lens):
         )
 
 
-def _modules_of(fn, model) -> List[torch.nn.Module]:
-    """Lists the modules whose train/eval mode an attack must manage."""
+def attacked_modules(fn, model) -> List[torch.nn.Module]:
+    """Lists the modules whose train/eval mode an attack must manage.
+
+    Arguments
+    ---------
+    fn : callable
+        The attacked function (a module, a bound method of one, or any).
+    model : torch.nn.Module or sequence of them, optional
+        The modules, when given; None finds the module behind ``fn``.
+
+    Returns
+    -------
+    list of torch.nn.Module
+        The modules (empty when ``fn`` has none behind it).
+
+    Example
+    -------
+    >>> layer = torch.nn.Linear(2, 1)
+    >>> attacked_modules(layer.forward, None) == [layer]
+    True
+    >>> attacked_modules(lambda x: x, None)
+    []
+    """
     if model is None:
         owner = fn if isinstance(fn, torch.nn.Module) else None
         if owner is None:
@@ -612,16 +680,53 @@ def _eval_mode(modules):
             module.training = training
 
 
-def _device_of(modules):
-    """Device of the modules' first parameter, else the CPU."""
+def modules_device(modules):
+    """The device of the modules' first parameter, else the CPU.
+
+    Arguments
+    ---------
+    modules : sequence of torch.nn.Module
+        The modules.
+
+    Returns
+    -------
+    torch.device
+        Where the first parameter lies; the CPU without parameters.
+
+    Example
+    -------
+    >>> modules_device([torch.nn.ReLU(), torch.nn.Linear(2, 1)])
+    device(type='cpu')
+    """
     for module in modules:
         for parameter in module.parameters():
             return parameter.device
     return torch.device("cpu")
 
 
-def _as_rows(rows: Rows) -> List[dict]:
-    """Turns ``{ID: row}`` or rows with ``ID`` into a list of dicts."""
+def rows_with_ids(rows: Rows) -> List[dict]:
+    """Turns ``{ID: row}`` or rows with an ``ID`` column into a list of dicts.
+
+    Arguments
+    ---------
+    rows : mapping or sequence of mappings
+        Rows by ID (a SpeechBrain data manifest), or rows with an ``ID``.
+
+    Returns
+    -------
+    list of dict
+        Copies of the rows, each with its ``ID``, in order.
+
+    Raises
+    ------
+    ValueError
+        When a row of a sequence has no ``ID``.
+
+    Example
+    -------
+    >>> rows_with_ids({"a": {"wav": "a.flac"}})
+    [{'ID': 'a', 'wav': 'a.flac'}]
+    """
     if isinstance(rows, Mapping):
         return [{"ID": key, **row} for key, row in rows.items()]
     result = []
@@ -632,8 +737,41 @@ def _as_rows(rows: Rows) -> List[dict]:
     return result
 
 
-def _load_batch(rows, sample_rate, max_samples, device):
-    """Reads the rows' audio into a padded batch and its lengths."""
+def load_audio_batch(rows, sample_rate, max_samples, device):
+    """Reads the rows' audio into a padded batch and its relative lengths.
+
+    Arguments
+    ---------
+    rows : sequence of dict
+        Rows with ``ID`` and ``wav`` (a mono audio file at ``sample_rate``).
+    sample_rate : int
+        The expected sample rate.
+    max_samples : int or None
+        Samples read from the start of each file; None reads all.
+    device : torch.device or str
+        Where the batch goes.
+
+    Returns
+    -------
+    wavs : torch.Tensor
+        The waveforms, float32, right-padded with zeros, ``[B, S]``.
+    lens : torch.Tensor
+        Their relative lengths, ``[B]``.
+
+    Raises
+    ------
+    ValueError
+        For a file that is unreadable, empty, not mono or at another rate.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "a.wav"
+    >>> sf.write(path, [0.1] * 8, 16000)
+    >>> rows = [{"ID": "a", "wav": path}, {"ID": "b", "wav": path}]
+    >>> wavs, lens = load_audio_batch(rows, 16000, 4, "cpu")
+    >>> wavs.shape, lens.tolist()
+    (torch.Size([2, 4]), [1.0, 1.0])
+    """
     signals = []
     for row in rows:
         path = str(row["wav"])

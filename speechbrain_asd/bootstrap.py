@@ -13,9 +13,9 @@ import numpy as np
 
 from speechbrain_asd.metrics import (
     TDCFConstants,
-    _as_scores,
-    _check_tdcf_constants,
     asv_operating_point,
+    check_scores,
+    check_tdcf_constants,
     compute_eer,
     compute_min_tdcf,
     tdcf_constants_by_metric,
@@ -276,10 +276,10 @@ def _prepare(bonafide_scores, spoof_scores, tdcf_constants, settings):
         for name, values in (tdcf_constants or {}).items()
     }
     for values in constants.values():
-        _check_tdcf_constants(values)
+        check_tdcf_constants(values)
     return (
-        _as_scores(bonafide_scores, "bonafide_scores"),
-        _as_scores(spoof_scores, "spoof_scores"),
+        check_scores(bonafide_scores, "bonafide_scores"),
+        check_scores(spoof_scores, "spoof_scores"),
         constants,
     )
 
@@ -444,8 +444,8 @@ def paired_bootstrap(
     bonafide_a, spoof_a, constants = _prepare(
         bonafide_a, spoof_a, tdcf_constants, (n_resamples, confidence)
     )
-    bonafide_b = _as_scores(bonafide_b, "bonafide_b")
-    spoof_b = _as_scores(spoof_b, "spoof_b")
+    bonafide_b = check_scores(bonafide_b, "bonafide_b")
+    spoof_b = check_scores(spoof_b, "spoof_b")
     for name, a, b in (
         ("bona fide", bonafide_a, bonafide_b),
         ("spoof", spoof_a, spoof_b),

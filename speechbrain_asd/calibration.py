@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from speechbrain_asd.checks import check_choice, check_number
+from speechbrain_asd.checks import check_choice, check_keys, check_number
 from speechbrain_asd.metrics import (
-    _as_scores,
+    check_scores,
     compute_cllr,
     compute_eer,
     dcf_costs,
@@ -135,13 +135,7 @@ class Calibration:
         Calibration
             The calibration.
         """
-        if not isinstance(values, dict) or set(values) != set(
-            cls.__dataclass_fields__
-        ):
-            raise ValueError(
-                f"{where}: must hold exactly the keys "
-                f"{sorted(cls.__dataclass_fields__)}"
-            )
+        check_keys(where, values, cls.__dataclass_fields__)
         numbers = {
             key: check_number(f"{where}: {key}", value)
             for key, value in values.items()
@@ -204,8 +198,8 @@ def fit_calibration(
     >>> round(cal.scale, 1), abs(cal.offset) < 0.05
     (2.0, True)
     """
-    bonafide = _as_scores(bonafide_scores, "bonafide_scores")
-    spoof = _as_scores(spoof_scores, "spoof_scores")
+    bonafide = check_scores(bonafide_scores, "bonafide_scores")
+    spoof = check_scores(spoof_scores, "spoof_scores")
     check_choice("rule", rule, THRESHOLD_RULES)
     check_number("target_spoof_far", target_spoof_far, 0, 1)
     scale, offset = _fit_affine(bonafide, spoof)

@@ -79,6 +79,49 @@ def best_checkpoint(save_folder, min_key="dev_eer"):
     return checkpoint
 
 
+def load_weights_only(path, what="checkpoint"):
+    """Reads a torch file onto the CPU with ``torch.load(weights_only=True)``.
+
+    Only tensors and plain containers and numbers are unpickled; a file
+    holding anything else (pickled code) is refused.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The file.
+    what : str
+        What it holds, for the error message.
+
+    Returns
+    -------
+    object
+        Its content.
+
+    Raises
+    ------
+    CheckpointError
+        When the file cannot be read that way (naming it and the cause).
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "stats.ckpt"
+    >>> torch.save({"count": 3}, path)
+    >>> load_weights_only(path, "statistics")
+    {'count': 3}
+    >>> _ = path.write_text("not a checkpoint")
+    >>> load_weights_only(path, "statistics")
+    Traceback (most recent call last):
+    ...
+    speechbrain_asd.checkpoints.CheckpointError: ...cannot read the stat...
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise CheckpointError(
+            f"{path}: cannot read the {what} ({type(error).__name__}: {error})"
+        ) from error
+
+
 def read_state_dict(path):
     """Reads a state dict with ``torch.load(weights_only=True)``.
 
@@ -104,13 +147,7 @@ def read_state_dict(path):
     ...
     speechbrain_asd.checkpoints.CheckpointError: ...cannot read the...
     """
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise CheckpointError(
-            f"{path}: cannot read the checkpoint ({type(error).__name__}: "
-            f"{error})"
-        ) from error
+    state = load_weights_only(path)
     if not isinstance(state, dict) or not all(
         isinstance(value, torch.Tensor) for value in state.values()
     ):

@@ -181,6 +181,44 @@ def check_choice(name, value, choices):
     return value
 
 
+def check_keys(where, values, keys):
+    """Checks that a mapping holds exactly the given keys.
+
+    Arguments
+    ---------
+    where : str
+        Where the mapping comes from, used in the error message.
+    values : dict
+        The mapping to check.
+    keys : iterable of str
+        The keys it must hold, no more and no fewer.
+
+    Returns
+    -------
+    values : dict
+        The mapping, unchanged.
+
+    Raises
+    ------
+    ValueError
+        If ``values`` is not a dict or its keys differ; the message lists
+        the keys, sorted.
+
+    Example
+    -------
+    >>> check_keys("calibration", {"a": 1, "b": 2}, ("b", "a"))
+    {'a': 1, 'b': 2}
+    >>> check_keys("calibration", {"a": 1}, ("b", "a"))
+    Traceback (most recent call last):
+    ...
+    ValueError: calibration: must hold exactly the keys ['a', 'b']
+    """
+    keys = sorted(keys)
+    if not isinstance(values, dict) or set(values) != set(keys):
+        raise ValueError(f"{where}: must hold exactly the keys {keys}")
+    return values
+
+
 def name_list(names, limit=10):
     """Joins names with commas for an error message, at most ``limit``.
 

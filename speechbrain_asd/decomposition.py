@@ -21,12 +21,12 @@ Authors
 import numpy as np
 
 from speechbrain_asd.metrics import (
-    _as_scores,
-    _check_soft_scores,
-    _det_curve,
-    _eer_from_curve,
-    _min_tdcf_from_curve,
     asv_operating_point,
+    check_scores,
+    check_soft_cm_scores,
+    det_curve_unchecked,
+    eer_from_det_curve,
+    min_tdcf_from_det_curve,
     tdcf_constants_by_metric,
 )
 from speechbrain_asd.scorefiles import SPOOF
@@ -85,14 +85,14 @@ def _cell(bonafide, spoof, constants, note):
     if bonafide.size == 0 or spoof.size == 0:
         cell["note"] = "no bona fide or no spoof trial in this cell"
         return cell
-    curve = _det_curve(bonafide, spoof)
-    cell["eer"] = _eer_from_curve(curve)[0]
+    curve = det_curve_unchecked(bonafide, spoof)
+    cell["eer"] = eer_from_det_curve(curve)[0]
     if constants is None:
         return cell
     cell["c0"], cell["c1"], cell["c2"] = map(float, constants["min_tdcf_2021"])
     for metric, weights in constants.items():
         if weights.normaliser != 0:
-            cell[metric] = _min_tdcf_from_curve(curve, weights)
+            cell[metric] = min_tdcf_from_det_curve(curve, weights)
     return cell
 
 
@@ -142,7 +142,7 @@ def decomposed_results(cm_trials, cm_scores, asv_trials=None, asv_scores=None):
     >>> cells["A07"]["gsm"]["eer"], cells["pooled"]["pooled"]["eer"]
     (0.0, 0.5)
     """
-    scores = _as_scores(cm_scores, "CM scores")
+    scores = check_scores(cm_scores, "CM scores")
     if scores.size != len(cm_trials):
         raise ValueError(
             f"{scores.size} CM scores for {len(cm_trials)} CM trials"
@@ -150,13 +150,14 @@ def decomposed_results(cm_trials, cm_scores, asv_trials=None, asv_scores=None):
     spoofed = _condition_arrays(cm_trials, "key") == SPOOF
     attacks = _condition_arrays(cm_trials, "attack")
     codecs = _condition_arrays(cm_trials, "codec")
-    _check_soft_scores(
-        _det_curve(scores[~spoofed], scores[spoofed]), "the pooled trials"
+    check_soft_cm_scores(
+        det_curve_unchecked(scores[~spoofed], scores[spoofed]),
+        "the pooled trials",
     )
     asv = None
     asv_codecs = False
     if asv_trials is not None:
-        asv_values = _as_scores(asv_scores, "ASV scores")
+        asv_values = check_scores(asv_scores, "ASV scores")
         if asv_values.size != len(asv_trials):
             raise ValueError(
                 f"{asv_values.size} ASV scores for {len(asv_trials)} ASV trials"

@@ -20,7 +20,7 @@ from speechbrain_asd.calibration import fit_calibration
 from speechbrain_asd.checks import name_list
 from speechbrain_asd.decomposition import POOLED, decomposed_results
 from speechbrain_asd.metrics import (
-    _asv_operating_points,
+    asv_operating_points_by_attack,
     cm_report,
     tdcf_constants_by_metric,
 )
@@ -211,7 +211,9 @@ def _row_inputs(cm, asv):
     names = [str(attack) for attack in np.unique(attacks)]
     masks = {"pooled": np.ones(attacks.size, dtype=bool)}
     masks.update((name, attacks == name) for name in names)
-    points = {} if asv is None else _asv_operating_points(asv.by_key, names)
+    points = (
+        {} if asv is None else asv_operating_points_by_attack(asv.by_key, names)
+    )
     rows = {}
     for name, mask in masks.items():
         constants = {}

@@ -195,6 +195,63 @@ def export_model_folder(recipe_output_folder, out_dir, overwrite=False):
         read_inference_settings(),
     )
     calibration = read_calibration(source / CALIBRATION_FILE)
+
+    def write_files(staging):
+        """Writes the model folder's files and runs it once."""
+        _write_model_folder(
+            staging, hparams, info, checkpoint, model, calibration
+        )
+        _check_model_folder_runs(staging)
+
+    write_folder_staged(out_dir, write_files, overwrite)
+    logger.info("exported %s to %s", checkpoint.path, out_dir)
+    return out_dir
+
+
+def write_folder_staged(out_dir, write_files, overwrite=False):
+    """Writes a folder in a staging folder beside it, then moves it in place.
+
+    ``write_files(staging)`` writes (and checks) the files in a fresh
+    staging folder next to ``out_dir``. When it returns, the staging
+    folder takes the place of ``out_dir``: an ``out_dir`` that holds the
+    same files is kept, a different one is replaced only with
+    ``overwrite=True``. A failure leaves ``out_dir`` as it was; the staging
+    folder is removed either way.
+
+    Arguments
+    ---------
+    out_dir : str or os.PathLike
+        The folder to write (absent, empty, or a folder to keep or replace).
+    write_files : callable
+        Called with the staging folder (a ``pathlib.Path``); raises to
+        abandon the export.
+    overwrite : bool
+        Replace an existing, different ``out_dir``.
+
+    Returns
+    -------
+    out_dir : pathlib.Path
+        The folder.
+
+    Raises
+    ------
+    ExportError
+        When ``out_dir`` exists and is not a folder.
+    FileExistsError
+        When ``out_dir`` holds different files and ``overwrite`` is False.
+
+    Example
+    -------
+    >>> out = getfixture("tmp_path") / "folder"
+    >>> write = lambda staging: (staging / "a.txt").write_text("a")
+    >>> write_folder_staged(out, write).name, sorted(os.listdir(out))
+    ('folder', ['a.txt'])
+    >>> write_folder_staged(out, lambda s: (s / "b.txt").write_text("b"))
+    Traceback (most recent call last):
+    ...
+    FileExistsError: ...folder exists and holds a different model folder; ...
+    """
+    out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ExportError(f"{out_dir}: exists and is not a folder")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -202,14 +259,10 @@ def export_model_folder(recipe_output_folder, out_dir, overwrite=False):
         tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent)
     )
     try:
-        _write_model_folder(
-            staging, hparams, info, checkpoint, model, calibration
-        )
-        _check_model_folder_runs(staging)
+        write_files(staging)
         _commit_folder(staging, out_dir, overwrite)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    logger.info("exported %s to %s", checkpoint.path, out_dir)
     return out_dir
 
 
@@ -269,7 +322,6 @@ def folder_card(info, checkpoint, model, checkpoint_file):
     (True, {'eval_eer': 0.1})
     """
     n_mels = getattr(model, "n_mels", 40)
-    digest = hashlib.sha256(Path(checkpoint_file).read_bytes()).hexdigest()
     return {
         "name": info["name"],
         "model": "speechbrain_asd.lobes.resnet_se.ResNetSE",
@@ -286,6 +338,37 @@ def folder_card(info, checkpoint, model, checkpoint_file):
         "macs_note": "model only (features excluded), convolutions and "
         "matrix products, measured with torch.utils.flop_counter",
         "metrics": info["metrics"],
+        **card_provenance(checkpoint, checkpoint_file),
+    }
+
+
+def card_provenance(checkpoint, checkpoint_file):
+    """The provenance entries of a model card: checkpoint and versions.
+
+    Arguments
+    ---------
+    checkpoint : speechbrain.utils.checkpoints.Checkpoint
+        The exported checkpoint (its ``path`` and ``meta``).
+    checkpoint_file : str or os.PathLike
+        The state dict whose SHA-256 the card records.
+
+    Returns
+    -------
+    dict
+        ``checkpoint`` (``source``, ``meta``, ``sha256``) and ``versions``
+        (of speechbrain_asd and torch).
+
+    Example
+    -------
+    >>> from types import SimpleNamespace
+    >>> path = getfixture("tmp_path") / "model.ckpt"
+    >>> _ = path.write_bytes(b"")
+    >>> ckpt = SimpleNamespace(path=Path("save/CKPT+1"), meta={"dev_eer": 0.2})
+    >>> card_provenance(ckpt, path)["checkpoint"]["sha256"][:12]
+    'e3b0c44298fc'
+    """
+    digest = hashlib.sha256(Path(checkpoint_file).read_bytes()).hexdigest()
+    return {
         "checkpoint": {
             "source": str(checkpoint.path),
             "meta": checkpoint.meta,

@@ -366,7 +366,7 @@ class SpoofDetector(Pretrained):
             Log-posteriors, bona fide scores and probabilities, class
             indices and names.
         """
-        wavs, wav_lens = _check_batch(wavs, wav_lens)
+        wavs, wav_lens = check_waveform_batch(wavs, wav_lens)
         return self._classify(self._logits(wavs, wav_lens))
 
     def classify_file(self, path):
@@ -595,8 +595,41 @@ class _WindowBatcher:
         )
 
 
-def _check_batch(wavs, wav_lens):
-    """Checks a waveform batch and its relative lengths, made float32."""
+def check_waveform_batch(wavs, wav_lens=None):
+    """Checks a batch of waveforms and their relative lengths.
+
+    Arguments
+    ---------
+    wavs : torch.Tensor
+        Waveforms, shape [batch, samples] or [samples] (one waveform);
+        finite, with no empty axis.
+    wav_lens : torch.Tensor or sequence of float, optional
+        Relative lengths in (0, 1], shape [batch]; None means all full.
+
+    Returns
+    -------
+    wavs : torch.Tensor
+        The waveforms as float32, shape [batch, samples], contiguous.
+    wav_lens : torch.Tensor
+        The relative lengths as float32 on the CPU, shape [batch].
+
+    Raises
+    ------
+    TypeError
+        When ``wavs`` is not a tensor.
+    ValueError
+        For a misshapen or non-finite batch, or lengths outside (0, 1].
+
+    Example
+    -------
+    >>> wavs, wav_lens = check_waveform_batch(torch.zeros(8), None)
+    >>> wavs.shape, wav_lens.tolist()
+    (torch.Size([1, 8]), [1.0])
+    >>> check_waveform_batch(torch.zeros(2, 8), [1.0, 0.0])
+    Traceback (most recent call last):
+    ...
+    ValueError: wav_lens must lie in (0, 1], got [1.0, 0.0]
+    """
     if not isinstance(wavs, torch.Tensor):
         raise TypeError(f"wavs must be a torch.Tensor, got {type(wavs)}")
     if wavs.dim() == 1:

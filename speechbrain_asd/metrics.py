@@ -131,8 +131,35 @@ class TDCFConstants(NamedTuple):
         return self.c0 + min(self.c1, self.c2)
 
 
-def _as_scores(values, name):
-    """Turns scores into a finite, non-empty 1-D float64 array."""
+def check_scores(values, name):
+    """Checks scores and turns them into a finite, non-empty 1-D array.
+
+    Arguments
+    ---------
+    values : array_like
+        The scores.
+    name : str
+        What they are, for the error message.
+
+    Returns
+    -------
+    numpy.ndarray
+        The scores as float64, shape ``(N,)``.
+
+    Raises
+    ------
+    ValueError
+        When they are not 1-D, are empty or hold NaN or inf.
+
+    Example
+    -------
+    >>> check_scores([1, 2], "bonafide_scores")
+    array([1., 2.])
+    >>> check_scores([1.0, float("nan")], "spoof_scores")
+    Traceback (most recent call last):
+    ...
+    ValueError: spoof_scores holds 1 non-finite value(s) (NaN or inf) ...
+    """
     scores = np.asarray(values, dtype=np.float64)
     if scores.ndim != 1:
         raise ValueError(
@@ -149,8 +176,32 @@ def _as_scores(values, name):
     return scores
 
 
-def _det_curve(positive, negative):
-    """DET curve of checked scores; bona fide sorts first among ties."""
+def det_curve_unchecked(positive, negative):
+    """The DET curve of scores already checked, with no check of its own.
+
+    ``compute_det_curve`` without the checks, for callers that hold
+    checked arrays (``check_scores``, or slices and concatenations of
+    them); point ``i`` rejects the ``i`` lowest scores, and among tied
+    scores positive trials sort first.
+
+    Arguments
+    ---------
+    positive : numpy.ndarray
+        Scores of positive trials (bona fide, or target for an ASV), 1-D.
+    negative : numpy.ndarray
+        Scores of negative trials (spoof, or nontarget for an ASV), 1-D.
+
+    Returns
+    -------
+    DETCurve
+        Miss rates, false alarm rates and thresholds of the ``N + 1`` points.
+
+    Example
+    -------
+    >>> curve = det_curve_unchecked(np.array([2.0, 3.0]), np.array([1.0]))
+    >>> curve.miss_rates.tolist(), curve.false_alarm_rates.tolist()
+    ([0.0, 0.0, 0.5, 1.0], [1.0, 0.0, 0.0, 0.0])
+    """
     pooled = np.concatenate((positive, negative))
     order = np.argsort(pooled, kind="stable")
     sorted_scores = pooled[order]
@@ -164,15 +215,56 @@ def _det_curve(positive, negative):
     )
 
 
-def _eer_from_curve(curve):
-    """Reads the EER and its threshold off a DET curve."""
+def eer_from_det_curve(curve):
+    """Reads the EER and its threshold off a DET curve.
+
+    Arguments
+    ---------
+    curve : DETCurve
+        The curve.
+
+    Returns
+    -------
+    eer : float
+        Mean of the miss and false alarm rates at the first point where
+        they are closest (no interpolation).
+    threshold : float
+        The threshold of that point.
+
+    Example
+    -------
+    >>> eer_from_det_curve(compute_det_curve([0.9, 0.8, 0.3], [0.5, 0.2, 0.1]))
+    (0.3333333333333333, 0.3)
+    """
     index = curve.eer_index
     eer = (curve.miss_rates[index] + curve.false_alarm_rates[index]) / 2
     return float(eer), float(curve.thresholds[index])
 
 
-def _check_soft_scores(curve, where):
-    """Refuses CM scores with fewer than 3 distinct values, as ASVspoof does."""
+def check_soft_cm_scores(curve, where):
+    """Refuses CM scores with fewer than 3 distinct values, as ASVspoof does.
+
+    Arguments
+    ---------
+    curve : DETCurve
+        The DET curve of the CM scores (its thresholds hold them, sorted).
+    where : str
+        Which trials, for the error message.
+
+    Raises
+    ------
+    ValueError
+        When the scores take fewer than ``MIN_DISTINCT_CM_SCORES`` values
+        (hard decisions).
+
+    Example
+    -------
+    >>> check_soft_cm_scores(compute_det_curve([1.0, 0.5], [0.0]), "eval")
+    >>> check_soft_cm_scores(compute_det_curve([1.0], [0.0]), "eval")
+    Traceback (most recent call last):
+    ...
+    ValueError: the CM scores of eval take only 2 distinct value(s) ...
+    """
     sorted_scores = curve.thresholds[1:]
     distinct = 1 + np.count_nonzero(np.diff(sorted_scores))
     if distinct < MIN_DISTINCT_CM_SCORES:
@@ -183,8 +275,28 @@ def _check_soft_scores(curve, where):
         )
 
 
-def _check_tdcf_constants(constants):
-    """Refuses t-DCF weights that are not finite or are negative."""
+def check_tdcf_constants(constants):
+    """Refuses t-DCF weights that are not finite or are negative.
+
+    Arguments
+    ---------
+    constants : TDCFConstants
+        The weights.
+
+    Raises
+    ------
+    ValueError
+        When a weight is not finite or is negative (C1 < 0: an ASV worse
+        than chance at its EER threshold).
+
+    Example
+    -------
+    >>> check_tdcf_constants(TDCFConstants(0.0, 1.0, 0.5))
+    >>> check_tdcf_constants(TDCFConstants(0.0, -1.0, 0.5))
+    Traceback (most recent call last):
+    ...
+    ValueError: t-DCF constant C1 = -1 is negative: ...
+    """
     if not all(np.isfinite(constants)):
         raise ValueError(f"t-DCF constants must be finite, got {constants}")
     if constants.c1 < 0:
@@ -199,8 +311,29 @@ def _check_tdcf_constants(constants):
         )
 
 
-def _min_tdcf_from_curve(curve, constants):
-    """Minimum over a CM DET curve of the normalised t-DCF."""
+def min_tdcf_from_det_curve(curve, constants):
+    """The minimum over a CM DET curve of the normalised t-DCF.
+
+    Arguments
+    ---------
+    curve : DETCurve
+        The CM's DET curve (soft scores: ``check_soft_cm_scores``).
+    constants : TDCFConstants
+        The t-DCF weights (checked: ``check_tdcf_constants``), with a
+        normaliser other than 0.
+
+    Returns
+    -------
+    float
+        ``min (C0 + C1 Pmiss_cm + C2 Pfa_cm) / (C0 + min(C1, C2))`` over the
+        curve's points.
+
+    Example
+    -------
+    >>> curve = compute_det_curve([0.9, 0.7, 0.2], [0.3, 0.1])
+    >>> min_tdcf_from_det_curve(curve, TDCFConstants(0.0, 1.0, 1.0))
+    0.3333333333333333
+    """
     costs = (
         constants.c0
         + constants.c1 * curve.miss_rates
@@ -242,9 +375,9 @@ def compute_det_curve(bonafide_scores, spoof_scores):
     >>> curve.thresholds.round(3).tolist()
     [0.099, 0.1, 0.4, 0.4, 0.9]
     """
-    return _det_curve(
-        _as_scores(bonafide_scores, "bonafide_scores"),
-        _as_scores(spoof_scores, "spoof_scores"),
+    return det_curve_unchecked(
+        check_scores(bonafide_scores, "bonafide_scores"),
+        check_scores(spoof_scores, "spoof_scores"),
     )
 
 
@@ -272,7 +405,7 @@ def compute_eer(bonafide_scores, spoof_scores):
     (0.3333333333333333, 0.3)
     """
     curve = compute_det_curve(bonafide_scores, spoof_scores)
-    return _eer_from_curve(curve)
+    return eer_from_det_curve(curve)
 
 
 def acceptance_rate(scores, threshold):
@@ -301,7 +434,7 @@ def acceptance_rate(scores, threshold):
     >>> acceptance_rate([0.5, 0.6, 0.7], threshold)
     1.0
     """
-    scores = _as_scores(scores, "scores")
+    scores = check_scores(scores, "scores")
     threshold = float(threshold)
     if not np.isfinite(threshold):
         raise ValueError(f"threshold must be finite, got {threshold}")
@@ -371,11 +504,12 @@ def asv_operating_point(
     >>> op.threshold, op.pmiss_asv, op.pfa_asv, op.pfa_spoof_asv
     (1.0, 0.0, 0.3333333333333333, 0.5)
     """
-    target = _as_scores(target_scores, "ASV target scores")
-    nontarget = _as_scores(nontarget_scores, "ASV nontarget scores")
-    spoof = _as_scores(spoof_scores, "ASV spoof scores")
+    target = check_scores(target_scores, "ASV target scores")
+    nontarget = check_scores(nontarget_scores, "ASV nontarget scores")
+    spoof = check_scores(spoof_scores, "ASV spoof scores")
     if threshold is None:
-        threshold = _eer_from_curve(_det_curve(target, nontarget))[1]
+        curve = det_curve_unchecked(target, nontarget)
+        threshold = eer_from_det_curve(curve)[1]
     elif not np.isfinite(threshold):
         raise ValueError(f"ASV threshold must be finite, got {threshold}")
     return ASVOperatingPoint(
@@ -507,7 +641,7 @@ def compute_min_tdcf(bonafide_scores, spoof_scores, constants):
     0.061026
     """
     constants = TDCFConstants(*(float(c) for c in constants))
-    _check_tdcf_constants(constants)
+    check_tdcf_constants(constants)
     if constants.normaliser == 0:
         raise ValueError(
             f"the t-DCF is undefined for {constants}: its normaliser "
@@ -515,8 +649,8 @@ def compute_min_tdcf(bonafide_scores, spoof_scores, constants):
             "cannot change the tandem cost)"
         )
     curve = compute_det_curve(bonafide_scores, spoof_scores)
-    _check_soft_scores(curve, "bona fide and spoof trials")
-    return _min_tdcf_from_curve(curve, constants)
+    check_soft_cm_scores(curve, "bona fide and spoof trials")
+    return min_tdcf_from_det_curve(curve, constants)
 
 
 def compute_min_tdcf_2019(bonafide_scores, spoof_scores, asv_op):
@@ -576,9 +710,37 @@ def compute_min_tdcf_2021(bonafide_scores, spoof_scores, asv_op):
     )
 
 
-def _asv_operating_points(asv_scores, attacks):
-    """Maps "pooled" and each attack to ``(ASVOperatingPoint, scope)``."""
-    spoof = _as_scores(asv_scores.spoof, "ASV spoof scores")
+def asv_operating_points_by_attack(asv_scores, attacks):
+    """The ASV operating point of the pooled trials and of each attack.
+
+    The threshold is the pooled ASV EER threshold (target vs nontarget);
+    an attack's point uses that attack's ASV spoof scores, or all of them
+    when the ASV scores have none of it.
+
+    Arguments
+    ---------
+    asv_scores : object
+        ASV scores with array attributes ``target``, ``nontarget``,
+        ``spoof`` and ``spoof_attacks`` (such as ``scorefiles.ASVScores``).
+    attacks : iterable of str
+        The attacks to give a point.
+
+    Returns
+    -------
+    dict
+        ``"pooled"`` and each attack -> ``(ASVOperatingPoint, scope)``, the
+        scope ``"attack"`` (the attack's own spoof scores) or ``"all"``.
+
+    Example
+    -------
+    >>> from types import SimpleNamespace
+    >>> asv = SimpleNamespace(target=[3.0, 4.0], nontarget=[1.0, 2.0],
+    ...     spoof=[2.5, 0.0], spoof_attacks=["A07", "A08"])
+    >>> points = asv_operating_points_by_attack(asv, ["A07", "A19"])
+    >>> points["A07"][0].pfa_spoof_asv, points["A07"][1], points["A19"][1]
+    (1.0, 'attack', 'all')
+    """
+    spoof = check_scores(asv_scores.spoof, "ASV spoof scores")
     spoof_attacks = np.asarray(asv_scores.spoof_attacks, dtype=str)
     if spoof_attacks.shape != spoof.shape:
         raise ValueError(
@@ -601,10 +763,10 @@ def _asv_operating_points(asv_scores, attacks):
 
 def _report_row(bonafide, spoof, where, asv_point):
     """One report row; ``asv_point`` is ``(op, scope)`` or None."""
-    curve = _det_curve(bonafide, spoof)
-    _check_soft_scores(curve, where)
+    curve = det_curve_unchecked(bonafide, spoof)
+    check_soft_cm_scores(curve, where)
     row = {
-        "eer": _eer_from_curve(curve)[0],
+        "eer": eer_from_det_curve(curve)[0],
         "min_tdcf_2019": None,
         "min_tdcf_2021": None,
         **asvspoof5_metrics(bonafide, spoof),
@@ -615,9 +777,9 @@ def _report_row(bonafide, spoof, where, asv_point):
     if asv_point is not None:
         op, row["asv_spoof_set"] = asv_point
         for key, constants in tdcf_constants_by_metric(op).items():
-            _check_tdcf_constants(constants)
+            check_tdcf_constants(constants)
             if constants.normaliser != 0:
-                row[key] = _min_tdcf_from_curve(curve, constants)
+                row[key] = min_tdcf_from_det_curve(curve, constants)
     return row
 
 
@@ -652,8 +814,8 @@ def check_cm_scores(bonafide_scores, spoof_scores, spoof_attacks):
     ...
     ValueError: spoof_attacks has 1 entries for 2 spoof scores
     """
-    bonafide = _as_scores(bonafide_scores, "bonafide_scores")
-    spoof = _as_scores(spoof_scores, "spoof_scores")
+    bonafide = check_scores(bonafide_scores, "bonafide_scores")
+    spoof = check_scores(spoof_scores, "spoof_scores")
     attacks = np.asarray(spoof_attacks, dtype=str)
     if attacks.shape != spoof.shape:
         raise ValueError(
@@ -707,7 +869,7 @@ def cm_report(bonafide_scores, spoof_scores, spoof_attacks, asv_scores=None):
     attacks = [str(attack) for attack in np.unique(attacks_of_spoof)]
     points = dict.fromkeys(["pooled", *attacks])
     if asv_scores is not None:
-        points = _asv_operating_points(asv_scores, attacks)
+        points = asv_operating_points_by_attack(asv_scores, attacks)
     report = {
         "pooled": _report_row(
             bonafide, spoof, "the pooled trials", points["pooled"]
@@ -950,8 +1112,8 @@ def asvspoof5_metrics(bonafide_scores, spoof_scores, costs=None):
 def _as_pair(bonafide_scores, spoof_scores):
     """Both score sets as checked float64 arrays (finite, non-empty, 1-D)."""
     return (
-        _as_scores(bonafide_scores, "bonafide_scores"),
-        _as_scores(spoof_scores, "spoof_scores"),
+        check_scores(bonafide_scores, "bonafide_scores"),
+        check_scores(spoof_scores, "spoof_scores"),
     )
 
 

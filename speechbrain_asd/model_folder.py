@@ -163,20 +163,62 @@ def check_model_folder(source, hparams_file=HPARAMS_FILE):
                 f"{folder}: no {name} in this folder; is it a model folder "
                 "written by speechbrain_asd.export.export_model_folder?"
             )
-    path = folder / hparams_file
+    check_hyperparams_tags(folder / hparams_file)
+    return folder.resolve()
+
+
+def check_hyperparams_tags(
+    path,
+    allowed=ALLOWED_TAGS,
+    folder_kind="model folder",
+    accepted="the countermeasure's own classes",
+):
+    """Refuses a hyperparams file that is not YAML or has a disallowed tag.
+
+    Nothing of the file is constructed (``disallowed_tags``).
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The hyperparams file.
+    allowed : collection of str
+        The tags it may carry.
+    folder_kind : str
+        The kind of folder it belongs to, for the error message.
+    accepted : str
+        What ``allowed`` lets in besides ``!ref`` and plain values, for the
+        error message.
+
+    Raises
+    ------
+    ModelFolderError
+        When the file is not YAML, or names the first disallowed tag (its
+        line) and how many there are.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "hyperparams.yaml"
+    >>> _ = path.write_text("a: 1\\nb: !ref <a>\\n")
+    >>> check_hyperparams_tags(path)
+    >>> _ = path.write_text("x: !apply:os.system [ls]\\n")
+    >>> check_hyperparams_tags(path)
+    Traceback (most recent call last):
+    ...
+    speechbrain_asd.model_folder.ModelFolderError: ...:1: tag '!apply:os...
+    """
+    path = Path(path)
     try:
-        unsafe = disallowed_tags(path.read_text(encoding="utf-8"))
+        unsafe = disallowed_tags(path.read_text(encoding="utf-8"), allowed)
     except (UnicodeDecodeError, YAMLError) as error:
         raise ModelFolderError(f"{path}: not a YAML file ({error})") from error
     if unsafe:
         line, tag = unsafe[0]
         raise ModelFolderError(
-            f"{path}:{line}: tag {tag!r} is not allowed in a model folder "
+            f"{path}:{line}: tag {tag!r} is not allowed in a {folder_kind} "
             f"({len(unsafe)} such tag(s); loading a model folder never runs "
-            "code from it, so only the countermeasure's own classes, !ref "
-            "and plain values are accepted); nothing was loaded"
+            f"code from it, so only {accepted}, !ref and plain values are "
+            "accepted); nothing was loaded"
         )
-    return folder.resolve()
 
 
 def read_inference_settings(path=None):
@@ -223,9 +265,9 @@ def read_inference_settings(path=None):
 def hyperparams_text(name, sample_rate, class_names, model_config, settings):
     """Writes the ``hyperparams.yaml`` of a model folder.
 
-    The file builds the log-Mel features and the ``ResNetSE`` of
-    ``model_config``, and a Pretrainer that loads ``model.ckpt`` strictly;
-    it uses only ``ALLOWED_TAGS``.
+    The countermeasure's name, rate, classes and inference settings, then
+    what ``folder_hyperparams_text`` writes (features of ``n_mels`` bands,
+    model, Pretrainer).
 
     Arguments
     ---------
@@ -254,18 +296,62 @@ def hyperparams_text(name, sample_rate, class_names, model_config, settings):
     >>> print(text.splitlines()[3])
     model_name: m
     """
-    document = {
+    values = {
         "model_name": name,
         "sample_rate": sample_rate,
         "class_names": list(class_names),
         **settings,
-        "compute_features": _Tagged(
-            f"!new:{FEATURES_CLASS}",
-            {
-                "sample_rate": _Tagged("!ref", "<sample_rate>"),
-                "n_mels": model_config["n_mels"],
-            },
-        ),
+    }
+    header = (
+        "# A speechbrain-asd spoofing countermeasure; load it with\n"
+        "# SpoofDetector.from_hparams(source=THIS_FOLDER). Written by\n"
+        "# speechbrain_asd.export.export_model_folder.\n"
+    )
+    features = {"sample_rate": sample_rate, "n_mels": model_config["n_mels"]}
+    return folder_hyperparams_text(header, values, features, model_config)
+
+
+def folder_hyperparams_text(header, values, features, model_config):
+    """Writes a ``hyperparams.yaml`` that builds a log-Mel ResNetSE.
+
+    After the plain ``values`` come the log-Mel features, the ``ResNetSE``
+    of ``model_config``, the ``modules`` and a Pretrainer that loads
+    ``model.ckpt`` strictly; only ``ALLOWED_TAGS`` are used. The features'
+    ``sample_rate`` refers to the top-level ``sample_rate`` (in place when
+    ``features`` has one, else last).
+
+    Arguments
+    ---------
+    header : str
+        Comment lines put first (each ending with a newline).
+    values : dict
+        Plain top-level entries (``model_name``, ``sample_rate``, ...), in
+        order.
+    features : dict
+        Keyword arguments of ``LogMelFeatures``.
+    model_config : dict
+        Keyword arguments of ``ResNetSE`` (its ``config``).
+
+    Returns
+    -------
+    text : str
+        The YAML.
+
+    Example
+    -------
+    >>> text = folder_hyperparams_text(
+    ...     "# a model\\n", {"sample_rate": 16000}, {"n_mels": 40},
+    ...     {"n_mels": 40})
+    >>> disallowed_tags(text)
+    []
+    >>> print(text.splitlines()[4])
+      sample_rate: !ref '<sample_rate>'
+    """
+    features = dict(features)
+    features["sample_rate"] = _Tagged("!ref", "<sample_rate>")
+    document = {
+        **values,
+        "compute_features": _Tagged(f"!new:{FEATURES_CLASS}", features),
         "model": _Tagged(f"!new:{MODEL_CLASS}", dict(model_config)),
         "modules": {
             "compute_features": _Tagged("!ref", "<compute_features>"),
@@ -279,11 +365,6 @@ def hyperparams_text(name, sample_rate, class_names, model_config, settings):
             },
         ),
     }
-    header = (
-        "# A speechbrain-asd spoofing countermeasure; load it with\n"
-        "# SpoofDetector.from_hparams(source=THIS_FOLDER). Written by\n"
-        "# speechbrain_asd.export.export_model_folder.\n"
-    )
     body = yaml.dump(
         document, Dumper=_Dumper, sort_keys=False, default_flow_style=False
     )

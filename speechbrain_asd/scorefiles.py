@@ -294,6 +294,17 @@ def _metadata_line(trial):
     )
 
 
+def _cm_protocol_line(trial):
+    """The 5-column ASVspoof 2019 CM protocol line of a trial."""
+    system = NO_SYSTEM if trial.key == BONAFIDE else trial.attack
+    return f"{trial.speaker} {trial.trial} - {system} {trial.key}"
+
+
+def _asv_protocol_line(trial):
+    """The 4-column ASVspoof 2019 ASV protocol line of a trial."""
+    return f"{trial.speaker} {trial.trial} {trial.attack} {trial.key}"
+
+
 def _parse_score(value):
     """Parses a finite score, from a file's column or given to a writer."""
     try:
@@ -323,6 +334,35 @@ def _write_lines(path, lines, error_cls, what):
 def _writer_error(error_cls, path, index, name, what):
     """Builds the error for one bad item given to a writer."""
     return error_cls(f"cannot write {path}: item {index} ({name!r}): {what}")
+
+
+def _write_trials(
+    path, trials, fields_problem, line_of, conditions=False, unique=False
+):
+    """Checks trials one by one and writes a line per trial atomically.
+
+    ``fields_problem`` (``_cm_problem`` or ``_asv_problem``) checks the
+    speaker, trial, attack and key; ``conditions`` adds the 2021 fields,
+    ``unique`` refuses a repeated trial id; the first bad trial raises a
+    ``ProtocolError`` and nothing is written.
+    """
+    lines = []
+    seen = set()
+    for index, trial in enumerate(trials):
+        problem = fields_problem(
+            trial.speaker, trial.trial, trial.attack, trial.key
+        )
+        if conditions:
+            problem = problem or _condition_problem(trial)
+        if unique and not problem and trial.trial in seen:
+            problem = "duplicate trial id"
+        if problem:
+            raise _writer_error(
+                ProtocolError, path, index, trial.trial, problem
+            )
+        seen.add(trial.trial)
+        lines.append(line_of(trial))
+    _write_lines(path, lines, ProtocolError, "trials")
 
 
 def read_cm_protocol(path: FilePath) -> List[CMTrial]:
@@ -483,22 +523,7 @@ def write_cm_protocol(path: FilePath, trials: Iterable[CMTrial]) -> None:
     LA_0079 LA_T_1 - - bonafide
     LA_0079 LA_T_2 - A01 spoof
     """
-    lines = []
-    seen = set()
-    for index, trial in enumerate(trials):
-        problem = _cm_problem(
-            trial.speaker, trial.trial, trial.attack, trial.key
-        )
-        if not problem and trial.trial in seen:
-            problem = "duplicate trial id"
-        if problem:
-            raise _writer_error(
-                ProtocolError, path, index, trial.trial, problem
-            )
-        seen.add(trial.trial)
-        system = NO_SYSTEM if trial.key == BONAFIDE else trial.attack
-        lines.append(f"{trial.speaker} {trial.trial} - {system} {trial.key}")
-    _write_lines(path, lines, ProtocolError, "trials")
+    _write_trials(path, trials, _cm_problem, _cm_protocol_line, unique=True)
 
 
 def write_trial_metadata(path: FilePath, trials: Iterable[CMTrial]) -> None:
@@ -521,22 +546,9 @@ def write_trial_metadata(path: FilePath, trials: Iterable[CMTrial]) -> None:
     >>> print(path.read_text(), end="")
     LA_0009 LA_E_9332881 alaw ita_tx A07 spoof notrim eval
     """
-    lines = []
-    seen = set()
-    for index, trial in enumerate(trials):
-        problem = _cm_problem(
-            trial.speaker, trial.trial, trial.attack, trial.key
-        )
-        problem = problem or _condition_problem(trial)
-        if not problem and trial.trial in seen:
-            problem = "duplicate trial id"
-        if problem:
-            raise _writer_error(
-                ProtocolError, path, index, trial.trial, problem
-            )
-        seen.add(trial.trial)
-        lines.append(_metadata_line(trial))
-    _write_lines(path, lines, ProtocolError, "trials")
+    _write_trials(
+        path, trials, _cm_problem, _metadata_line, conditions=True, unique=True
+    )
 
 
 def write_trial_list(path: FilePath, trials: Iterable[str]) -> None:
@@ -557,12 +569,14 @@ def write_trial_list(path: FilePath, trials: Iterable[str]) -> None:
     ['LA_E_9332881', 'LA_E_6866159']
     """
     lines = []
+    seen = set()
     for index, trial in enumerate(trials):
         problem = f"{trial!r} cannot be a trial id" if _bad_id(trial) else None
-        if not problem and trial in lines:
+        if not problem and trial in seen:
             problem = "duplicate trial id"
         if problem:
             raise _writer_error(ProtocolError, path, index, trial, problem)
+        seen.add(trial)
         lines.append(trial)
     _write_lines(path, lines, ProtocolError, "trials")
 
@@ -685,19 +699,7 @@ def write_asv_protocol(path: FilePath, trials: Iterable[ASVTrial]) -> None:
     >>> print(path.read_text(), end="")
     LA_0073 LA_D_1 bonafide nontarget
     """
-    lines = []
-    for index, trial in enumerate(trials):
-        problem = _asv_problem(
-            trial.speaker, trial.trial, trial.attack, trial.key
-        )
-        if problem:
-            raise _writer_error(
-                ProtocolError, path, index, trial.trial, problem
-            )
-        lines.append(
-            f"{trial.speaker} {trial.trial} {trial.attack} {trial.key}"
-        )
-    _write_lines(path, lines, ProtocolError, "trials")
+    _write_trials(path, trials, _asv_problem, _asv_protocol_line)
 
 
 def write_asv_trial_metadata(
@@ -722,18 +724,7 @@ def write_asv_trial_metadata(
     >>> print(path.read_text(), end="")
     LA_0015 LA_E_1 gsm loc_tx bonafide target notrim eval
     """
-    lines = []
-    for index, trial in enumerate(trials):
-        problem = _asv_problem(
-            trial.speaker, trial.trial, trial.attack, trial.key
-        )
-        problem = problem or _condition_problem(trial)
-        if problem:
-            raise _writer_error(
-                ProtocolError, path, index, trial.trial, problem
-            )
-        lines.append(_metadata_line(trial))
-    _write_lines(path, lines, ProtocolError, "trials")
+    _write_trials(path, trials, _asv_problem, _metadata_line, conditions=True)
 
 
 def read_asv_enrolment(path: FilePath) -> Dict[str, List[str]]:

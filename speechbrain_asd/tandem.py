@@ -18,11 +18,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from speechbrain_asd.checks import check_choice, check_number
+from speechbrain_asd.checks import check_choice, check_keys, check_number
 from speechbrain_asd.metrics import (
-    _as_scores,
-    _det_curve,
-    _eer_from_curve,
+    check_scores,
+    det_curve_unchecked,
+    eer_from_det_curve,
 )
 
 TANDEM_THRESHOLD_RULES = ("dev_eer", "given")
@@ -129,8 +129,8 @@ def _asv_curve(target, nontarget, spoof):
     # Both calls sort the same pooled array (target, nontarget, spoof), so
     # their points coincide; the nontarget counts are the impostor counts
     # of the first minus the spoof counts of the second.
-    by_target = _det_curve(target, np.concatenate((nontarget, spoof)))
-    by_spoof = _det_curve(np.concatenate((target, nontarget)), spoof)
+    by_target = det_curve_unchecked(target, np.concatenate((nontarget, spoof)))
+    by_spoof = det_curve_unchecked(np.concatenate((target, nontarget)), spoof)
     accepted_impostors = np.rint(
         by_target.false_alarm_rates * (nontarget.size + spoof.size)
     )
@@ -240,11 +240,12 @@ def compute_t_eer(
     >>> result.t_eer, result.asv_threshold, result.cm_threshold
     (0.0, 1.0, 0.0)
     """
-    target = _as_scores(asv_target, "asv_target")
-    nontarget = _as_scores(asv_nontarget, "asv_nontarget")
-    spoof = _as_scores(asv_spoof, "asv_spoof")
-    cm = _det_curve(
-        _as_scores(cm_bonafide, "cm_bonafide"), _as_scores(cm_spoof, "cm_spoof")
+    target = check_scores(asv_target, "asv_target")
+    nontarget = check_scores(asv_nontarget, "asv_nontarget")
+    spoof = check_scores(asv_spoof, "asv_spoof")
+    cm = det_curve_unchecked(
+        check_scores(cm_bonafide, "cm_bonafide"),
+        check_scores(cm_spoof, "cm_spoof"),
     )
     rho = check_number("rho", rho, 0, 1)
     asv_miss, asv_fa_non, asv_fa_spoof, asv_thresholds = _asv_curve(
@@ -347,9 +348,9 @@ def compute_min_a_dcf(target, nontarget, spoof, costs=None):
     """
     costs = ADCF_COSTS_ASVSPOOF5 if costs is None else _check_adcf_costs(costs)
     miss, fa_nontarget, fa_spoof, thresholds = _asv_curve(
-        _as_scores(target, "target"),
-        _as_scores(nontarget, "nontarget"),
-        _as_scores(spoof, "spoof"),
+        check_scores(target, "target"),
+        check_scores(nontarget, "nontarget"),
+        check_scores(spoof, "spoof"),
     )
     sorted_scores = thresholds[1:]
     # Point k rejects the k lowest scores: "accept from sorted_scores[k]"
@@ -396,21 +397,24 @@ def sasv_eers(target, nontarget, spoof):
     >>> sasv_eers([3.0, 4.0], [1.0, 2.0], [0.0, 3.5])
     {'sasv_eer': 0.125, 'sv_eer': 0.0, 'spf_eer': 0.5}
     """
-    target = _as_scores(target, "target")
-    nontarget = _as_scores(nontarget, "nontarget")
-    spoof = _as_scores(spoof, "spoof")
+    target = check_scores(target, "target")
+    nontarget = check_scores(nontarget, "nontarget")
+    spoof = check_scores(spoof, "spoof")
     impostors = np.concatenate((nontarget, spoof))
     return {
-        "sasv_eer": _eer_from_curve(_det_curve(target, impostors))[0],
-        "sv_eer": _eer_from_curve(_det_curve(target, nontarget))[0],
-        "spf_eer": _eer_from_curve(_det_curve(target, spoof))[0],
+        name: eer_from_det_curve(det_curve_unchecked(target, negative))[0]
+        for name, negative in (
+            ("sasv_eer", impostors),
+            ("sv_eer", nontarget),
+            ("spf_eer", spoof),
+        )
     }
 
 
 def _as_score_pair(first, second, first_name, second_name):
     """Two checked score arrays of one length (one entry per trial)."""
-    first = _as_scores(first, first_name)
-    second = _as_scores(second, second_name)
+    first = check_scores(first, first_name)
+    second = check_scores(second, second_name)
     if first.size != second.size:
         raise ValueError(
             f"{first_name} has {first.size} scores but {second_name} has "
@@ -535,22 +539,22 @@ class Tandem:
         Tandem
             The thresholds and how they were set.
         """
-        asv_curve = _det_curve(
-            _as_scores(asv_target, "asv_target"),
-            _as_scores(asv_nontarget, "asv_nontarget"),
+        asv_curve = det_curve_unchecked(
+            check_scores(asv_target, "asv_target"),
+            check_scores(asv_nontarget, "asv_nontarget"),
         )
-        asv_threshold = _eer_from_curve(asv_curve)[1]
+        asv_threshold = eer_from_det_curve(asv_curve)[1]
         if cm_threshold is not None:
             return cls(asv_threshold, cm_threshold, "dev_eer", "given")
         if cm_bonafide is None or cm_spoof is None:
             raise ValueError(
                 "give cm_bonafide and cm_spoof (dev CM scores) or cm_threshold"
             )
-        cm_curve = _det_curve(
-            _as_scores(cm_bonafide, "cm_bonafide"),
-            _as_scores(cm_spoof, "cm_spoof"),
+        cm_curve = det_curve_unchecked(
+            check_scores(cm_bonafide, "cm_bonafide"),
+            check_scores(cm_spoof, "cm_spoof"),
         )
-        cm_threshold = _eer_from_curve(cm_curve)[1]
+        cm_threshold = eer_from_det_curve(cm_curve)[1]
         return cls(asv_threshold, cm_threshold, "dev_eer", "dev_eer")
 
     def decide(self, asv_scores, cm_scores):
@@ -646,9 +650,7 @@ class Tandem:
         Tandem
             The tandem.
         """
-        fields = sorted(cls.__dataclass_fields__)
-        if not isinstance(values, dict) or set(values) != set(fields):
-            raise ValueError(f"{where}: must hold exactly the keys {fields}")
+        check_keys(where, values, cls.__dataclass_fields__)
         thresholds = {
             key: check_number(f"{where}: {key}", values[key])
             for key in ("asv_threshold", "cm_threshold")

@@ -36,7 +36,6 @@ from typing import NamedTuple, Optional, Tuple
 import torch
 import torch.nn.functional as F
 from hyperpyyaml import load_hyperpyyaml
-from ruamel.yaml.error import YAMLError
 from speechbrain.inference.interfaces import Pretrained
 from speechbrain.processing.features import InputNormalization
 from speechbrain.utils.logger import get_logger
@@ -47,17 +46,18 @@ from speechbrain_asd.audio import AudioInputError, read_audio
 from speechbrain_asd.checkpoints import (
     CheckpointError,
     load_checkpoint,
+    load_weights_only,
     verify_checkpoint_restored,
 )
 from speechbrain_asd.checks import check_int, check_number, name_list
 from speechbrain_asd.features import waveform_embedder
 from speechbrain_asd.file_lists import check_files_exist
-from speechbrain_asd.inference import SILENCE_PEAK, _check_batch
+from speechbrain_asd.inference import SILENCE_PEAK, check_waveform_batch
 from speechbrain_asd.model_folder import (
     ALLOWED_TAGS,
     HPARAMS_FILE,
     ModelFolderError,
-    disallowed_tags,
+    check_hyperparams_tags,
 )
 from speechbrain_asd.scorefiles import (
     read_asv_enrolment,
@@ -368,7 +368,7 @@ class SpeakerVerifier(Pretrained):
             Shape [batch, D], each row of norm 1 (zero if the model's
             embedding is zero), on the CPU.
         """
-        wavs, wav_lens = _check_batch(wavs, wav_lens)
+        wavs, wav_lens = check_waveform_batch(wavs, wav_lens)
         return F.normalize(self._embed(wavs, wav_lens), dim=1).float()
 
     def encode_file(self, path):
@@ -651,21 +651,12 @@ def check_verifier_folder(source, hparams_file=HPARAMS_FILE):
             "speechbrain-asd verifier or a SpeechBrain EncoderClassifier "
             "folder)"
         )
-    try:
-        unsafe = disallowed_tags(
-            path.read_text(encoding="utf-8"), VERIFIER_TAGS
-        )
-    except (UnicodeDecodeError, YAMLError) as error:
-        raise ModelFolderError(f"{path}: not a YAML file ({error})") from error
-    if unsafe:
-        line, tag = unsafe[0]
-        raise ModelFolderError(
-            f"{path}:{line}: tag {tag!r} is not allowed in a verifier folder "
-            f"({len(unsafe)} such tag(s); loading a model folder never runs "
-            "code from it, so only the classes of speechbrain_asd."
-            "verification.VERIFIER_TAGS, !ref and plain values are "
-            "accepted); nothing was loaded"
-        )
+    check_hyperparams_tags(
+        path,
+        VERIFIER_TAGS,
+        "verifier folder",
+        "the classes of speechbrain_asd.verification.VERIFIER_TAGS",
+    )
     return folder.resolve()
 
 
@@ -709,13 +700,7 @@ def _restore(module, path):
     if not isinstance(module, InputNormalization):
         load_checkpoint(module, path)
         return
-    try:
-        stats = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise CheckpointError(
-            f"{path}: cannot read the statistics ({type(error).__name__}: "
-            f"{error})"
-        ) from error
+    stats = load_weights_only(path, "statistics")
     if not isinstance(stats, dict) or set(stats) != STATISTICS_KEYS:
         raise CheckpointError(
             f"{path}: not InputNormalization statistics (a mapping with "

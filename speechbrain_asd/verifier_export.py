@@ -13,25 +13,21 @@ Authors
  * speechbrain-asd developers
 """
 
-import hashlib
 import json
 import math
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 import yaml
 from speechbrain.utils.logger import get_logger
 
-import speechbrain_asd
 from speechbrain_asd.checkpoints import (
     MODEL_RECOVERABLE,
     best_checkpoint,
     load_checkpoint,
 )
 from speechbrain_asd.checks import check_number
-from speechbrain_asd.export import _commit_folder
+from speechbrain_asd.export import card_provenance, write_folder_staged
 from speechbrain_asd.lobes.complexity import count_parameters
 from speechbrain_asd.lobes.resnet_se import ResNetSE, g_resnet_se, l_resnet_se
 from speechbrain_asd.metrics import compute_eer
@@ -39,12 +35,9 @@ from speechbrain_asd.model_folder import (
     CHECKPOINT_FILE,
     FEATURES_CLASS,
     HPARAMS_FILE,
-    LOAD_HOOK,
     MODEL_CLASS,
-    PRETRAINER_CLASS,
     ExportError,
-    _Dumper,
-    _Tagged,
+    folder_hyperparams_text,
 )
 from speechbrain_asd.scorefiles import read_asv_scores
 from speechbrain_asd.verification import (
@@ -253,9 +246,9 @@ def dev_eer_threshold(stage_folder, checkpoint_name):
 def verifier_hyperparams_text(name, info, model_config, threshold, source):
     """Writes the ``hyperparams.yaml`` of a verifier folder.
 
-    The file builds the log-Mel features and the ``ResNetSE`` of
-    ``model_config``, and a Pretrainer that loads ``model.ckpt`` strictly;
-    it uses only the tags of ``speechbrain_asd.model_folder.ALLOWED_TAGS``.
+    The verifier's name, rate, minimum duration and threshold, then what
+    ``model_folder.folder_hyperparams_text`` writes (the stage's features,
+    the model, a Pretrainer).
 
     Arguments
     ---------
@@ -284,27 +277,12 @@ def verifier_hyperparams_text(name, info, model_config, threshold, source):
     >>> disallowed_tags(text)
     []
     """
-    features = dict(info["features"])
-    features["sample_rate"] = _Tagged("!ref", "<sample_rate>")
-    document = {
+    values = {
         "model_name": name,
         "sample_rate": info["sample_rate"],
         "min_seconds": DEFAULT_MIN_SECONDS,
         "asv_threshold": threshold,
         "asv_threshold_source": source,
-        "compute_features": _Tagged(f"!new:{FEATURES_CLASS}", features),
-        "model": _Tagged(f"!new:{MODEL_CLASS}", dict(model_config)),
-        "modules": {
-            "compute_features": _Tagged("!ref", "<compute_features>"),
-            "model": _Tagged("!ref", "<model>"),
-        },
-        "pretrainer": _Tagged(
-            f"!new:{PRETRAINER_CLASS}",
-            {
-                "loadables": {"model": _Tagged("!ref", "<model>")},
-                "custom_hooks": {"model": _Tagged(f"!name:{LOAD_HOOK}", "")},
-            },
-        ),
     }
     header = (
         "# A speechbrain-asd speaker verifier (cosine scores of unit-length\n"
@@ -312,10 +290,9 @@ def verifier_hyperparams_text(name, info, model_config, threshold, source):
         "# SpeakerVerifier.from_hparams(source=THIS_FOLDER). Written by\n"
         "# speechbrain_asd.verifier_export.export_verifier_folder.\n"
     )
-    body = yaml.dump(
-        document, Dumper=_Dumper, sort_keys=False, default_flow_style=False
+    return folder_hyperparams_text(
+        header, values, info["features"], model_config
     )
-    return header + body
 
 
 def export_verifier_folder(
@@ -380,13 +357,9 @@ def export_verifier_folder(
     hparams = verifier_hyperparams_text(
         name, info, model.config, threshold, source
     )
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ExportError(f"{out_dir}: exists and is not a folder")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(
-        tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent)
-    )
-    try:
+
+    def write_files(staging):
+        """Writes the verifier folder's files and runs it once."""
         (staging / HPARAMS_FILE).write_text(hparams, encoding="utf-8")
         torch.save(model.state_dict(), staging / CHECKPOINT_FILE)
         card = verifier_card(name, info, model, checkpoint, threshold, source)
@@ -394,9 +367,8 @@ def export_verifier_folder(
             json.dumps(card, indent=2, default=str) + "\n", encoding="utf-8"
         )
         _check_verifier_runs(staging)
-        _commit_folder(staging, out_dir, overwrite)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+
+    write_folder_staged(out_dir, write_files, overwrite)
     logger.info("exported the encoder of %s to %s", checkpoint.path, out_dir)
     return out_dir
 
@@ -437,8 +409,6 @@ def verifier_card(name, info, model, checkpoint, threshold, source):
     >>> card["embedding_dim"], card["threshold"]
     (512, None)
     """
-    state = checkpoint.paramfiles[MODEL_RECOVERABLE]
-    digest = hashlib.sha256(Path(state).read_bytes()).hexdigest()
     return {
         "name": name,
         "model": MODEL_CLASS,
@@ -450,15 +420,7 @@ def verifier_card(name, info, model, checkpoint, threshold, source):
         "threshold": threshold,
         "threshold_source": source,
         "params": count_parameters(model),
-        "checkpoint": {
-            "source": str(checkpoint.path),
-            "meta": checkpoint.meta,
-            "sha256": digest,
-        },
-        "versions": {
-            "speechbrain_asd": speechbrain_asd.__version__,
-            "torch": torch.__version__.split("+")[0],
-        },
+        **card_provenance(checkpoint, checkpoint.paramfiles[MODEL_RECOVERABLE]),
     }
 
 

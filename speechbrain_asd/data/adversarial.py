@@ -19,13 +19,13 @@ from speechbrain_asd.attacks import (
     KEEP_RULES,
     SAMPLE_SCALE,
     Rows,
-    _as_rows,
-    _check_steps,
-    _device_of,
-    _load_batch,
-    _modules_of,
-    _samples_read,
+    attacked_modules,
     bim_attack,
+    check_attack_steps,
+    load_audio_batch,
+    max_samples_to_read,
+    modules_device,
+    rows_with_ids,
 )
 from speechbrain_asd.checks import check_choice, check_int
 from speechbrain_asd.data.asvspoof import CM_HEADER, class_label
@@ -111,7 +111,7 @@ def make_same_speaker_pairs(
     """
     n_pairs = check_int("n_pairs", n_pairs, minimum=1)
     by_speaker = {}
-    for row in _as_rows(rows):
+    for row in rows_with_ids(rows):
         for column in ("spk_id", "key"):
             if column not in row:
                 raise ValueError(f"row {row['ID']!r} has no {column!r} column")
@@ -253,16 +253,16 @@ def generate_adversarial_set(
     """
     if not pairs:
         raise ValueError("pairs is empty: nothing to attack")
-    max_samples = _samples_read(batch_size, max_duration, sample_rate)
+    max_samples = max_samples_to_read(batch_size, max_duration, sample_rate)
     check_choice("keep", keep, KEEP_RULES)
-    _check_steps(alpha, iterations, epsilon, sample_scale)
+    check_attack_steps(alpha, iterations, epsilon, sample_scale)
     ids = [pair_id(ref, tgt) for ref, tgt in pairs]
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     if repeated:
         raise ValueError(f"pairs repeat, giving duplicate IDs: {repeated[:5]}")
-    modules = _modules_of(embed_fn, model)
+    modules = attacked_modules(embed_fn, model)
     if device is None:
-        device = _device_of(modules)
+        device = modules_device(modules)
     output_dir = Path(output_dir).resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
     manifest_rows, similarities, initial = [], [], []
@@ -271,10 +271,10 @@ def generate_adversarial_set(
     ) as bar:
         for start in range(0, len(pairs), batch_size):
             chunk = pairs[start : start + batch_size]
-            refs, ref_lens = _load_batch(
+            refs, ref_lens = load_audio_batch(
                 [ref for ref, _ in chunk], sample_rate, max_samples, device
             )
-            tgts, tgt_lens = _load_batch(
+            tgts, tgt_lens = load_audio_batch(
                 [tgt for _, tgt in chunk], sample_rate, max_samples, device
             )
             result = bim_attack(

@@ -114,6 +114,30 @@ def test_cm_protocol_round_trip(tmp_path):
     assert _no_temp_files(path.parent)
 
 
+CM_2021 = [
+    CMTrial(
+        "LA_0009",
+        "LA_E_9332881",
+        "A07",
+        "spoof",
+        "alaw",
+        "ita_tx",
+        "eval",
+        "notrim",
+    ),
+    CMTrial(
+        "LA_0009",
+        "LA_E_1",
+        "bonafide",
+        "bonafide",
+        "none",
+        "loc_tx",
+        "hidden",
+        "trim",
+    ),
+]
+
+
 def test_cm_protocol_reads_2021_trial_metadata(tmp_path):
     """An 8-column file is read as ASVspoof 2021 trial metadata."""
     path = _write(
@@ -123,16 +147,7 @@ def test_cm_protocol_reads_2021_trial_metadata(tmp_path):
         "LA_0021 LA_E_7294491 none - - bonafide notrim hidden\n",
     )
     trials = read_cm_protocol(path)
-    assert trials[0] == CMTrial(
-        "LA_0009",
-        "LA_E_9332881",
-        "A07",
-        "spoof",
-        "alaw",
-        "ita_tx",
-        "eval",
-        "notrim",
-    )
+    assert trials[0] == CM_2021[0]
     assert trials[1].attack == "bonafide"
     assert trials[1].subset == "progress"
     assert trials[2].attack == "bonafide"
@@ -445,28 +460,6 @@ def test_trial_list_errors_name_the_line(tmp_path):
     )
 
 
-CM_2021 = [
-    CMTrial(
-        "LA_0009",
-        "LA_E_9332881",
-        "A07",
-        "spoof",
-        "alaw",
-        "ita_tx",
-        "eval",
-        "notrim",
-    ),
-    CMTrial(
-        "LA_0009",
-        "LA_E_1",
-        "bonafide",
-        "bonafide",
-        "none",
-        "loc_tx",
-        "hidden",
-        "trim",
-    ),
-]
 ASV_2021 = [
     ASVTrial(
         "LA_0015",
