@@ -25,13 +25,18 @@ import sys
 
 import speechbrain as sb
 import torch
-import torch.nn.functional as F
+from asv_scoring import (
+    ASV_SCORE_FILE,
+    asv_dataset,
+    asv_trial_scores,
+    load_asv_lists,
+    speaker_eer,
+)
 from asvspoof_dataio import (
     load_rows,
     make_audio_pipeline,
     make_dataset,
     select_subset,
-    sorted_by_duration,
 )
 from asvspoof_prepare import prepare_asvspoof
 from asvspoof_stages import (
@@ -49,13 +54,11 @@ from speechbrain.utils.logger import get_logger
 from speechbrain_asd.batchnorm import recalibrate_batchnorm
 from speechbrain_asd.checkpoints import best_checkpoint, save_best_model
 from speechbrain_asd.data.sampler import SpeakerBatchSampler
-from speechbrain_asd.metrics import compute_eer
 from speechbrain_asd.scorefiles import write_asv_scores
 
 logger = get_logger(__name__)
 
 MIN_KEY = "dev_speaker_eer"
-ASV_SCORE_FILE = "ASVspoof2019.LA.asv.{split}.gi.trl.scores.txt"
 ASV_SUMMARY = "asv_scores.json"
 
 
@@ -177,108 +180,6 @@ class GE2EBrain(StageBrain):
         )
 
 
-def enrolment_centroids(embeddings, enrol_rows):
-    """Unit-length mean of the unit-length enrolment embeddings per speaker.
-
-    Arguments
-    ---------
-    embeddings : dict
-        Utterance ID -> embedding tensor [D].
-    enrol_rows : dict
-        Enrolment utterance ID -> row with ``spk_id``.
-
-    Returns
-    -------
-    centroids : dict
-        Speaker -> unit vector [D].
-    """
-    grouped = {}
-    for utt_id, row in enrol_rows.items():
-        unit = F.normalize(embeddings[utt_id], dim=0)
-        grouped.setdefault(row["spk_id"], []).append(unit)
-    return {
-        speaker: F.normalize(torch.stack(units).mean(0), dim=0)
-        for speaker, units in grouped.items()
-    }
-
-
-def asv_trial_scores(embeddings, enrol_rows, trial_rows):
-    """Cosine scores of ASV trials against the claimed speakers' centroids.
-
-    Arguments
-    ---------
-    embeddings : dict
-        Utterance ID -> embedding [D] (enrolment and test utterances).
-    enrol_rows : dict
-        Enrolment rows (``spk_id``).
-    trial_rows : dict
-        Trial rows (``trial`` = test utterance, ``spk_id`` = claimed
-        speaker, ``system``, ``key``).
-
-    Returns
-    -------
-    rows : list of (str, str, float)
-        ``(source, key, score)`` per trial, as in an ASV score file.
-    """
-    centroids = enrolment_centroids(embeddings, enrol_rows)
-    scored = []
-    for row in trial_rows.values():
-        if row["spk_id"] not in centroids:
-            raise ValueError(
-                f"ASV trial of {row['trial']} claims speaker {row['spk_id']}, "
-                "who has no enrolment utterance"
-            )
-        test = F.normalize(embeddings[row["trial"]], dim=0)
-        score = float(test @ centroids[row["spk_id"]])
-        scored.append((row["system"], row["key"], score))
-    return scored
-
-
-def speaker_eer(scored):
-    """EER of target against nontarget trials.
-
-    Arguments
-    ---------
-    scored : list of (str, str, float)
-        ``(source, key, score)`` per trial.
-
-    Returns
-    -------
-    eer : float
-        The speaker-verification EER (fraction).
-    """
-    target = [score for _, key, score in scored if key == "target"]
-    nontarget = [score for _, key, score in scored if key == "nontarget"]
-    if not target or not nontarget:
-        raise ValueError("the ASV trials need target and nontarget trials")
-    return compute_eer(target, nontarget)[0]
-
-
-def asv_utterances(enrol_rows, trial_rows):
-    """The distinct utterances of enrolment and trial lists.
-
-    Arguments
-    ---------
-    enrol_rows : dict
-        Enrolment rows (``wav``, ``duration``).
-    trial_rows : dict
-        Trial rows (``trial``, ``wav``, ``duration``).
-
-    Returns
-    -------
-    rows : dict
-        Utterance ID -> ``{"wav", "duration"}``.
-    """
-    rows = {}
-    pairs = [(utt_id, row) for utt_id, row in enrol_rows.items()]
-    pairs += [(row["trial"], row) for row in trial_rows.values()]
-    for utt_id, row in pairs:
-        entry = {"wav": row["wav"], "duration": row["duration"]}
-        if rows.setdefault(utt_id, entry)["wav"] != entry["wav"]:
-            raise ValueError(f"utterance {utt_id} has two audio files")
-    return rows
-
-
 def dataio_prepare(hparams):
     """Builds the training loader and the dev/eval ASV datasets.
 
@@ -328,49 +229,16 @@ def dataio_prepare(hparams):
         make_dataset(bn_rows, train_pipeline, with_labels=False),
         **hparams["eval_dataloader_opts"],
     )
-    asv = {
-        "dev": {
-            "enrol": load_rows(hparams["dev_enrol_csv"], data_folder),
-            "trials": load_rows(hparams["dev_trials_csv"], data_folder),
+    asv = load_asv_lists(
+        data_folder,
+        {
+            "dev": (hparams["dev_enrol_csv"], hparams["dev_trials_csv"]),
+            "eval": (hparams["eval_enrol_csv"], hparams["eval_trials_csv"]),
         },
-        "eval": {
-            "enrol": load_rows(hparams["eval_enrol_csv"], data_folder),
-            "trials": load_rows(hparams["eval_trials_csv"], data_folder),
-        },
-    }
-    bona_fide = {
-        k: r
-        for k, r in asv["dev"]["trials"].items()
-        if r["key"] in ("target", "nontarget")
-    }
-    asv["dev_selection"] = select_subset(
-        bona_fide, hparams["dev_max_trials"], "key", hparams["seed"]
+        hparams["dev_max_trials"],
+        hparams["seed"],
     )
     return train_loader, sampler, bn_loader, asv
-
-
-def asv_dataset(hparams, enrol_rows, trial_rows):
-    """Dataset of the utterances an ASV pass needs, shortest first.
-
-    Arguments
-    ---------
-    hparams : dict
-        The loaded hyperparameters.
-    enrol_rows : dict
-        Enrolment rows.
-    trial_rows : dict
-        Trial rows.
-
-    Returns
-    -------
-    dataset : speechbrain.dataio.dataset.DynamicItemDataset
-        Provides ``id`` and ``sig``.
-    """
-    pipeline = make_audio_pipeline(
-        hparams["sample_rate"], hparams["eval_max_duration"]
-    )
-    rows = asv_utterances(enrol_rows, trial_rows)
-    return sorted_by_duration(make_dataset(rows, pipeline, with_labels=False))
 
 
 def write_final_asv_scores(brain, hparams, asv):
@@ -403,7 +271,12 @@ def write_final_asv_scores(brain, hparams, asv):
     for split in ("dev", "eval"):
         enrol, trials = asv[split]["enrol"], asv[split]["trials"]
         brain.evaluate(
-            asv_dataset(hparams, enrol, trials),
+            asv_dataset(
+                enrol,
+                trials,
+                hparams["sample_rate"],
+                hparams["eval_max_duration"],
+            ),
             min_key=MIN_KEY,
             test_loader_kwargs=dict(hparams["eval_dataloader_opts"]),
         )
@@ -455,7 +328,12 @@ def main():
     brain.fit(
         brain.hparams.epoch_counter,
         train_loader,
-        asv_dataset(hparams, asv["dev"]["enrol"], asv["dev_selection"]),
+        asv_dataset(
+            asv["dev"]["enrol"],
+            asv["dev_selection"],
+            hparams["sample_rate"],
+            hparams["eval_max_duration"],
+        ),
         valid_loader_kwargs=dict(hparams["eval_dataloader_opts"]),
     )
     write_final_asv_scores(brain, hparams, asv)

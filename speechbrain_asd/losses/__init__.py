@@ -1,4 +1,5 @@
-"""Training objectives: GE2E, knowledge distillation and self-distillation.
+"""Training objectives: GE2E, knowledge distillation, self-distillation and
+SEEF-ALDR's disentangling losses.
 
 Authors
  * speechbrain-asd developers
@@ -13,6 +14,12 @@ from speechbrain_asd.losses.distillation import (
     kd_loss,
 )
 from speechbrain_asd.losses.ge2e import GE2ELoss, ge2e_loss, ge2e_similarity
+from speechbrain_asd.losses.seef_aldr import (
+    SEEFALDRLoss,
+    adversary_loss,
+    reconstruction_loss,
+    uniform_target_loss,
+)
 from speechbrain_asd.losses.self_distillation import (
     SelfDistillationLoss,
     self_distillation_loss,
@@ -23,13 +30,17 @@ __all__ = [
     "DecoupledKDLoss",
     "GE2ELoss",
     "KDLoss",
+    "SEEFALDRLoss",
     "SelfDistillationLoss",
+    "adversary_loss",
     "decoupled_kd_loss",
     "decoupled_kl_parts",
     "ge2e_loss",
     "ge2e_similarity",
     "kd_kl_divergence",
     "kd_loss",
+    "reconstruction_loss",
     "self_distillation_loss",
     "self_distillation_terms",
+    "uniform_target_loss",
 ]

@@ -4,9 +4,9 @@ Generates the small offline corpus once, then runs every row of the
 recipe's CSV (``recipes/ASVspoof2019_LA/ASVspoof2019_LA.csv``, SpeechBrain's
 ``tests/recipes`` format) in order as SpeechBrain's recipe tests do
 (``python <script> <hparams> <test_debug_flags> --device=cpu``): GE2E,
-static AEG, teacher, student, each chained to the previous ones through
-their output folders. The flags name ``tests/tmp/...`` folders; here they
-point into a temporary folder. Each row must produce the files of its
+static AEG, teacher, student, SEEF-ALDR, each chained to the previous ones
+through their output folders. The flags name ``tests/tmp/...`` folders;
+here they point into a temporary folder. Each row must produce the files of its
 ``test_debug_checks``; a re-run must resume instead of training again; the
 student must learn (its EER on the training set well below chance); and
 active AEG, self-distillation and decoupled KD must run.
@@ -372,7 +372,11 @@ def test_student_learns(pipeline):
     from speechbrain_asd.lobes.score import bonafide_score
     from speechbrain_asd.metrics import compute_eer
 
-    student = pipeline[-1]["folder"]
+    (student,) = [
+        run["folder"]
+        for run in pipeline
+        if run["row"]["Hparam_file"].endswith("hparams/student.yaml")
+    ]
     info = json.loads((student / "model_info.json").read_text())
     model = ResNetSE(**info["model_kwargs"])
     load_checkpoint(

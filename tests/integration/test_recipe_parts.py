@@ -1,7 +1,7 @@
 """Fast checks of the pieces of the ASVspoof 2019 LA recipe.
 
 The recipe-local modules (``asvspoof_dataio``, ``asvspoof_stages``,
-``cm_scoring``) and the scoring functions of ``train_ge2e.py``, on tiny
+``cm_scoring``) and the ASV scoring functions (``asv_scoring.py``), on tiny
 inputs: subsets, crops, the adversarial slot names against what
 ``generate_adversarial_set`` writes, strict model loading, checkpoint
 selection, ASV and CM scoring; and the pipeline runner outside the recipe
@@ -28,6 +28,7 @@ PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
 sys.path.insert(0, str(RECIPE))
 sys.path.insert(0, str(PIPELINES))
 
+from asv_scoring import asv_trial_scores, speaker_eer  # noqa: E402
 from asvspoof_dataio import (  # noqa: E402
     crop_signal,
     select_subset,
@@ -37,7 +38,6 @@ from cm_scoring import (  # noqa: E402
     cm_results,
     write_score_file,
 )
-from train_ge2e import asv_trial_scores, speaker_eer  # noqa: E402
 
 from speechbrain_asd.checkpoints import (  # noqa: E402
     CheckpointError,

@@ -56,7 +56,13 @@ USE_PREFIXES = (
     'attr(self.hparams, "',
     'hparams.get("',
 )
-PRESETS = {"ge2e": "g", "aeg": "g", "teacher": "g", "student": "l"}
+PRESETS = {
+    "ge2e": "g",
+    "aeg": "g",
+    "teacher": "g",
+    "student": "l",
+    "seef_aldr": "g",
+}
 # SpeechBrain's test_recipe_list skips these folders and files.
 SKIPPED_FOLDERS = {"models", "results", "pretrained_models"}
 SKIPPED_FILES = {"hpopt.yaml"}
