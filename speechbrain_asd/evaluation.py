@@ -34,6 +34,7 @@ from speechbrain_asd.scorefiles import (
     read_cm_protocol,
     read_cm_scores,
 )
+from speechbrain_asd.tandem import compute_t_eer
 
 DET_PLOT = "det.png"
 """File name of the DET plot that ``plot_score_file`` writes."""
@@ -185,6 +186,22 @@ def _report_or_error(cm, asv, scores_path):
         return cm_report(cm.bonafide, cm.spoof, cm.attacks, asv and asv.by_key)
     except ValueError as error:
         raise ValueError(f"{scores_path}: {error}") from None
+
+
+def _t_eer_or_none(cm, asv):
+    """The pooled concurrent t-EER of the CM with the ASV, None where the
+    ASV scores leave it undefined."""
+    try:
+        found = compute_t_eer(
+            asv.by_key.target,
+            asv.by_key.nontarget,
+            asv.by_key.spoof,
+            cm.bonafide,
+            cm.spoof,
+        )
+    except ValueError:
+        return None
+    return found.t_eer
 
 
 def _has_codecs(cm):
@@ -385,7 +402,9 @@ def evaluate_score_file(
         As ``metrics.cm_report``. With ``n_resamples``, each row also has
         ``intervals`` (``{metric: {"trial": [low, high], "speaker": [low,
         high]}}``) and the report a ``bootstrap`` entry with the settings.
-        When the trials carry codecs (ASVspoof 2021), ``decomposed`` holds
+        With ASV scores the pooled row also has ``t_eer``, the concurrent
+        tandem EER (``tandem.compute_t_eer``; None where undefined). When
+        the trials carry codecs (ASVspoof 2021), ``decomposed`` holds
         ``decomposition.decomposed_results`` and ``subset`` the subset.
 
     Example
@@ -423,6 +442,8 @@ def evaluate_score_file(
     if n_resamples:
         settings = _resample_settings(n_resamples, seed, confidence)
         _add_intervals(report, cm, asv, settings)
+    if asv is not None:
+        report["pooled"]["t_eer"] = _t_eer_or_none(cm, asv)
     if _has_codecs(cm):
         report["subset"] = subset
         report["decomposed"] = _decomposed_or_error(cm, asv, scores_path)
@@ -782,6 +803,12 @@ def format_report_table(report):
         )
     if "bootstrap" in report:
         text.append("[]: " + _bootstrap_note(report["bootstrap"], "intervals"))
+    t_eer = report["pooled"].get("t_eer")
+    if t_eer is not None:
+        text.append(
+            f"t-EER (concurrent, pooled, with the ASV scores): "
+            f"{100 * t_eer:.2f} %"
+        )
     if "decomposed" in report:
         subset = report["subset"] or "all trials"
         text += ["", f"Decomposed results (subset: {subset})", ""]

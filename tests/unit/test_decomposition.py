@@ -35,6 +35,7 @@ from speechbrain_asd.scorefiles import (
     write_cm_scores,
     write_trial_metadata,
 )
+from speechbrain_asd.tandem import compute_t_eer
 
 CODECS = ("none", "gsm", "opus")
 ATTACKS = ("A07", "A08")
@@ -386,3 +387,46 @@ def test_keys_folder_with_half_an_asv_side_is_refused(tmp_path):
     (tmp_path / "keys/LA/ASV/ASVTorch_Kaldi/score.txt").unlink()
     with pytest.raises(ValueError, match="needs both"):
         find_2021_keys(tmp_path / "keys")
+
+
+def test_evaluate_reports_the_pooled_t_eer(tmp_path):
+    """With ASV scores, the pooled row has the concurrent t-EER of the
+    evaluated CM and ASV trials, and the table prints it."""
+    paths, (cm_trials, cm_scores, asv_trials, asv_scores) = _write_2021_keys(
+        tmp_path
+    )
+    report = evaluate_score_file(
+        paths["scores"],
+        paths["protocol"],
+        asv_scores_path=paths["asv_scores"],
+        asv_metadata_path=paths["asv_metadata"],
+        subset="eval",
+    )
+    keep = [t.subset == "eval" for t in asv_trials]
+    asv = {
+        key: [
+            s
+            for t, s, k in zip(asv_trials, asv_scores, keep)
+            if k and t.key == key
+        ]
+        for key in ("target", "nontarget", "spoof")
+    }
+    cm = {
+        key: [
+            s
+            for t, s in zip(cm_trials, cm_scores)
+            if t.subset == "eval" and t.key == key
+        ]
+        for key in ("bonafide", "spoof")
+    }
+    expected = compute_t_eer(
+        asv["target"],
+        asv["nontarget"],
+        asv["spoof"],
+        cm["bonafide"],
+        cm["spoof"],
+    )
+    assert report["pooled"]["t_eer"] == expected.t_eer
+    assert "t-EER (concurrent" in format_report_table(report)
+    no_asv = evaluate_score_file(paths["scores"], paths["protocol"])
+    assert "t_eer" not in no_asv["pooled"]

@@ -293,6 +293,7 @@ def test_format_report_table(tmp_path):
         "  0.0000  0.5000  0.5125   0.0000",
         "* t-DCF with all ASV spoof scores: the ASV scores have none of "
         "this attack",
+        "t-EER (concurrent, pooled, with the ASV scores): 12.50 %",
     ]
     plain = evaluate_score_file(_scores(tmp_path), _protocol_2019(tmp_path))
     pooled_line = format_report_table(plain).splitlines()[1]
