@@ -27,27 +27,17 @@ Authors
  * speechbrain-asd developers
 """
 
-import math
 import os
 import sys
 
-import numpy as np
 import speechbrain as sb
 import torch
 from asv_scoring import (
     ASV_SCORE_FILE,
     asv_dataset,
     asv_trial_scores,
-    load_asv_lists,
     speaker_eer,
     speaker_min_dcf,
-)
-from asvspoof_dataio import (
-    load_rows,
-    make_audio_pipeline,
-    make_dataset,
-    select_subset,
-    sorted_by_duration,
 )
 from asvspoof_prepare import prepare_asvspoof
 from asvspoof_stages import (
@@ -58,7 +48,7 @@ from asvspoof_stages import (
     write_json,
 )
 from hyperpyyaml import load_hyperpyyaml
-from speechbrain.dataio.dataloader import make_dataloader
+from speaker_data import speaker_dataio
 from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
 from train import initialise_from_ge2e
@@ -423,74 +413,6 @@ def check_options(hparams):
         raise ValueError(f"adv_steps must be >= 1, got {hparams['adv_steps']}")
 
 
-def split_holdout(rows, fraction, seed):
-    """Holds out a share of each speaker's utterances.
-
-    Each speaker keeps ``ceil(fraction * n)`` of its ``n`` utterances
-    aside, at most ``n - 1``, drawn by seed.
-
-    Arguments
-    ---------
-    rows : dict
-        ID -> row with ``spk_id``.
-    fraction : float
-        Share held out, in [0, 1).
-    seed : int
-        Seed of the draw.
-
-    Returns
-    -------
-    train : dict
-        The rows left to train on.
-    holdout : dict
-        The held-out rows.
-    """
-    if not 0 <= fraction < 1:
-        raise ValueError(f"holdout_fraction must be in [0, 1), got {fraction}")
-    by_speaker = {}
-    for utt_id in sorted(rows):
-        by_speaker.setdefault(rows[utt_id]["spk_id"], []).append(utt_id)
-    rng = np.random.default_rng(seed)
-    held = set()
-    for speaker in sorted(by_speaker):
-        members = by_speaker[speaker]
-        count = min(math.ceil(fraction * len(members)), len(members) - 1)
-        held.update(members[i] for i in rng.permutation(len(members))[:count])
-    train = {k: r for k, r in rows.items() if k not in held}
-    return train, {k: r for k, r in rows.items() if k in held}
-
-
-def speaker_dataset(rows, pipeline, speakers):
-    """Dataset of utterances with their speaker index.
-
-    Arguments
-    ---------
-    rows : dict
-        ID -> row with ``wav`` and ``spk_id``.
-    pipeline : callable
-        From ``make_audio_pipeline``.
-    speakers : list of str
-        The classes, in index order.
-
-    Returns
-    -------
-    dataset : speechbrain.dataio.dataset.DynamicItemDataset
-        Provides ``id``, ``sig`` and ``spk_index`` (int64, shape [1]).
-    """
-    index = {speaker: position for position, speaker in enumerate(speakers)}
-
-    @sb.utils.data_pipeline.takes("spk_id")
-    @sb.utils.data_pipeline.provides("spk_index")
-    def speaker_pipeline(spk_id):
-        """The speaker's class index."""
-        return torch.LongTensor([index[spk_id]])
-
-    dataset = make_dataset(rows, pipeline, with_labels=False)
-    dataset.add_dynamic_item(speaker_pipeline)
-    dataset.set_output_keys(["id", "sig", "spk_index"])
-    return dataset
-
-
 def dataio_prepare(hparams):
     """Builds the training, BatchNorm and held-out data and the ASV lists.
 
@@ -502,65 +424,27 @@ def dataio_prepare(hparams):
     Returns
     -------
     data : dict
-        ``speakers`` (the classes), ``train_set``, ``bn_loader``,
-        ``holdout_loader`` (None when nothing is held out) and ``asv``
-        (from ``load_asv_lists``).
+        From ``speaker_data.speaker_dataio``.
     """
-    data_folder, seed = hparams["data_folder"], hparams["seed"]
-    rows = load_rows(hparams["train_csv"], data_folder)
-    if hparams["bonafide_only"]:
-        rows = {k: r for k, r in rows.items() if r["key"] == "bonafide"}
-    rows = select_subset(rows, hparams["train_max_items"], "spk_id", seed)
-    speakers = sorted({row["spk_id"] for row in rows.values()})
-    if len(speakers) != hparams["n_train_speakers"]:
-        raise ValueError(
-            f"the training data has {len(speakers)} speakers, "
-            f"n_train_speakers is {hparams['n_train_speakers']}: pass "
-            f"--n_train_speakers={len(speakers)}"
-        )
-    rows, holdout = split_holdout(rows, hparams["holdout_fraction"], seed)
-    train_pipeline = make_audio_pipeline(
-        hparams["sample_rate"], hparams["train_crop"], train=True
-    )
-    eval_pipeline = make_audio_pipeline(
-        hparams["sample_rate"], hparams["eval_max_duration"]
-    )
-    eval_opts = hparams["eval_dataloader_opts"]
-    bn_rows = select_subset(
-        rows, hparams["bn_recalibration_items"], "spk_id", seed
-    )
-    data = {
-        "speakers": speakers,
-        "train_set": speaker_dataset(rows, train_pipeline, speakers),
-        "bn_loader": make_dataloader(
-            speaker_dataset(bn_rows, train_pipeline, speakers), **eval_opts
-        ),
-        "holdout_loader": None,
-        "holdout_size": len(holdout),
-    }
-    if holdout:
-        data["holdout_loader"] = make_dataloader(
-            sorted_by_duration(
-                speaker_dataset(holdout, eval_pipeline, speakers)
-            ),
-            **eval_opts,
-        )
-    data["asv"] = load_asv_lists(
-        data_folder,
+    return speaker_dataio(
+        hparams["data_folder"],
+        hparams["train_csv"],
         {
             "dev": (hparams["dev_enrol_csv"], hparams["dev_trials_csv"]),
             "eval": (hparams["eval_enrol_csv"], hparams["eval_trials_csv"]),
         },
-        hparams["dev_max_trials"],
-        seed,
+        n_speakers=hparams["n_train_speakers"],
+        seed=hparams["seed"],
+        bonafide_only=hparams["bonafide_only"],
+        max_items=hparams["train_max_items"],
+        holdout_fraction=hparams["holdout_fraction"],
+        sample_rate=hparams["sample_rate"],
+        train_crop=hparams["train_crop"],
+        eval_max_duration=hparams["eval_max_duration"],
+        eval_opts=hparams["eval_dataloader_opts"],
+        bn_items=hparams["bn_recalibration_items"],
+        dev_max_trials=hparams["dev_max_trials"],
     )
-    logger.info(
-        "%d training speakers: %d utterances to train, %d held out",
-        len(speakers),
-        len(rows),
-        len(holdout),
-    )
-    return data
 
 
 def build_modules(hparams):

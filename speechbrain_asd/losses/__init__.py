@@ -1,5 +1,5 @@
-"""Training objectives: GE2E, knowledge distillation, self-distillation and
-SEEF-ALDR's disentangling losses.
+"""Training objectives: GE2E, knowledge distillation (label- and
+embedding-level), self-distillation and SEEF-ALDR's disentangling losses.
 
 Authors
  * speechbrain-asd developers
@@ -12,6 +12,10 @@ from speechbrain_asd.losses.distillation import (
     decoupled_kl_parts,
     kd_kl_divergence,
     kd_loss,
+)
+from speechbrain_asd.losses.embedding_kd import (
+    EmbeddingKDLoss,
+    embedding_kd_loss,
 )
 from speechbrain_asd.losses.ge2e import GE2ELoss, ge2e_loss, ge2e_similarity
 from speechbrain_asd.losses.seef_aldr import (
@@ -28,6 +32,7 @@ from speechbrain_asd.losses.self_distillation import (
 
 __all__ = [
     "DecoupledKDLoss",
+    "EmbeddingKDLoss",
     "GE2ELoss",
     "KDLoss",
     "SEEFALDRLoss",
@@ -35,6 +40,7 @@ __all__ = [
     "adversary_loss",
     "decoupled_kd_loss",
     "decoupled_kl_parts",
+    "embedding_kd_loss",
     "ge2e_loss",
     "ge2e_similarity",
     "kd_kl_divergence",

@@ -62,6 +62,7 @@ PRESETS = {
     "teacher": "g",
     "student": "l",
     "seef_aldr": "g",
+    "speaker_kd": "l",
 }
 # SpeechBrain's test_recipe_list skips these folders and files.
 SKIPPED_FOLDERS = {"models", "results", "pretrained_models"}

@@ -410,7 +410,7 @@ def test_switches_build_the_modules_and_refuse_contradictions(recipe):
             recipe.check_options(
                 {**hparams, **changes, "verify_with": "eliminating"}
             )
-    train, held = recipe.split_holdout(
+    train, held = importlib.import_module("speaker_data").split_holdout(
         {f"u{i}": {"spk_id": "a" if i < 10 else "b"} for i in range(11)},
         fraction=0.1,
         seed=0,
