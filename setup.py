@@ -38,7 +38,7 @@ setup(
         "pyyaml>=5.1",
         "ruamel.yaml>=0.17.28",
         "numpy>=1.23",
-        "scipy>=1.10",
+        "scipy>=1.12",  # scipy.optimize.isotonic_regression (minCllr)
         "soundfile>=0.12",
         "tqdm",
     ],
