@@ -24,7 +24,6 @@ import os
 import sys
 
 import speechbrain as sb
-import torch
 from asv_scoring import (
     ASV_SCORE_FILE,
     asv_dataset,
@@ -41,28 +40,25 @@ from asvspoof_dataio import (
 from asvspoof_prepare import prepare_asvspoof
 from asvspoof_stages import (
     ModelMethod,
-    StageBrain,
     read_json,
-    set_epoch_lr,
     write_json,
 )
 from hyperpyyaml import load_hyperpyyaml
+from speaker_stages import MIN_KEY, SpeakerEncoderBrain
 from speechbrain.dataio.dataloader import make_dataloader
 from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
 
-from speechbrain_asd.batchnorm import recalibrate_batchnorm
 from speechbrain_asd.checkpoints import best_checkpoint, save_best_model
 from speechbrain_asd.data.sampler import SpeakerBatchSampler
 from speechbrain_asd.scorefiles import write_asv_scores
 
 logger = get_logger(__name__)
 
-MIN_KEY = "dev_speaker_eer"
 ASV_SUMMARY = "asv_scores.json"
 
 
-class GE2EBrain(StageBrain):
+class GE2EBrain(SpeakerEncoderBrain):
     """Trains speaker embeddings with the GE2E loss on N x M batches.
 
     ``modules`` holds ``compute_features`` (log-Mel), ``embedder`` (the
@@ -116,68 +112,7 @@ class GE2EBrain(StageBrain):
             n_speakers = self.hparams.n_speakers
             grouped = predictions.view(n_speakers, -1, predictions.shape[-1])
             return self.modules.ge2e_loss(grouped)
-        for utt_id, embedding in zip(batch.id, predictions.detach().cpu()):
-            self.embeddings[utt_id] = embedding
-        return torch.zeros((), device=self.device)
-
-    def on_stage_start(self, stage, epoch=None):
-        """Sets the epoch's learning rate, or empties the embedding store.
-
-        Before each dev pass the BatchNorm running statistics are
-        re-estimated on ``bn_loader`` (training crops): after a short
-        GE2E run their running averages are still mostly their initial
-        values, which made every eval-mode embedding point the same way.
-
-        Arguments
-        ---------
-        stage : speechbrain.Stage
-            TRAIN, VALID or TEST.
-        epoch : int, optional
-            The epoch.
-        """
-        if stage == sb.Stage.TRAIN:
-            self.lr = set_epoch_lr(
-                self.optimizer, self.hparams.lr_annealing, epoch
-            )
-            return
-        self.embeddings = {}
-        if stage == sb.Stage.VALID:
-            # The checkpoint saved after this pass keeps these statistics.
-            recalibrate_batchnorm(
-                self.hparams.model,
-                self.bn_loader,
-                lambda batch: self.compute_forward(batch, sb.Stage.TRAIN),
-            )
-
-    def on_stage_end(self, stage, stage_loss, epoch=None):
-        """Logs the epoch and checkpoints on the dev speaker EER.
-
-        Arguments
-        ---------
-        stage : speechbrain.Stage
-            TRAIN, VALID or TEST.
-        stage_loss : float
-            Average loss of the stage.
-        epoch : int, optional
-            The epoch.
-        """
-        if stage == sb.Stage.TRAIN:
-            self.train_loss = stage_loss
-            return
-        if stage == sb.Stage.TEST:
-            return
-        rows = asv_trial_scores(
-            self.embeddings, self.dev_enrol, self.dev_trials
-        )
-        eer = speaker_eer(rows)
-        self.hparams.train_logger.log_stats(
-            stats_meta={"epoch": epoch, "lr": self.lr},
-            train_stats={"loss": self.train_loss},
-            valid_stats={"speaker_EER": 100 * eer},
-        )
-        self.checkpointer.save_and_keep_only(
-            meta={MIN_KEY: eer}, min_keys=[MIN_KEY]
-        )
+        return self.store_embeddings(self.embeddings, batch.id, predictions)
 
 
 def dataio_prepare(hparams):
@@ -270,17 +205,8 @@ def write_final_asv_scores(brain, hparams, asv):
     summary = {"checkpoint": best.path.name, MIN_KEY: best.meta[MIN_KEY]}
     for split in ("dev", "eval"):
         enrol, trials = asv[split]["enrol"], asv[split]["trials"]
-        brain.evaluate(
-            asv_dataset(
-                enrol,
-                trials,
-                hparams["sample_rate"],
-                hparams["eval_max_duration"],
-            ),
-            min_key=MIN_KEY,
-            test_loader_kwargs=dict(hparams["eval_dataloader_opts"]),
-        )
-        scored = asv_trial_scores(brain.embeddings, enrol, trials)
+        embeddings = brain.embed_trials(enrol, trials, hparams)
+        scored = asv_trial_scores(embeddings, enrol, trials)
         path = os.path.join(score_folder, ASV_SCORE_FILE.format(split=split))
         if if_main_process():
             write_asv_scores(path, scored)
@@ -320,10 +246,14 @@ def main():
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
     )
-    brain.dev_enrol = asv["dev"]["enrol"]
-    brain.dev_trials = asv["dev_selection"]
+    brain.attach(
+        asv["dev"]["enrol"],
+        asv["dev_selection"],
+        bn_loader,
+        hparams["lr_annealing"],
+        hparams["train_logger"],
+    )
     brain.train_sampler = sampler
-    brain.bn_loader = bn_loader
     brain.checkpointer.add_recoverable("dataloader-TRAIN", train_loader)
     brain.fit(
         brain.hparams.epoch_counter,

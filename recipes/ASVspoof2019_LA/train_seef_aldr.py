@@ -42,18 +42,16 @@ from asv_scoring import (
 from asvspoof_prepare import prepare_asvspoof
 from asvspoof_stages import (
     ModelMethod,
-    StageBrain,
     read_json,
-    set_epoch_lr,
     write_json,
 )
 from hyperpyyaml import load_hyperpyyaml
 from speaker_data import speaker_dataio
+from speaker_stages import MIN_KEY, SpeakerEncoderBrain
 from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
 from train import initialise_from_ge2e
 
-from speechbrain_asd.batchnorm import recalibrate_batchnorm
 from speechbrain_asd.checkpoints import best_checkpoint, save_best_model
 from speechbrain_asd.checks import check_choice
 from speechbrain_asd.losses import adversary_loss
@@ -61,7 +59,6 @@ from speechbrain_asd.scorefiles import write_asv_scores
 
 logger = get_logger(__name__)
 
-MIN_KEY = "dev_speaker_eer"
 EMBEDDINGS = ("purifying", "eliminating")
 CLASSIFIERS = {
     "purifying": "speaker_classifier",
@@ -69,7 +66,7 @@ CLASSIFIERS = {
 }
 
 
-class SEEFALDRBrain(StageBrain):
+class SEEFALDRBrain(SpeakerEncoderBrain):
     """Trains E_p, E_e, the speaker classifier and D_r against C_adv.
 
     ``modules`` holds ``compute_features``, ``embedder`` (E_p's ``embed``),
@@ -77,8 +74,8 @@ class SEEFALDRBrain(StageBrain):
     ``adv_classifier`` and ``decoder``. One optimiser (``opt_class``) trains
     every module but C_adv; C_adv has its own (``adv_opt_class``), and
     both are checkpointed. Dev and eval passes store both embeddings of
-    every utterance; ``main`` sets ``dev_enrol``, ``dev_trials``,
-    ``bn_loader`` (training crops for the BatchNorm statistics) and
+    every utterance; ``main`` attaches the dev lists and ``bn_loader``
+    (training crops for the BatchNorm statistics) and sets
     ``holdout_loader`` (held-out utterances of the training speakers).
     """
 
@@ -184,8 +181,9 @@ class SEEFALDRBrain(StageBrain):
         if stage != sb.Stage.TRAIN:
             for name in EMBEDDINGS:
                 if name in predictions:
-                    vectors = predictions[name].detach().cpu()
-                    self.embeddings[name].update(zip(batch.id, vectors))
+                    self.store_embeddings(
+                        self.embeddings[name], batch.id, predictions[name]
+                    )
             return torch.zeros((), device=self.device)
         purifying = predictions["purifying"]
         eliminating = predictions.get("eliminating")
@@ -291,10 +289,7 @@ class SEEFALDRBrain(StageBrain):
         )
 
     def on_stage_start(self, stage, epoch=None):
-        """Sets the epoch's learning rate, or empties the embedding store.
-
-        Before each dev pass the BatchNorm running statistics of E_p and
-        E_e are re-estimated on ``bn_loader``, as the GE2E stage does.
+        """Starts as every speaker stage does; empties the loss parts.
 
         Arguments
         ---------
@@ -303,44 +298,64 @@ class SEEFALDRBrain(StageBrain):
         epoch : int, optional
             The epoch.
         """
+        super().on_stage_start(stage, epoch)
         if stage == sb.Stage.TRAIN:
-            self.lr = set_epoch_lr(
-                self.optimizer, self.hparams.lr_annealing, epoch
-            )
             self.train_parts = {}
-            return
-        self.embeddings = {name: {} for name in EMBEDDINGS}
-        if stage == sb.Stage.VALID:
-            # The checkpoint saved after this pass keeps these statistics.
-            encoders = [self.hparams.model]
-            if self.eliminating_source == "encoder":
-                encoders.append(self.hparams.eliminating_encoder)
-            recalibrate_batchnorm(
-                torch.nn.ModuleList(encoders),
-                self.bn_loader,
-                lambda batch: self.compute_forward(batch, sb.Stage.TRAIN),
-            )
 
-    def on_stage_end(self, stage, stage_loss, epoch=None):
-        """Logs the epoch and checkpoints on the dev speaker EER.
+    def new_embeddings(self):
+        """An empty store per embedding (E_p's and E_e's).
+
+        Returns
+        -------
+        dict
+            Embedding name -> (utterance ID -> embedding).
+        """
+        return {name: {} for name in EMBEDDINGS}
+
+    def bn_modules(self):
+        """E_p and, with it, E_e: the encoders whose BatchNorm statistics
+        are re-estimated before each dev pass.
+
+        Returns
+        -------
+        torch.nn.ModuleList
+            The encoders.
+        """
+        encoders = [self.hparams.model]
+        if self.eliminating_source == "encoder":
+            encoders.append(self.hparams.eliminating_encoder)
+        return torch.nn.ModuleList(encoders)
+
+    def train_stage_stats(self, stage_loss):
+        """The loss and the average of each loss part over the epoch.
 
         Arguments
         ---------
-        stage : speechbrain.Stage
-            TRAIN, VALID or TEST.
         stage_loss : float
             Average loss of the stage.
-        epoch : int, optional
-            The epoch.
+
+        Returns
+        -------
+        dict
+            Name -> value.
         """
-        if stage == sb.Stage.TRAIN:
-            batches = max(self.train_parts.pop("batches", 0), 1)
-            self.train_stats = {"loss": stage_loss}
-            for name, value in self.train_parts.items():
-                self.train_stats[name] = float(value) / batches
-            return
-        if stage == sb.Stage.TEST:
-            return
+        batches = max(self.train_parts.pop("batches", 0), 1)
+        stats = {"loss": stage_loss}
+        for name, value in self.train_parts.items():
+            stats[name] = float(value) / batches
+        return stats
+
+    def dev_stats(self):
+        """Speaker EER of each embedding and the classifiers' held-out
+        accuracy.
+
+        Returns
+        -------
+        valid_stats : dict
+            ``<embedding>_EER`` and ``<classifier>_acc``, in percent.
+        eer : float
+            The speaker EER of ``verify_with`` (fraction).
+        """
         valid_stats = {}
         for name, embeddings in self.embeddings.items():
             if embeddings:
@@ -351,14 +366,7 @@ class SEEFALDRBrain(StageBrain):
         eer = valid_stats[f"{self.hparams.verify_with}_EER"] / 100
         for name, accuracy in self.classifier_accuracies().items():
             valid_stats[f"{name}_acc"] = 100 * accuracy
-        self.hparams.train_logger.log_stats(
-            stats_meta={"epoch": epoch, "lr": self.lr},
-            train_stats=self.train_stats,
-            valid_stats=valid_stats,
-        )
-        self.checkpointer.save_and_keep_only(
-            meta={MIN_KEY: eer}, min_keys=[MIN_KEY]
-        )
+        return valid_stats, eer
 
     def classifier_accuracies(self):
         """Accuracy of each classifier on the held-out utterances.
@@ -525,18 +533,9 @@ def write_final_outputs(brain, hparams, data):
             data["asv"][split]["enrol"],
             data["asv"][split]["trials"],
         )
-        brain.evaluate(
-            asv_dataset(
-                enrol,
-                trials,
-                hparams["sample_rate"],
-                hparams["eval_max_duration"],
-            ),
-            min_key=MIN_KEY,
-            test_loader_kwargs=dict(hparams["eval_dataloader_opts"]),
-        )
+        stores = brain.embed_trials(enrol, trials, hparams)
         report[split] = {}
-        for name, embeddings in brain.embeddings.items():
+        for name, embeddings in stores.items():
             if not embeddings:
                 continue
             scored = asv_trial_scores(embeddings, enrol, trials)
@@ -598,9 +597,13 @@ def main():
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
     )
-    brain.dev_enrol = data["asv"]["dev"]["enrol"]
-    brain.dev_trials = data["asv"]["dev_selection"]
-    brain.bn_loader = data["bn_loader"]
+    brain.attach(
+        data["asv"]["dev"]["enrol"],
+        data["asv"]["dev_selection"],
+        data["bn_loader"],
+        hparams["lr_annealing"],
+        hparams["train_logger"],
+    )
     brain.holdout_loader = data["holdout_loader"]
     brain.fit(
         brain.hparams.epoch_counter,

@@ -40,18 +40,16 @@ from asv_scoring import (
 from asvspoof_prepare import prepare_asvspoof
 from asvspoof_stages import (
     ModelMethod,
-    StageBrain,
     read_json,
-    set_epoch_lr,
     write_json,
 )
 from hyperpyyaml import load_hyperpyyaml
 from speaker_data import speaker_dataio
+from speaker_stages import MIN_KEY, SpeakerEncoderBrain
 from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.logger import get_logger
 from train_seef_aldr import MIN_KEY as TEACHER_MIN_KEY
 
-from speechbrain_asd.batchnorm import recalibrate_batchnorm
 from speechbrain_asd.checkpoints import (
     CheckpointError,
     best_checkpoint,
@@ -63,12 +61,11 @@ from speechbrain_asd.scorefiles import write_asv_scores
 
 logger = get_logger(__name__)
 
-MIN_KEY = "dev_speaker_eer"
 TEACHER_PARTS = {"model": "teacher", "speaker_classifier": "teacher_classifier"}
 KD_SETTINGS = ("temperature", "gamma", "alpha", "beta", "distance", "weight")
 
 
-class SpeakerKDBrain(StageBrain):
+class SpeakerKDBrain(SpeakerEncoderBrain):
     """Trains the student encoder and speaker head from a frozen teacher.
 
     ``modules`` holds ``compute_features``, ``embedder`` (the student's
@@ -76,8 +73,8 @@ class SpeakerKDBrain(StageBrain):
     parameters (a projection), ``kd_loss``. The teacher and its head stay
     outside ``modules``: never trained, never checkpointed, always in eval
     mode. Dev and eval passes store the embedding of every utterance, the
-    student's or, with ``score_teacher``, the teacher's; ``main`` sets
-    ``dev_enrol``, ``dev_trials`` and ``bn_loader``.
+    student's or, with ``score_teacher``, the teacher's; ``main``
+    attaches the dev lists and ``bn_loader``.
 
     Arguments
     ---------
@@ -172,9 +169,9 @@ class SpeakerKDBrain(StageBrain):
             The objective (zero outside training).
         """
         if stage != sb.Stage.TRAIN:
-            vectors = predictions["embedding"].detach().cpu()
-            self.embeddings.update(zip(batch.id, vectors))
-            return torch.zeros((), device=self.device)
+            return self.store_embeddings(
+                self.embeddings, batch.id, predictions["embedding"]
+            )
         embedding = predictions["embedding"]
         logits = self.modules.speaker_classifier(embedding)
         targets = batch.spk_index.data[:, 0]
@@ -186,62 +183,20 @@ class SpeakerKDBrain(StageBrain):
             return F.cross_entropy(logits, targets) + distance
         return kd_loss(logits, predictions["teacher_logits"], targets)
 
-    def on_stage_start(self, stage, epoch=None):
-        """Sets the epoch's learning rate, or empties the embedding store.
-
-        Before each dev pass the student's BatchNorm running statistics are
-        re-estimated on ``bn_loader``, as the SEEF-ALDR stage does.
+    def bn_forward(self, batch):
+        """The student's embedding, for its BatchNorm statistics.
 
         Arguments
         ---------
-        stage : speechbrain.Stage
-            TRAIN, VALID or TEST.
-        epoch : int, optional
-            The epoch.
-        """
-        if stage == sb.Stage.TRAIN:
-            self.lr = set_epoch_lr(
-                self.optimizer, self.hparams.lr_annealing, epoch
-            )
-            return
-        self.embeddings = {}
-        if stage == sb.Stage.VALID:
-            # The checkpoint saved after this pass keeps these statistics.
-            recalibrate_batchnorm(
-                self.hparams.model,
-                self.bn_loader,
-                lambda batch: self.modules.embedder(*self.features(batch)),
-            )
+        batch : speechbrain.dataio.batch.PaddedBatch
+            Training crops.
 
-    def on_stage_end(self, stage, stage_loss, epoch=None):
-        """Logs the epoch and checkpoints on the dev speaker EER.
-
-        Arguments
-        ---------
-        stage : speechbrain.Stage
-            TRAIN, VALID or TEST.
-        stage_loss : float
-            Average loss of the stage.
-        epoch : int, optional
-            The epoch.
+        Returns
+        -------
+        torch.Tensor
+            Shape [batch, emb_dim].
         """
-        if stage == sb.Stage.TRAIN:
-            self.train_stats = {"loss": stage_loss}
-            return
-        if stage == sb.Stage.TEST:
-            return
-        scored = asv_trial_scores(
-            self.embeddings, self.dev_enrol, self.dev_trials
-        )
-        eer = speaker_eer(scored)
-        self.hparams.train_logger.log_stats(
-            stats_meta={"epoch": epoch, "lr": self.lr},
-            train_stats=self.train_stats,
-            valid_stats={"speaker_EER": 100 * eer},
-        )
-        self.checkpointer.save_and_keep_only(
-            meta={MIN_KEY: eer}, min_keys=[MIN_KEY]
-        )
+        return self.modules.embedder(*self.features(batch))
 
 
 def check_kd_loss(kd_loss):
@@ -367,17 +322,8 @@ def score_asv(brain, hparams, data, teacher):
     for split in ("dev", "eval"):
         enrol = data["asv"][split]["enrol"]
         trials = data["asv"][split]["trials"]
-        brain.evaluate(
-            asv_dataset(
-                enrol,
-                trials,
-                hparams["sample_rate"],
-                hparams["eval_max_duration"],
-            ),
-            min_key=MIN_KEY,
-            test_loader_kwargs=dict(hparams["eval_dataloader_opts"]),
-        )
-        scored = asv_trial_scores(brain.embeddings, enrol, trials)
+        embeddings = brain.embed_trials(enrol, trials, hparams)
+        scored = asv_trial_scores(embeddings, enrol, trials)
         results[split] = {
             "scored": scored,
             "speaker_eer": speaker_eer(scored),
@@ -525,9 +471,13 @@ def main():
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
     )
-    brain.dev_enrol = data["asv"]["dev"]["enrol"]
-    brain.dev_trials = data["asv"]["dev_selection"]
-    brain.bn_loader = data["bn_loader"]
+    brain.attach(
+        data["asv"]["dev"]["enrol"],
+        data["asv"]["dev_selection"],
+        data["bn_loader"],
+        hparams["lr_annealing"],
+        hparams["train_logger"],
+    )
     brain.fit(
         brain.hparams.epoch_counter,
         data["train_set"],
