@@ -29,13 +29,12 @@ from speechbrain_asd.metrics import (
     min_tdcf_from_det_curve,
     tdcf_constants_by_metric,
 )
-from speechbrain_asd.scorefiles import SPOOF
+from speechbrain_asd.scorefiles import NO_CONDITION, SPOOF
 
 POOLED = "pooled"
 """Name of the row and the column that pool every attack or codec."""
 CODECS_2021 = ("none", "alaw", "pstn", "g722", "ulaw", "gsm", "opus")
 """The ASVspoof 2021 LA codec conditions C1-C7, in the organisers' order."""
-_NO_CONDITION = "-"
 
 
 def _ordered(values, first):
@@ -165,24 +164,22 @@ def decomposed_results(cm_trials, cm_scores, asv_trials=None, asv_scores=None):
         asv = (_condition_arrays(asv_trials, "key"), asv_values)
         asv_codec = _condition_arrays(asv_trials, "codec")
         asv_attack = _condition_arrays(asv_trials, "attack")
-        asv_codecs = bool(np.all(asv_codec != _NO_CONDITION))
+        asv_codecs = bool(np.all(asv_codec != NO_CONDITION))
     rows = _ordered({str(a) for a in attacks[spoofed]}, ()) + [POOLED]
     columns = _ordered({str(c) for c in codecs}, CODECS_2021) + [POOLED]
     cells = {}
     for row in rows:
-        attack_mask = (attacks == row) | ~spoofed
-        if row == POOLED:
-            attack_mask = np.ones(scores.size, dtype=bool)
+        attack_mask = (attacks == row) | ~spoofed | (row == POOLED)
+        if asv is not None:
+            asv_attack_mask = (asv_attack == row) | (row == POOLED)
         cells[row] = {}
         for column in columns:
             mask = attack_mask & ((codecs == column) | (column == POOLED))
             constants, note = None, "no ASV scores"
             if asv is not None:
-                asv_rows = asv[0].size
-                asv_attack_mask = (asv_attack == row) | (row == POOLED)
-                asv_codec_mask = np.ones(asv_rows, dtype=bool)
-                if asv_codecs and column != POOLED:
-                    asv_codec_mask = asv_codec == column
+                asv_codec_mask = (asv_codec == column) | (
+                    not asv_codecs or column == POOLED
+                )
                 constants, note = _asv_constants(
                     asv, asv_attack_mask, asv_codec_mask
                 )

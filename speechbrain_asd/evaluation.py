@@ -27,6 +27,7 @@ from speechbrain_asd.metrics import (
 from speechbrain_asd.plots import plot_det_curves, plot_score_histograms
 from speechbrain_asd.scorefiles import (
     BONAFIDE,
+    NO_CONDITION,
     ASVTrial,
     asv_scores_by_key,
     read_asv_score_list,
@@ -42,7 +43,6 @@ HISTOGRAM_PLOT = "histograms.png"
 """File name of the histogram plot that ``plot_score_file`` writes."""
 _IDS_SHOWN = 5
 _TDCF_KEYS = ("min_tdcf_2019", "min_tdcf_2021")
-_NO_SUBSET = "-"
 
 
 def _few(ids):
@@ -54,7 +54,7 @@ def _trials_in_subset(trials, subset, protocol_path):
     """Keeps the trials of one subset of an ASVspoof 2021 protocol."""
     if subset is None:
         return trials
-    present = sorted({trial.subset for trial in trials} - {_NO_SUBSET})
+    present = sorted({trial.subset for trial in trials} - {NO_CONDITION})
     if not present:
         raise ValueError(
             f"{protocol_path}: subset {subset!r} asked, but this protocol has "
@@ -95,7 +95,7 @@ class _ASVInput(NamedTuple):
 
 def _asv_of_subset(trials, scores, subset, metadata_path):
     """Keeps the ASV trials of a subset (when the metadata has subsets)."""
-    if subset is None or all(trial.subset == _NO_SUBSET for trial in trials):
+    if subset is None or all(trial.subset == NO_CONDITION for trial in trials):
         return trials, scores
     keep = np.asarray([trial.subset == subset for trial in trials], dtype=bool)
     if not keep.any():
@@ -109,7 +109,7 @@ def _trials_of_2019_scores(asv):
     trials += [ASVTrial("-", "-", BONAFIDE, "nontarget")] * asv.nontarget.size
     trials += [ASVTrial("-", "-", str(a), "spoof") for a in asv.spoof_attacks]
     scores = np.concatenate((asv.target, asv.nontarget, asv.spoof))
-    return trials, scores
+    return _ASVInput(asv, trials, scores)
 
 
 def _read_asv(asv_scores_path, asv_metadata_path=None, subset=None):
@@ -123,22 +123,20 @@ def _read_asv(asv_scores_path, asv_metadata_path=None, subset=None):
             )
         return None
     if asv_metadata_path is None:
-        trials, scores = _trials_of_2019_scores(
-            read_asv_scores(asv_scores_path)
-        )
+        asv = _trials_of_2019_scores(read_asv_scores(asv_scores_path))
     else:
         trials, scores = read_asv_score_list(asv_scores_path, asv_metadata_path)
         trials, scores = _asv_of_subset(
             trials, scores, subset, asv_metadata_path
         )
-    asv = asv_scores_by_key(trials, scores)
+        asv = _ASVInput(asv_scores_by_key(trials, scores), trials, scores)
     for key in ("target", "nontarget", "spoof"):
-        if getattr(asv, key).size == 0:
+        if getattr(asv.by_key, key).size == 0:
             raise ValueError(
                 f"{asv_scores_path}: no '{key}' line: the t-DCF needs "
                 "target, nontarget and spoof ASV scores"
             )
-    return _ASVInput(asv, trials, scores)
+    return asv
 
 
 class _CMScores(NamedTuple):
@@ -206,7 +204,7 @@ def _t_eer_or_none(cm, asv):
 
 def _has_codecs(cm):
     """Tells whether the evaluated trials carry codec conditions (2021)."""
-    return all(trial.codec != _NO_SUBSET for trial in cm.trials)
+    return all(trial.codec != NO_CONDITION for trial in cm.trials)
 
 
 def _decomposed_or_error(cm, asv, scores_path):

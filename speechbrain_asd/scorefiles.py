@@ -31,6 +31,8 @@ SPOOF = "spoof"
 CM_KEYS = (BONAFIDE, SPOOF)
 ASV_KEYS = ("target", "nontarget", SPOOF)
 NO_SYSTEM = "-"
+NO_CONDITION = "-"
+"""Codec, transmission, subset or trim of a trial whose protocol has none."""
 _MAX_SHOWN = 200
 _CONDITIONS = ("codec", "transmission", "trim", "subset")
 FilePath = Union[str, "os.PathLike[str]"]
@@ -94,10 +96,10 @@ class CMTrial:
     trial: str
     attack: str
     key: str
-    codec: str = "-"
-    transmission: str = "-"
-    subset: str = "-"
-    trim: str = "-"
+    codec: str = NO_CONDITION
+    transmission: str = NO_CONDITION
+    subset: str = NO_CONDITION
+    trim: str = NO_CONDITION
 
 
 @dataclass(frozen=True)
@@ -133,10 +135,10 @@ class ASVTrial:
     trial: str
     attack: str
     key: str
-    codec: str = "-"
-    transmission: str = "-"
-    subset: str = "-"
-    trim: str = "-"
+    codec: str = NO_CONDITION
+    transmission: str = NO_CONDITION
+    subset: str = NO_CONDITION
+    trim: str = NO_CONDITION
 
 
 @dataclass(frozen=True, eq=False)
@@ -413,7 +415,7 @@ def read_cm_protocol(path: FilePath) -> List[CMTrial]:
             )
         if len(line.fields) == 5:
             speaker, trial, _, attack, key = line.fields
-            codec = transmission = subset = trim = "-"
+            codec = transmission = subset = trim = NO_CONDITION
         else:
             speaker, trial, codec, transmission, attack, key, trim, subset = (
                 line.fields
