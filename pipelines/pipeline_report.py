@@ -143,9 +143,9 @@ def eval_2021_entry(report):
     }
 
 
-def _percent_or_dash(value, digits):
-    """Formats a fraction as a percentage, ``-`` for None."""
-    return "-" if value is None else f"{100 * value:.{digits}f}"
+def _scaled_or_dash(value, digits, scale=1):
+    """Formats ``scale * value`` with ``digits`` decimals, ``-`` for None."""
+    return "-" if value is None else f"{scale * value:.{digits}f}"
 
 
 def operating_point_text(point):
@@ -167,11 +167,11 @@ def operating_point_text(point):
     ...     "bonafide_rejected": 0.05, "spoof_accepted": 0.1})
     'LLR >= -2.944 (bayes): 5.00 % bona fide rejected, 10.00 % spoofs accepted'
     """
+    rejected = _scaled_or_dash(point["bonafide_rejected"], 2, 100)
+    accepted = _scaled_or_dash(point["spoof_accepted"], 2, 100)
     return (
         f"LLR >= {point['threshold']:.3f} ({point['rule']}): "
-        f"{_percent_or_dash(point['bonafide_rejected'], 2)} % bona fide "
-        f"rejected, {_percent_or_dash(point['spoof_accepted'], 2)} % spoofs "
-        "accepted"
+        f"{rejected} % bona fide rejected, {accepted} % spoofs accepted"
     )
 
 
@@ -201,40 +201,30 @@ def eval_2021_table(entries):
     >>> print(eval_2021_table([entry]).splitlines()[2])
     | student | 1 | EER (%) | 10.00 | 8.00 |
     """
-    lines = []
-    for entry in entries:
-        found = entry.get("eval_2021")
-        if not found:
-            continue
-        columns = found["columns"]
-        if not lines:
-            lines.append(
-                "| model | seed | metric | " + " | ".join(columns) + " |"
-            )
-            lines.append("|---" * (3 + len(columns)) + "|")
-        for key, title, digits in (
-            ("eer", "EER (%)", 2),
-            ("min_tdcf_2021", "min t-DCF 2021", 4),
+    scored = [entry for entry in entries if entry.get("eval_2021")]
+    if not scored:
+        return ""
+    columns = scored[0]["eval_2021"]["columns"]
+    lines = [
+        "| model | seed | metric | " + " | ".join(columns) + " |",
+        "|---" * (3 + len(columns)) + "|",
+    ]
+    for entry in scored:
+        pooled = entry["eval_2021"]["pooled"]
+        for key, title, digits, scale in (
+            ("eer", "EER (%)", 2, 100),
+            ("min_tdcf_2021", "min t-DCF 2021", 4, 1),
         ):
-            cells = [found["pooled"][column][key] for column in columns]
-            if key == "eer":
-                shown = [_percent_or_dash(v, digits) for v in cells]
-            else:
-                shown = ["-" if v is None else f"{v:.{digits}f}" for v in cells]
+            shown = [
+                _scaled_or_dash(pooled[column][key], digits, scale)
+                for column in entry["eval_2021"]["columns"]
+            ]
             lines.append(
                 f"| {entry['name']} | {entry['seed']} | {title} | "
                 + " | ".join(shown)
                 + " |"
             )
-    if not lines:
-        return ""
-    subsets = sorted(
-        {
-            e["eval_2021"]["subset"] or "all"
-            for e in entries
-            if e.get("eval_2021")
-        }
-    )
+    subsets = sorted({e["eval_2021"]["subset"] or "all" for e in scored})
     lines.append("")
     lines.append(
         f"ASVspoof 2021 LA-style eval, subset {', '.join(subsets)}: pooled "
@@ -242,20 +232,19 @@ def eval_2021_table(entries):
         "Calibrated decision (fitted on dev):"
     )
     lines.append("")
-    for entry in entries:
-        if entry.get("eval_2021"):
-            points = [
-                ("2019-style eval", entry.get("operating_point")),
-                ("2021 eval", entry["eval_2021"]["operating_point"]),
-            ]
-            lines.append(
-                f"- {entry['name']} (seed {entry['seed']}): "
-                + "; ".join(
-                    f"{where} {operating_point_text(point)}"
-                    for where, point in points
-                    if point is not None
-                )
+    for entry in scored:
+        points = [
+            ("2019-style eval", entry.get("operating_point")),
+            ("2021 eval", entry["eval_2021"]["operating_point"]),
+        ]
+        lines.append(
+            f"- {entry['name']} (seed {entry['seed']}): "
+            + "; ".join(
+                f"{where} {operating_point_text(point)}"
+                for where, point in points
+                if point is not None
             )
+        )
     return "\n".join(lines)
 
 
