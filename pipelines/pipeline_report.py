@@ -39,6 +39,7 @@ SUMMARY_FIELDS = (
     "min_tdcf_2021",
 )
 COMPARISON_METRICS = ("eer", "min_tdcf_2021")
+REPORT_FILE = "eval_report.json"
 TRAIN_LOG = "train_log.txt"
 # "epoch: 3, lr: 7.22e-04 - train loss: 1.32 - valid loss: 1.84, valid EER:
 # 29.69, ..." (SpeechBrain's FileTrainLogger)
@@ -59,7 +60,7 @@ def read_report(folder):
     report : dict
         Its contents.
     """
-    return read_json(folder / "eval_report.json")
+    return read_json(folder / REPORT_FILE)
 
 
 def read_json(path):
@@ -525,6 +526,10 @@ def compare_models(a_folder, b_folder, protocol, asv_scores, n_resamples):
 def verdict(results):
     """Whether a claim (B has the lower EER) holds over the seeds.
 
+    It holds (or is reversed) only when, for every seed, the interval of the
+    EER difference excludes zero on the same side under every bootstrap
+    design the comparison has (trials, and speakers where known).
+
     Arguments
     ---------
     results : list of dict
@@ -541,8 +546,16 @@ def verdict(results):
     >>> spans = {"eer": {"trial": {"interval": [-0.05, 0.01]}}}
     >>> verdict([below, below]), verdict([below, spans])
     ('holds', 'not resolved')
+    >>> wide = {"interval": [-0.09, 0.02]}
+    >>> verdict([{"eer": {**below["eer"], "speaker": wide}}])
+    'not resolved'
     """
-    intervals = [r["eer"]["trial"]["interval"] for r in results]
+    intervals = [
+        result["eer"][design]["interval"]
+        for result in results
+        for design in ("trial", "speaker")
+        if result["eer"].get(design)
+    ]
     if all(high < 0 for _, high in intervals):
         return "holds"
     if all(low > 0 for low, _ in intervals):
@@ -609,7 +622,8 @@ def write_comparisons(out, plan, seeds, folders, protocol, asv_scores):
         The plan, with ``comparisons`` (list of ``{claim, a, b}``) and
         optionally ``comparison_resamples`` (default 1000).
     seeds : list of int
-        The seeds whose jobs are all done.
+        The seeds to compare; a claim uses those where both its models are
+        done, and is left out when there is none.
     folders : callable
         ``folders(seed, job_name)`` -> the job's output folder.
     protocol : pathlib.Path
@@ -625,6 +639,16 @@ def write_comparisons(out, plan, seeds, folders, protocol, asv_scores):
     n_resamples = plan.get("comparison_resamples", 1000)
     comparisons = []
     for item in plan.get("comparisons", []):
+        done = [
+            seed
+            for seed in seeds
+            if all(
+                (folders(seed, item[model]) / REPORT_FILE).is_file()
+                for model in ("a", "b")
+            )
+        ]
+        if not done:
+            continue
         results = [
             compare_models(
                 folders(seed, item["a"]),
@@ -633,9 +657,9 @@ def write_comparisons(out, plan, seeds, folders, protocol, asv_scores):
                 asv_scores(seed),
                 n_resamples,
             )
-            for seed in seeds
+            for seed in done
         ]
-        comparisons.append({**item, "seeds": list(seeds), "results": results})
+        comparisons.append({**item, "seeds": done, "results": results})
         comparisons[-1]["verdict"] = verdict(results)
     write_json(out / "comparisons.json", {"comparisons": comparisons})
     write_text_atomic(

@@ -74,6 +74,7 @@ STAGES = {
 }
 ASV_FILE = "asv_scores/ASVspoof2019.LA.asv.{split}.gi.trl.scores.txt"
 OUTPUT_CHUNK = 4096
+INTERIM_FOLDER = "interim"
 TIMINGS_FILE = "timings.json"
 NARGS_OPTIONS = ("budgets",)
 EVAL_PROTOCOL = (
@@ -733,12 +734,30 @@ def main(argv=None):
     parser.add_argument(
         "--results", default="results", help="results folder (repo-relative)"
     )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help=f"run nothing: write the tables of the jobs already finished "
+        f"to <results>/<name>/{INTERIM_FOLDER} (e.g. while a run goes on)",
+    )
     args = parser.parse_args(argv)
     plan = load_plan(args.plan)
     seeds = args.seed or [plan.get("seed", 1986)]
     out = (ROOT / args.results / plan["name"]).resolve()
-    data_folder = ensure_corpus(plan["corpus"], ROOT)
     start = time.perf_counter()
+    if args.report_only:
+        data_folder = (ROOT / plan["corpus"]["folder"]).resolve()
+        entries = finished_entries(plan, seeds, out)
+        print(
+            f"{plan['name']}: {len(entries)} reported models finished over "
+            f"seeds {seeds}; {len(pending_jobs(plan, seeds, out))} jobs left",
+            flush=True,
+        )
+        tables = out / INTERIM_FOLDER
+        write_tables(plan, out, tables, entries, data_folder)
+        print(f"{plan['name']}: tables of finished jobs -> {tables}")
+        return 0
+    data_folder = ensure_corpus(plan["corpus"], ROOT)
     total = len(pending_jobs(plan, seeds, out))
 
     def progress():
@@ -746,36 +765,90 @@ def main(argv=None):
         print(progress_line(plan, seeds, out, total, start), flush=True)
 
     print(f"{plan['name']}: {total} jobs to run over seeds {seeds}", flush=True)
+    entries = []
     for seed in seeds:
-        entries = run_seed(plan, seed, out, data_folder, progress)
-        merged = write_summary(out, entries)
+        seed_entries = run_seed(plan, seed, out, data_folder, progress)
+        write_summary(out, seed_entries)
+        entries += seed_entries
+    write_tables(plan, out, out, entries, data_folder)
+    print(f"{plan['name']}: {time.perf_counter() - start:.0f} s -> {out}")
+    return 0
+
+
+def finished_entries(plan, seeds, out):
+    """The summary entries of the reported jobs already finished.
+
+    Arguments
+    ---------
+    plan : dict
+        From ``load_plan``.
+    seeds : list of int
+        The seeds to look at.
+    out : pathlib.Path
+        ``<results>/<name>``.
+
+    Returns
+    -------
+    entries : list of dict
+        One per finished reported job and seed (``summary_entry``).
+    """
+    stages = {job["name"]: job for job in plan["jobs"]}
+    return [
+        summary_entry(name, job_folder(out, seed, name), seed)
+        for seed in seeds
+        for name in plan["report"]
+        if job_done(job_folder(out, seed, name), stages[name])
+    ]
+
+
+def write_tables(plan, out, tables, entries, data_folder):
+    """Writes and prints the tables of the finished jobs.
+
+    The summary, training curves, 2021 grid, paired comparisons and
+    robustness tables, each from the jobs (and seeds) that have finished.
+
+    Arguments
+    ---------
+    plan : dict
+        From ``load_plan``.
+    out : pathlib.Path
+        ``<results>/<name>``, where the jobs' folders are.
+    tables : pathlib.Path
+        Where the tables go (``out`` itself after a run).
+    entries : list of dict
+        The summary entries of this run's seeds (merged with those of the
+        seeds already in ``tables``).
+    data_folder : pathlib.Path
+        The corpus (its eval protocol).
+    """
+    tables.mkdir(parents=True, exist_ok=True)
+    merged = write_summary(tables, entries)
+    seeds = sorted({entry["seed"] for entry in merged})
     print(markdown_table(merged))
     print(curves_table(merged))
     table_2021 = eval_2021_table(merged)
     if table_2021:
         print(table_2021)
-    done_seeds = sorted({entry["seed"] for entry in merged})
     if plan.get("comparisons"):
         comparisons = write_comparisons(
-            out,
+            tables,
             plan,
-            done_seeds,
+            seeds,
             lambda seed, name: job_folder(out, seed, name),
             data_folder / EVAL_PROTOCOL,
             lambda seed: eval_asv_scores(plan, out, seed),
         )
         print(comparisons_table(comparisons))
     for job in plan["jobs"]:
-        if job["stage"] == "robustness":
-            reports = [
-                read_json(
-                    job_folder(out, seed, job["name"]) / STAGES["robustness"][2]
-                )
-                for seed in done_seeds
-            ]
-            print(write_robustness(out, reports))
-    print(f"{plan['name']}: {time.perf_counter() - start:.0f} s -> {out}")
-    return 0
+        if job["stage"] != "robustness":
+            continue
+        done = [
+            job_folder(out, seed, job["name"]) / STAGES["robustness"][2]
+            for seed in seeds
+        ]
+        reports = [read_json(path) for path in done if path.is_file()]
+        if reports:
+            print(write_robustness(tables, reports))
 
 
 if __name__ == "__main__":

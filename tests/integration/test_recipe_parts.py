@@ -400,6 +400,19 @@ def test_pipeline_comparisons_pair_score_files_seed_by_seed(tmp_path):
         lambda seed: None,
     )
     assert reversed_item["verdict"] == "reversed"
+    # A run still going: a claim uses only the seeds where both models are
+    # done, and one with none is left out.
+    (tmp_path / "seed2" / "good" / "eval_report.json").unlink()
+    plan["comparisons"].append({"claim": "d", "a": "weak", "b": "missing"})
+    (partial,) = write_comparisons(
+        tmp_path,
+        plan,
+        [1, 2],
+        lambda seed, name: tmp_path / f"seed{seed}" / name,
+        protocol,
+        lambda seed: None,
+    )
+    assert partial["claim"] == "c" and partial["seeds"] == [1]
 
 
 def test_pipeline_robustness_job_gets_model_folders_and_options(tmp_path):
