@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from scipy.stats import spearmanr
 
 from speechbrain_asd.bootstrap import (
     DEFAULT_CONFIDENCE,
@@ -558,10 +559,12 @@ def compare_score_files(
     Returns
     -------
     dict
-        ``a`` and ``b`` (the score files), ``bootstrap`` (the settings),
-        ``pooled`` (a row) and ``per_attack`` (attack -> row). A row has
-        ``n_bonafide``, ``n_spoof``, ``asv_spoof_set`` and, per metric, the
-        result of ``paired_bootstrap`` (None for a t-DCF without ASV scores).
+        ``a`` and ``b`` (the score files), ``rank_correlation`` (Spearman's,
+        of the two systems' scores over all trials: how much B ranks the
+        trials as A does), ``bootstrap`` (the settings), ``pooled`` (a row)
+        and ``per_attack`` (attack -> row). A row has ``n_bonafide``,
+        ``n_spoof``, ``asv_spoof_set`` and, per metric, the result of
+        ``paired_bootstrap`` (None for a t-DCF without ASV scores).
 
     Example
     -------
@@ -587,6 +590,8 @@ def compare_score_files(
     (0.5, 0.0, -0.5)
     >>> eer["trial"]["interval"][1] <= 0 and eer["speaker"] is not None
     True
+    >>> round(comparison["rank_correlation"], 3)
+    0.8
     """
     protocol = _read_protocol(protocol_path, subset)
     cm_a = _read_cm_trials(scores_a, protocol_path, protocol)
@@ -598,6 +603,7 @@ def compare_score_files(
     comparison = {
         "a": str(scores_a),
         "b": str(scores_b),
+        "rank_correlation": _rank_correlation(cm_a, cm_b),
         "bootstrap": _bootstrap_settings(**settings),
         "pooled": None,
         "per_attack": {},
@@ -611,6 +617,13 @@ def compare_score_files(
         else:
             comparison["per_attack"][name] = row
     return comparison
+
+
+def _rank_correlation(cm_a, cm_b):
+    """Spearman's rank correlation of two systems' scores of all trials."""
+    a = np.concatenate([cm_a.bonafide, cm_a.spoof])
+    b = np.concatenate([cm_b.bonafide, cm_b.spoof])
+    return float(spearmanr(a, b)[0])
 
 
 def plot_score_file(scores_path, protocol_path, out_dir, subset=None):
@@ -885,6 +898,10 @@ def format_comparison_table(comparison):
     text = _render(tuple(header), lines)
     text.append(f"A: {comparison['a']}")
     text.append(f"B: {comparison['b']}")
+    text.append(
+        "Spearman rank correlation of A's and B's scores (all trials): "
+        f"{comparison['rank_correlation']:.3f}"
+    )
     text.append(
         "B - A below 0: B is better; flip: share of resamples where B - A "
         "has not the sign of the point difference"

@@ -389,6 +389,23 @@ def test_compare_a_file_with_itself_and_with_a_better_one(tmp_path):
     ]
 
 
+def test_compare_reports_rank_correlation_of_the_two_systems(tmp_path):
+    """Self: 1; reversed scores: -1."""
+    protocol = _protocol_2019(tmp_path)
+    scores = _scores(tmp_path)
+    same = compare_score_files(scores, scores, protocol, n_resamples=10)
+    assert same["rank_correlation"] == pytest.approx(1.0)
+    assert "rank correlation of A's and B's scores (all trials): 1.000" in (
+        format_comparison_table(same)
+    )
+    flipped = _write(
+        tmp_path / "flipped.txt",
+        [f"{trial} {-score}" for _, trial, _, score, _ in TRIALS],
+    )
+    reversed_ = compare_score_files(scores, flipped, protocol, n_resamples=10)
+    assert reversed_["rank_correlation"] == pytest.approx(-1.0)
+
+
 def test_compare_refuses_mismatched_trials(tmp_path):
     """A file that misses trials the protocol lists is named in the error."""
     protocol = _protocol_2019(tmp_path)
