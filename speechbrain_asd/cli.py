@@ -68,6 +68,18 @@ def _evaluation_options(args):
     }
 
 
+def _read_calibration_flag(path):
+    """The calibration of a ``calibration.json`` flag, None without one."""
+    if path is None:
+        return None
+    from speechbrain_asd.model_folder import read_calibration
+
+    calibration = read_calibration(path)
+    if calibration is None:
+        raise ValueError(f"{path}: no such file")
+    return calibration
+
+
 def _cmd_prepare(args):
     """Runs ``prepare``: writes CSV manifests for an ASVspoof LA folder."""
     from speechbrain_asd.data.asvspoof import prepare_asvspoof
@@ -92,13 +104,7 @@ def _cmd_evaluate(args):
         raise ValueError(
             f"--bootstrap must be 0 (no interval) or more, got {args.bootstrap}"
         )
-    calibration = None
-    if args.calibration is not None:
-        from speechbrain_asd.model_folder import read_calibration
-
-        calibration = read_calibration(args.calibration)
-        if calibration is None:
-            raise ValueError(f"{args.calibration}: no such file")
+    calibration = _read_calibration_flag(args.calibration)
     options = _evaluation_options(args)
     report = evaluate_score_file(
         args.scores, args.protocol, calibration=calibration, **options
@@ -298,6 +304,27 @@ def _cmd_verify(args):
         _print_json({"scores": str(args.out), "trials": len(rows)})
     else:
         print(f"wrote {len(rows)} ASV scores to {args.out}")
+    return 0
+
+
+def _cmd_tandem(args):
+    """Runs ``tandem``: ASV and CM scores of the same trials, together."""
+    from speechbrain_asd.tandem_evaluation import (
+        evaluate_tandem,
+        format_tandem_table,
+    )
+
+    result = evaluate_tandem(
+        args.asv_protocol,
+        args.asv_scores,
+        args.cm_scores,
+        dev_asv_protocol_path=args.dev_asv_protocol,
+        dev_asv_scores_path=args.dev_asv_scores,
+        dev_cm_scores_path=args.dev_cm_scores,
+        cm_calibration=_read_calibration_flag(args.cm_calibration),
+        cm_threshold=args.cm_threshold,
+    )
+    _print_result(args, result, format_tandem_table)
     return 0
 
 
@@ -674,6 +701,56 @@ def _add_verify_parser(commands):
     verify.set_defaults(handler=_cmd_verify)
 
 
+def _add_tandem_parser(commands):
+    """Adds the ``tandem`` sub-command."""
+    tandem = commands.add_parser(
+        "tandem",
+        help="tandem (ASV + CM) metrics of ASV and CM scores of the same "
+        "trials",
+        description=(
+            "Per-trial tandem evaluation: the ASV alone and the tandem "
+            "(accepted when the ASV accepts and the CM says bona fide) at "
+            "dev thresholds (eval EER thresholds without dev), the ASV EER, "
+            "the CM's EER and min t-DCF (as evaluate), the t-EER, and with "
+            "dev calibrations the min a-DCF and SASV EERs of the fused LLRs. "
+            "Higher scores mean target (ASV) and bona fide (CM)."
+        ),
+    )
+    for prefix, which in (("", "eval"), ("dev-", "dev")):
+        tandem.add_argument(
+            f"--{prefix}asv-protocol",
+            required=not prefix,
+            help=f"{which} ASV protocol (2019 *.asv.*.gi.trl.txt or 2021 "
+            "ASV/trial_metadata.txt)",
+        )
+        tandem.add_argument(
+            f"--{prefix}asv-scores",
+            required=not prefix,
+            help=f"{which} ASV scores, '<source> <key> <score>' lines in the "
+            "protocol's order (as verify --trials writes)",
+        )
+        tandem.add_argument(
+            f"--{prefix}cm-scores",
+            required=not prefix,
+            help=f"{which} CM scores of every test utterance of the trials",
+        )
+    tandem.add_argument(
+        "--cm-calibration",
+        metavar="FILE",
+        default=None,
+        help="calibration.json (from calibrate): CM LLRs and threshold, "
+        "instead of --dev-cm-scores",
+    )
+    tandem.add_argument(
+        "--cm-threshold",
+        type=float,
+        default=None,
+        help="CM threshold on the scores, instead of the dev EER threshold",
+    )
+    _add_json_flag(tandem)
+    tandem.set_defaults(handler=_cmd_tandem)
+
+
 def build_parser():
     """Builds the argument parser with every sub-command.
 
@@ -710,6 +787,7 @@ def build_parser():
     _add_classify_parser(commands)
     _add_score_parser(commands)
     _add_verify_parser(commands)
+    _add_tandem_parser(commands)
     return parser
 
 

@@ -23,6 +23,7 @@ SUBCOMMANDS = (
     "classify",
     "score",
     "verify",
+    "tandem",
 )
 
 
