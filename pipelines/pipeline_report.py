@@ -8,6 +8,11 @@ each stage wrote into its ``eval_report.json``) and, for the plan's
 ``comparisons``, ``comparisons.json`` / ``comparisons.md``: the paired
 bootstrap (``speechbrain_asd.evaluation.compare_score_files``) of two
 models' eval score files, seed by seed, and a verdict over the seeds.
+Speaker-side jobs (SEEF-ALDR, speaker KD) report ASV metrics instead
+(``asv_report.json``): ``asv_summary.json`` / ``asv_summary.md`` give
+their dev and eval speaker EER and minDCF, mean +- std over the seeds, as
+the SEEF-ALDR ablation (the shape of that paper's Table 5) and the light
+ASV table (the KD teacher, then its students).
 
 A comparison ``{claim, a, b}`` claims that model ``b`` has the lower eval
 EER. Its verdict is ``holds`` when in every seed the 95 % interval of the
@@ -24,6 +29,8 @@ import statistics
 import sys
 from collections import defaultdict
 from pathlib import Path
+
+import torch
 
 from speechbrain_asd.atomic import write_text_atomic
 from speechbrain_asd.evaluation import compare_score_files
@@ -45,6 +52,26 @@ TRAIN_LOG = "train_log.txt"
 # 29.69, ..." (SpeechBrain's FileTrainLogger)
 LOG_FIELD = re.compile(r"(epoch|train loss|valid EER): ([-+0-9.e]+)")
 VERDICTS = ("holds", "reversed", "not resolved")
+ASV_REPORT_FILE = "asv_report.json"
+ASV_SPLITS = ("dev", "eval")
+ASV_METRICS = {"speaker_eer": "EER (%)", "min_dcf": "minDCF"}
+# The encoder files of a speaker stage's checkpoint: E_p (and the KD student
+# and teacher) are "model", E_e is "eliminating_encoder".
+MODEL_FILE = "model.ckpt"
+ENCODER_FILES = {
+    "purifying": MODEL_FILE,
+    "eliminating": "eliminating_encoder.ckpt",
+}
+BUFFER_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
+# Row names of the light-ASV table: the KD teacher, and each student by the
+# ``kd`` settings of its report (class name of the loss; None: CE alone).
+TEACHER_ROW = "teacher (SEEF-ALDR E_p)"
+KD_ROWS = {
+    None: "student alone",
+    "KDLoss": "Hinton KD",
+    "DecoupledKDLoss": "decoupled KD",
+    "EmbeddingKDLoss": "embedding KD, {distance}",
+}
 
 
 def read_report(folder):
@@ -473,21 +500,286 @@ def write_summary(out, entries):
     all_entries : list of dict
         Entries of every seed run so far.
     """
-    path = out / "summary.json"
-    previous = []
-    if path.is_file():
-        with open(path, encoding="utf-8") as handle:
-            previous = json.load(handle)["models"]
-    seeds = {entry["seed"] for entry in entries}
-    merged = [e for e in previous if e["seed"] not in seeds] + entries
-    merged.sort(key=lambda e: e["seed"])
-    write_json(path, {"models": merged})
+    merged = merge_seeds(out / "summary.json", entries)
     write_text_atomic(out / "summary.md", markdown_table(merged) + "\n")
     write_text_atomic(out / "curves.md", curves_table(merged) + "\n")
     table_2021 = eval_2021_table(merged)
     if table_2021:
         write_text_atomic(out / "eval_2021.md", table_2021 + "\n")
     return merged
+
+
+def merge_seeds(path, entries):
+    """Merges entries into a summary file's, seed by seed, and rewrites it.
+
+    Arguments
+    ---------
+    path : pathlib.Path
+        The summary file (``{"models": [...]}``), absent at first.
+    entries : list of dict
+        New entries (``seed``): they replace the file's of their seeds.
+
+    Returns
+    -------
+    merged : list of dict
+        The entries of every seed so far, by seed.
+    """
+    previous = read_json(path)["models"] if path.is_file() else []
+    seeds = {entry["seed"] for entry in entries}
+    merged = [e for e in previous if e["seed"] not in seeds] + entries
+    merged.sort(key=lambda e: e["seed"])
+    write_json(path, {"models": merged})
+    return merged
+
+
+def encoder_parameters(path):
+    """Number of parameters of an encoder, from its saved state dict.
+
+    Arguments
+    ---------
+    path : pathlib.Path
+        A checkpoint file of the encoder (``torch.save`` of a state dict).
+
+    Returns
+    -------
+    int
+        Total number of elements of its tensors, BatchNorm buffers left out.
+    """
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return sum(
+        tensor.numel()
+        for key, tensor in state.items()
+        if not key.endswith(BUFFER_SUFFIXES)
+    )
+
+
+def seef_row(report):
+    """The Table 5 row of a SEEF-ALDR run, from the switches in its report.
+
+    Arguments
+    ---------
+    report : dict
+        The run's ``asv_report.json``.
+
+    Returns
+    -------
+    str
+        The verification embedding's encoder and what trains with it, e.g.
+        ``E_p + D_r`` or ``E_e without L_adv^s``.
+
+    Example
+    -------
+    >>> switches = {"use_eliminating": True, "use_reconstruction": True,
+    ...     "random_eliminating_vector": False, "verify_with": "purifying",
+    ...     "use_adv_classifier_loss": True, "use_adv_encoder_loss": True}
+    >>> seef_row(switches)
+    'E_p + E_e + D_r'
+    >>> seef_row({**switches, "random_eliminating_vector": True})
+    'E_p + random vector + D_r'
+    >>> seef_row({**switches, "verify_with": "eliminating",
+    ...     "use_adv_encoder_loss": False})
+    'E_e without L_adv^e'
+    """
+    encoder = (
+        report["use_eliminating"] and not report["random_eliminating_vector"]
+    )
+    if report["verify_with"] == "eliminating":
+        parts = ["E_e"]
+    else:
+        parts = ["E_p"]
+        if report["use_eliminating"]:
+            parts.append("E_e" if encoder else "random vector")
+        if report["use_reconstruction"]:
+            parts.append("D_r")
+    row = " + ".join(parts)
+    if encoder:
+        for loss, used in (
+            ("L_adv^s", report["use_adv_classifier_loss"]),
+            ("L_adv^e", report["use_adv_encoder_loss"]),
+        ):
+            if not used:
+                row += f" without {loss}"
+    return row
+
+
+def asv_fields(row, report, model, encoder_file):
+    """The table fields of one model of an ASV report.
+
+    Arguments
+    ---------
+    row : str
+        The row name.
+    report : dict
+        An ``asv_report.json``.
+    model : str
+        The model's key under each split (``purifying``, ``eliminating``,
+        ``student``, ``teacher``).
+    encoder_file : pathlib.Path
+        The checkpoint file of its encoder (for ``params``).
+
+    Returns
+    -------
+    dict
+        ``row``, ``params`` and ``<split>_<metric>`` for the splits and
+        metrics of ``ASV_SPLITS`` and ``ASV_METRICS``.
+    """
+    fields = {"row": row, "params": encoder_parameters(encoder_file)}
+    for split in ASV_SPLITS:
+        for key in ASV_METRICS:
+            fields[f"{split}_{key}"] = report[split][model][key]
+    return fields
+
+
+def asv_entry(name, folder, seed):
+    """The ASV summary fields of one SEEF-ALDR or speaker-KD job.
+
+    Arguments
+    ---------
+    name : str
+        The job name.
+    folder : pathlib.Path
+        Its output folder (``asv_report.json``, ``save/``).
+    seed : int
+        The seed.
+
+    Returns
+    -------
+    entry : dict
+        ``name``, ``seed``, ``row``, ``params`` (of the encoder that
+        verifies), the dev and eval speaker EER and minDCF (``asv_fields``)
+        and ``folder``; for SEEF-ALDR ``adv_accuracy`` (C_adv on the
+        held-out utterances, None without E_e), for speaker KD ``teacher``
+        (the teacher job's name, from its folder, and its fields on the
+        student's trials).
+    """
+    report = read_json(folder / ASV_REPORT_FILE)
+    checkpoint = folder / "save" / report["checkpoint"]
+    if "kd" in report:
+        row = KD_ROWS[report["kd"]["loss"]].format(**report["kd"])
+        entry = asv_fields(row, report, "student", checkpoint / MODEL_FILE)
+        teacher = report["teacher"]
+        entry["teacher"] = {
+            "name": Path(teacher["folder"]).name,
+            **asv_fields(
+                TEACHER_ROW,
+                report,
+                "teacher",
+                Path(teacher["checkpoint"]) / MODEL_FILE,
+            ),
+        }
+    else:
+        embedding = report["verify_with"]
+        entry = asv_fields(
+            seef_row(report),
+            report,
+            embedding,
+            checkpoint / ENCODER_FILES[embedding],
+        )
+        accuracy = report["holdout"]["accuracy"]
+        entry["adv_accuracy"] = accuracy.get("adv_classifier")
+    return {"name": name, "seed": seed, **entry, "folder": str(folder)}
+
+
+def asv_rows(entries, adv_accuracy):
+    """Markdown table of ASV models, one row per job, mean +- std over seeds.
+
+    Arguments
+    ---------
+    entries : list of dict
+        ``asv_entry`` results (or their ``teacher``), with ``seed``.
+    adv_accuracy : bool
+        Whether to add the C_adv held-out accuracy column.
+
+    Returns
+    -------
+    str
+        The table.
+    """
+    header = ["row", "job", "seeds", "params"]
+    header += [
+        f"{split} {title}"
+        for split in ASV_SPLITS
+        for title in ASV_METRICS.values()
+    ]
+    if adv_accuracy:
+        header.append("C_adv held-out acc. (%)")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name in dict.fromkeys(entry["name"] for entry in entries):
+        group = [entry for entry in entries if entry["name"] == name]
+        first = group[0]
+        cells = [
+            first["row"],
+            name,
+            str(len(group)),
+            f"{first['params'] / 1e6:.2f} M",
+        ]
+        for split in ASV_SPLITS:
+            for key in ASV_METRICS:
+                values = [entry[f"{split}_{key}"] for entry in group]
+                cells.append(_mean_std_cell(values, key == "speaker_eer"))
+        if adv_accuracy:
+            values = [entry["adv_accuracy"] for entry in group]
+            cells.append(_mean_std_cell(values, True))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def asv_table(entries):
+    """Markdown of the ASV summary: SEEF-ALDR ablation, then light ASV.
+
+    Arguments
+    ---------
+    entries : list of dict
+        ``asv_entry`` results (several seeds per job possible).
+
+    Returns
+    -------
+    str
+        A titled table per kind of job present; the KD table starts with
+        each teacher, once per seed, on its students' trials.
+    """
+    seef = [entry for entry in entries if "teacher" not in entry]
+    students = [entry for entry in entries if "teacher" in entry]
+    teachers = {}
+    for entry in students:
+        teachers.setdefault(
+            (entry["teacher"]["name"], entry["seed"]),
+            {**entry["teacher"], "seed": entry["seed"]},
+        )
+    parts = []
+    if seef:
+        parts.append(
+            "SEEF-ALDR ablation (the shape of its Table 5): the encoder "
+            "that verifies, speaker EER and minDCF on the dev and eval ASV "
+            "trials.\n\n" + asv_rows(seef, adv_accuracy=True)
+        )
+    if students:
+        parts.append(
+            "Light ASV: the L-ResNetSE student distilled over the training "
+            "speakers from the SEEF-ALDR E_p.\n\n"
+            + asv_rows(list(teachers.values()) + students, False)
+        )
+    return "\n\n".join(parts)
+
+
+def write_asv_summary(out, entries):
+    """Merges ASV entries into ``asv_summary.json`` and writes the tables.
+
+    Arguments
+    ---------
+    out : pathlib.Path
+        Where ``asv_summary.json`` and ``asv_summary.md`` go.
+    entries : list of dict
+        ``asv_entry`` results of this run's seeds.
+
+    Returns
+    -------
+    str
+        The tables (``asv_table``) of every seed so far.
+    """
+    table = asv_table(merge_seeds(out / "asv_summary.json", entries))
+    write_text_atomic(out / "asv_summary.md", table + "\n")
+    return table
 
 
 def compare_models(a_folder, b_folder, protocol, asv_scores, n_resamples):

@@ -3,15 +3,17 @@
 
 The runner lives outside the recipe: it runs the scripts of
 ``recipes/ASVspoof2019_LA/`` (``train_ge2e.py``, ``generate_aeg.py``,
-``train.py``, ``evaluate_robustness.py``) as subprocesses in that folder,
-each with its own hparams file. An override file
-(``pipelines/overrides/demo.yaml``, ``pipelines/overrides/paper.yaml``)
+``train.py``, ``evaluate_robustness.py``, and on the speaker side
+``train_seef_aldr.py``, ``train_speaker_kd.py``) as subprocesses in that
+folder, each with its own hparams file. An override file
+(``pipelines/overrides/demo.yaml``, ``paper.yaml``, ``asv.yaml``)
 names the corpus, the flags every stage gets, the flags of each stage, and the
 jobs: each job runs one stage (``ge2e``, ``aeg``, ``teacher``,
-``student``) with its own flags and output folder. The recipe YAMLs are
-never edited: everything goes through command-line overrides. The runner
-chains the jobs (GE2E checkpoint and ASV scores, the static adversarial
-set, the teacher of a student), skips jobs that already finished (so an
+``student``, ``robustness``, ``seef``, ``speaker_kd``) with its own flags
+and output folder. The recipe YAMLs are never edited: everything goes
+through command-line overrides. The runner chains the jobs (GE2E
+checkpoint and ASV scores, the static adversarial set, the teacher of a
+student or of a speaker-KD job), skips jobs that already finished (so an
 interrupted run resumes where it stopped), and exports the models the plan
 names under ``export`` as model folders that ``SpoofDetector.from_hparams``
 loads (``<results>/<name>/<job>_model``, with a DET plot per attack in
@@ -21,7 +23,10 @@ with the exported folder and its learning curve), ``summary.md`` (mean +-
 std over the seeds run) and ``curves.md`` (dev EER by epoch). A corpus
 with ``eval_2021: true`` also has the teacher and student stages score its
 ASVspoof 2021 LA-style part (``eval_2021_folder``): ``eval_2021.md`` has the
-pooled EER and min t-DCF per codec and the calibrated decision.
+pooled EER and min t-DCF per codec and the calibrated decision. A plan
+with ``seef`` or ``speaker_kd`` jobs also gets ``asv_summary.md`` /
+``asv_summary.json``: every such job's dev and eval ASV EER and minDCF,
+mean +- std over the seeds (``pipeline_report.asv_table``).
 
 Before each job it prints how many jobs are left over all the seeds asked
 for and the time they should take: each job's duration is kept in
@@ -46,8 +51,10 @@ import time
 
 import yaml
 from pipeline_report import (
+    ASV_REPORT_FILE,
     RECIPE,
     ROOT,
+    asv_entry,
     comparisons_table,
     curves_table,
     eval_2021_table,
@@ -55,6 +62,7 @@ from pipeline_report import (
     read_json,
     read_report,
     summary_entry,
+    write_asv_summary,
     write_comparisons,
     write_json,
     write_robustness,
@@ -71,7 +79,21 @@ STAGES = {
     "teacher": ("train.py", "hparams/teacher.yaml", "eval_report.json"),
     "student": ("train.py", "hparams/student.yaml", "eval_report.json"),
     "robustness": ("evaluate_robustness.py", None, "robustness.json"),
+    "seef": (
+        "train_seef_aldr.py",
+        "hparams/seef_aldr.yaml",
+        ASV_REPORT_FILE,
+    ),
+    "speaker_kd": (
+        "train_speaker_kd.py",
+        "hparams/speaker_kd.yaml",
+        ASV_REPORT_FILE,
+    ),
 }
+# Stages that distil a teacher: the stage the teacher job must have.
+TEACHER_STAGES = {"student": "teacher", "speaker_kd": "seef"}
+# Stages whose jobs enter the ASV summary rather than the CM one.
+ASV_STAGES = ("seef", "speaker_kd")
 ASV_FILE = "asv_scores/ASVspoof2019.LA.asv.{split}.gi.trl.scores.txt"
 OUTPUT_CHUNK = 4096
 INTERIM_FOLDER = "interim"
@@ -113,6 +135,17 @@ def load_plan(path):
             raise ValueError(
                 f"{path}: job {job['name']} has stage {job.get('stage')!r}, "
                 f"expected one of {sorted(STAGES)}"
+            )
+        teacher_stage = TEACHER_STAGES.get(job["stage"])
+        teachers = {
+            j["name"]
+            for j in plan["jobs"][:index]
+            if j["stage"] == teacher_stage
+        }
+        if teacher_stage is not None and job.get("teacher") not in teachers:
+            raise ValueError(
+                f"{path}: {job['stage']} job {job['name']} needs a teacher "
+                f"among the {teacher_stage} jobs before it"
             )
         if job["stage"] == "robustness":
             models = job.get("models", [])
@@ -200,7 +233,8 @@ def job_flags(plan, job, folders, data_folder, seed):
         the key.
     job : dict
         The job (``name``, ``stage``, optional ``flags``, ``ge2e``, ``aeg``,
-        ``teacher`` naming earlier jobs).
+        ``teacher`` naming earlier jobs; a student's or speaker-KD job's
+        ``teacher`` is required).
     folders : dict
         Job name -> output folder of the jobs so far.
     data_folder : pathlib.Path
@@ -224,7 +258,7 @@ def job_flags(plan, job, folders, data_folder, seed):
     }
     ge2e = folders.get(job.get("ge2e", earlier.get("ge2e")))
     aeg = folders.get(job.get("aeg", earlier.get("aeg")))
-    if stage in ("aeg", "teacher") and ge2e is not None:
+    if stage in ("aeg", "teacher", "seef") and ge2e is not None:
         flags["ge2e_folder"] = str(ge2e)
     if stage in ("teacher", "student"):
         if aeg is not None:
@@ -233,7 +267,7 @@ def job_flags(plan, job, folders, data_folder, seed):
             for split in ("dev", "eval"):
                 path = ge2e / ASV_FILE.format(split=split)
                 flags[f"asv_scores_{split}"] = str(path)
-    if stage == "student":
+    if stage in TEACHER_STAGES:
         flags["teacher_folder"] = str(folders[job["teacher"]])
     known = yaml_keys(RECIPE / STAGES[stage][1])
     if plan["corpus"].get("eval_2021") and "eval_2021_folder" in known:
@@ -754,7 +788,7 @@ def main(argv=None):
             flush=True,
         )
         tables = out / INTERIM_FOLDER
-        write_tables(plan, out, tables, entries, data_folder)
+        write_tables(plan, out, tables, entries, data_folder, seeds)
         print(f"{plan['name']}: tables of finished jobs -> {tables}")
         return 0
     data_folder = ensure_corpus(plan["corpus"], ROOT)
@@ -769,8 +803,9 @@ def main(argv=None):
     for seed in seeds:
         seed_entries = run_seed(plan, seed, out, data_folder, progress)
         write_summary(out, seed_entries)
+        write_asv_tables(plan, out, out, [seed])
         entries += seed_entries
-    write_tables(plan, out, out, entries, data_folder)
+    write_tables(plan, out, out, entries, data_folder, seeds)
     print(f"{plan['name']}: {time.perf_counter() - start:.0f} s -> {out}")
     return 0
 
@@ -801,11 +836,45 @@ def finished_entries(plan, seeds, out):
     ]
 
 
-def write_tables(plan, out, tables, entries, data_folder):
+def write_asv_tables(plan, out, tables, seeds):
+    """Writes the ASV summary of the finished speaker-side jobs.
+
+    Arguments
+    ---------
+    plan : dict
+        From ``load_plan``.
+    out : pathlib.Path
+        ``<results>/<name>``, where the jobs' folders are.
+    tables : pathlib.Path
+        Where ``asv_summary.json`` and ``asv_summary.md`` go (merged with
+        the seeds already there).
+    seeds : list of int
+        The seeds whose finished jobs to read.
+
+    Returns
+    -------
+    str
+        The tables; "" (and nothing written) for a plan without
+        ``ASV_STAGES`` jobs.
+    """
+    jobs = [job for job in plan["jobs"] if job["stage"] in ASV_STAGES]
+    if not jobs:
+        return ""
+    entries = [
+        asv_entry(job["name"], job_folder(out, seed, job["name"]), seed)
+        for seed in seeds
+        for job in jobs
+        if job_done(job_folder(out, seed, job["name"]), job)
+    ]
+    return write_asv_summary(tables, entries)
+
+
+def write_tables(plan, out, tables, entries, data_folder, run_seeds):
     """Writes and prints the tables of the finished jobs.
 
-    The summary, training curves, 2021 grid, paired comparisons and
-    robustness tables, each from the jobs (and seeds) that have finished.
+    The summary, training curves, 2021 grid, paired comparisons,
+    robustness and ASV tables, each from the jobs (and seeds) that have
+    finished.
 
     Arguments
     ---------
@@ -820,6 +889,9 @@ def write_tables(plan, out, tables, entries, data_folder):
         seeds already in ``tables``).
     data_folder : pathlib.Path
         The corpus (its eval protocol).
+    run_seeds : list of int
+        The seeds of this run (the ASV jobs read; the ASV summary merges
+        them with the seeds already in ``tables``).
     """
     tables.mkdir(parents=True, exist_ok=True)
     merged = write_summary(tables, entries)
@@ -849,6 +921,9 @@ def write_tables(plan, out, tables, entries, data_folder):
         reports = [read_json(path) for path in done if path.is_file()]
         if reports:
             print(write_robustness(tables, reports))
+    asv_tables = write_asv_tables(plan, out, tables, run_seeds)
+    if asv_tables:
+        print(asv_tables)
 
 
 if __name__ == "__main__":

@@ -548,3 +548,186 @@ def test_learning_rate_warms_up_linearly_then_stays():
         CMBrain.on_fit_batch_start(brain, None, True)
         rates.append(optimizer.param_groups[0]["lr"])
     assert rates == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
+
+
+def test_pipeline_asv_plan_gives_table_5_rows_and_kd_rows(tmp_path):
+    """The asv plan: GE2E, the seven ablation rows, KD from the full row."""
+    import yaml
+    from pipeline_report import seef_row
+    from run_pipeline import STAGES, job_flags, load_plan
+
+    plan = load_plan(PIPELINES / "overrides" / "asv.yaml")
+    assert plan["name"] == "asv" and plan["report"] == []
+    folders = {job["name"]: tmp_path / job["name"] for job in plan["jobs"]}
+
+    class AnyTagLoader(yaml.SafeLoader):
+        """Reads a recipe YAML's plain values; its tags give None."""
+
+    AnyTagLoader.add_multi_constructor("!", lambda *args: None)
+    defaults = {
+        stage: yaml.load(
+            (RECIPE / STAGES[stage][1]).read_text(), Loader=AnyTagLoader
+        )
+        for stage in ("seef", "speaker_kd")
+    }
+    rows, losses = [], []
+    for job in plan["jobs"]:
+        flags = job_flags(plan, job, folders, tmp_path / "c", 2)
+        assert flags["output_folder"] == str(folders[job["name"]])
+        assert flags["seed"] == 2 and flags["data_folder"] == str(
+            tmp_path / "c"
+        )
+        if job["stage"] == "seef":
+            assert flags["ge2e_folder"] == str(folders["ge2e"])
+            assert flags["n_train_speakers"] == 9
+            rows.append(seef_row({**defaults["seef"], **flags}))
+        elif job["stage"] == "speaker_kd":
+            assert flags["teacher_folder"] == str(folders["seef_full"])
+            assert flags["teacher_blocks"] == flags["model_blocks"]
+            assert "ge2e_folder" not in flags
+            losses.append(flags["kd_loss"])
+        else:
+            assert job["stage"] == "ge2e" and "n_train_speakers" not in flags
+    assert rows == [
+        "E_p",
+        "E_p + D_r",
+        "E_e",
+        "E_e without L_adv^s",
+        "E_e without L_adv^e",
+        "E_p + random vector + D_r",
+        "E_p + E_e + D_r",
+    ]
+    names = ("hinton", "decoupled", "embedding_cosine", "embedding_mse")
+    assert set(names) <= set(defaults["speaker_kd"]["kd_losses"])
+    assert losses == [None] + [f"!ref <kd_losses[{name}]>" for name in names]
+    plan_path = tmp_path / "plan.yaml"
+    plan_path.write_text(
+        "name: t\ncorpus: {folder: c}\n"
+        "jobs: [{name: g, stage: ge2e}, "
+        "{name: k, stage: speaker_kd, teacher: g}]\nreport: []\n"
+    )
+    with pytest.raises(ValueError, match="speaker_kd job k needs a teacher"):
+        load_plan(plan_path)
+
+
+def test_pipeline_asv_summary_is_mean_and_std_over_seeds(tmp_path):
+    """Fake SEEF-ALDR and KD reports give one row per job, mean +- std."""
+    from run_pipeline import job_folder, write_asv_tables
+
+    from speechbrain_asd.lobes.complexity import count_parameters
+
+    model = ResNetSE(**TINY)
+    eliminating = torch.nn.Sequential(
+        torch.nn.Conv1d(4, 6, 3), torch.nn.BatchNorm1d(6)
+    )
+    switches = {
+        "use_eliminating": True,
+        "random_eliminating_vector": False,
+        "use_reconstruction": True,
+        "use_adv_classifier_loss": True,
+        "use_adv_encoder_loss": True,
+        "verify_with": "purifying",
+    }
+
+    def metrics(eer):
+        """Speaker EER and minDCF of one model on one split."""
+        return {"speaker_eer": eer, "min_dcf": 2 * eer}
+
+    def write_job(seed, name, report):
+        """Writes a job's checkpoint files and ``asv_report.json``."""
+        folder = job_folder(tmp_path, seed, name)
+        checkpoint = folder / "save" / "CKPT+1"
+        checkpoint.mkdir(parents=True)
+        torch.save(model.state_dict(), checkpoint / "model.ckpt")
+        torch.save(
+            eliminating.state_dict(), checkpoint / "eliminating_encoder.ckpt"
+        )
+        report["checkpoint"] = checkpoint.name
+        (folder / "asv_report.json").write_text(json.dumps(report))
+        return checkpoint
+
+    for seed in (1, 2):
+        eer = 0.1 * seed
+        full = write_job(
+            seed,
+            "full",
+            {
+                **switches,
+                "dev": {"purifying": metrics(eer), "eliminating": {}},
+                "eval": {"purifying": metrics(eer / 2), "eliminating": {}},
+                "holdout": {"accuracy": {"adv_classifier": 0.2 + eer}},
+            },
+        )
+        write_job(
+            seed,
+            "ee",
+            {
+                **switches,
+                "verify_with": "eliminating",
+                "use_adv_encoder_loss": False,
+                "dev": {"eliminating": metrics(0.5)},
+                "eval": {"eliminating": metrics(0.4)},
+                "holdout": {"accuracy": {}},
+            },
+        )
+        for name, loss in (("alone", None), ("cos", "EmbeddingKDLoss")):
+            write_job(
+                seed,
+                name,
+                {
+                    "kd": {"loss": loss, "distance": "cosine"},
+                    "teacher": {
+                        "folder": str(full.parents[1]),
+                        "checkpoint": str(full),
+                    },
+                    **{
+                        split: {
+                            "student": metrics(0.3),
+                            "teacher": metrics(0.1 * seed),
+                        }
+                        for split in ("dev", "eval")
+                    },
+                },
+            )
+    plan = {
+        "jobs": [
+            {"name": "g", "stage": "ge2e"},
+            {"name": "full", "stage": "seef"},
+            {"name": "ee", "stage": "seef"},
+            {"name": "alone", "stage": "speaker_kd", "teacher": "full"},
+            {"name": "cos", "stage": "speaker_kd", "teacher": "full"},
+        ]
+    }
+    assert (
+        write_asv_tables({"jobs": plan["jobs"][:1]}, tmp_path, tmp_path, [1])
+        == ""
+    )
+    assert not (tmp_path / "asv_summary.md").exists()
+    write_asv_tables(plan, tmp_path, tmp_path, [1])
+    table = write_asv_tables(plan, tmp_path, tmp_path, [2])
+    assert (tmp_path / "asv_summary.md").read_text() == table + "\n"
+    lines = [line for line in table.splitlines() if line.startswith("| ")]
+    params = f"{count_parameters(model) / 1e6:.2f} M"
+    assert lines[1] == (
+        f"| E_p + E_e + D_r | full | 2 | {params} | 15.00 +- 7.07 | "
+        "0.3000 +- 0.1414 | 7.50 +- 3.54 | 0.1500 +- 0.0707 | "
+        "35.00 +- 7.07 |"
+    )
+    assert lines[2].startswith("| E_e without L_adv^e | ee | 2 | 0.00 M |")
+    assert lines[2].endswith(
+        "| 50.00 +- 0.00 | 1.0000 +- 0.0000 | 40.00 +- 0.00 | "
+        "0.8000 +- 0.0000 | - |"
+    )
+    assert [line.split(" | ")[:3] for line in lines[4:]] == [
+        ["| teacher (SEEF-ALDR E_p)", "full", "2"],
+        ["| student alone", "alone", "2"],
+        ["| embedding KD, cosine", "cos", "2"],
+    ]
+    assert "| 15.00 +- 7.07 |" in lines[4] and "| 30.00 +- 0.00 |" in lines[5]
+    models = json.loads((tmp_path / "asv_summary.json").read_text())["models"]
+    assert [(m["name"], m["seed"]) for m in models][:2] == [
+        ("full", 1),
+        ("ee", 1),
+    ]
+    assert models[0]["params"] == count_parameters(model)
+    assert models[1]["params"] == count_parameters(eliminating)
