@@ -115,7 +115,8 @@ def load_plan(path):
     Returns
     -------
     plan : dict
-        ``name``, ``corpus``, ``flags``, ``stage_flags``, ``jobs`` and
+        ``name``, ``corpus``, ``flags``, ``stage_flags``, ``jobs`` (a job
+        may list the only ``seeds`` it runs for) and
         ``report`` (the jobs whose models enter the summary),
         ``export`` (reported jobs exported as model folders, with a DET
         plot; none by default) and ``comparisons`` (``{claim, a, b}``:
@@ -135,6 +136,16 @@ def load_plan(path):
             raise ValueError(
                 f"{path}: job {job['name']} has stage {job.get('stage')!r}, "
                 f"expected one of {sorted(STAGES)}"
+            )
+        only = job.get("seeds")
+        if only is not None and (
+            not isinstance(only, list)
+            or not only
+            or not all(type(seed) is int for seed in only)
+        ):
+            raise ValueError(
+                f"{path}: job {job['name']} has seeds {only!r}, expected a "
+                "non-empty list of integers (the only seeds it runs for)"
             )
         teacher_stage = TEACHER_STAGES.get(job["stage"])
         teachers = {
@@ -600,7 +611,7 @@ def run_seed(plan, seed, out, data_folder, progress):
         job["name"]: job_folder(out, seed, job["name"]) for job in plan["jobs"]
     }
     for job in plan["jobs"]:
-        if job_done(folders[job["name"]], job):
+        if not runs_for(job, seed) or job_done(folders[job["name"]], job):
             continue
         progress()
         job_start = time.perf_counter()
@@ -609,8 +620,11 @@ def run_seed(plan, seed, out, data_folder, progress):
         seconds = time.perf_counter() - job_start
         record_timing(out / TIMINGS_FILE, job["name"], seed, seconds)
         print(f"{job['name']} (seed {seed}): {seconds:.0f} s", flush=True)
+    jobs = {job["name"]: job for job in plan["jobs"]}
     entries = [
-        summary_entry(name, folders[name], seed) for name in plan["report"]
+        summary_entry(name, folders[name], seed)
+        for name in plan["report"]
+        if runs_for(jobs[name], seed)
     ]
     for entry in entries:
         if entry["name"] in plan["export"]:
@@ -681,8 +695,32 @@ def pending_jobs(plan, seeds, out):
         (seed, job)
         for seed in seeds
         for job in plan["jobs"]
-        if not job_done(job_folder(out, seed, job["name"]), job)
+        if runs_for(job, seed)
+        and not job_done(job_folder(out, seed, job["name"]), job)
     ]
+
+
+def runs_for(job, seed):
+    """Whether a job runs for a seed (a job's ``seeds`` limits them).
+
+    Arguments
+    ---------
+    job : dict
+        The job, with optionally ``seeds`` (a list of int).
+    seed : int
+        The seed.
+
+    Returns
+    -------
+    bool
+        True unless the job lists seeds and this is not one of them.
+
+    Example
+    -------
+    >>> runs_for({"name": "j"}, 2), runs_for({"name": "j", "seeds": [1]}, 2)
+    (True, False)
+    """
+    return seed in job.get("seeds", [seed])
 
 
 def progress_line(plan, seeds, out, total, start):

@@ -304,6 +304,29 @@ def test_pipeline_plans_chain_jobs_and_filter_common_flags(tmp_path):
     )
     with pytest.raises(ValueError, match="export names unreported"):
         load_plan(plan_path)
+    plan_path.write_text(
+        "name: t\ncorpus: {}\njobs: [{name: x, stage: ge2e, seeds: 1}]\n"
+        "report: []\n"
+    )
+    with pytest.raises(ValueError, match="job x has seeds 1, expected a"):
+        load_plan(plan_path)
+
+
+def test_pipeline_job_limited_to_seeds_is_pending_only_for_them(tmp_path):
+    """A job with ``seeds`` runs (and counts as left) for those seeds only."""
+    from run_pipeline import pending_jobs
+
+    plan = {
+        "jobs": [
+            {"name": "g", "stage": "ge2e"},
+            {"name": "sweep", "stage": "student", "seeds": [1]},
+        ]
+    }
+    pending = [
+        (seed, job["name"])
+        for seed, job in pending_jobs(plan, [1, 2], tmp_path)
+    ]
+    assert pending == [(1, "g"), (1, "sweep"), (2, "g")]
 
 
 def test_pipeline_estimates_time_left_from_measured_jobs(tmp_path):
