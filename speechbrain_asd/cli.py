@@ -174,25 +174,28 @@ def _cmd_model_card(args):
 
 
 def _cmd_export(args):
-    """Runs ``export``: a model folder, optionally with ONNX models."""
+    """Runs ``export``: a model or verifier folder, optionally with ONNX."""
     from speechbrain_asd.export import export_model_folder
     from speechbrain_asd.file_lists import read_file_list
     from speechbrain_asd.model_folder import INT8_ONNX_FILE
-    from speechbrain_asd.onnx_export import export_onnx
+    from speechbrain_asd.onnx_export import export_onnx, export_verifier_onnx
+    from speechbrain_asd.verifier_export import export_verifier_folder
 
     if args.calibration and not args.int8:
         raise ValueError("--calibration is for --int8: add --int8")
-    folder = export_model_folder(
-        args.source, args.out, overwrite=args.overwrite
+    if args.source is not None:
+        export_folder, to_onnx = export_model_folder, export_onnx
+    else:
+        export_folder, to_onnx = export_verifier_folder, export_verifier_onnx
+    folder = export_folder(
+        args.source or args.verifier_source, args.out, overwrite=args.overwrite
     )
     written = {"model_dir": folder}
     if args.onnx or args.int8:
         calibration = None
         if args.calibration:
             calibration = list(read_file_list(args.calibration).values())
-        onnx_path = export_onnx(
-            folder, quantize=args.int8, calibration=calibration
-        )
+        onnx_path = to_onnx(folder, quantize=args.int8, calibration=calibration)
         written["onnx"] = onnx_path
         if args.int8:
             written["int8"] = onnx_path.with_name(INT8_ONNX_FILE)
@@ -260,7 +263,8 @@ def _cmd_score(args):
 
 
 def _cmd_verify(args):
-    """Runs ``verify``: one trial, or an ASV trial list into a score file."""
+    """Runs ``verify``: one trial (with ``--cm``, through the tandem), or an
+    ASV trial list into a score file."""
     from speechbrain_asd.verification import SpeakerVerifier
 
     pair = {"--enrol": args.enrol, "--test": args.test}
@@ -283,15 +287,32 @@ def _cmd_verify(args):
         raise ValueError(
             "--threshold goes with --test: scores have no decision"
         )
-    verifier = SpeakerVerifier.from_hparams(args.model)
+    if args.cm_threshold is not None and args.cm is None:
+        raise ValueError("--cm-threshold goes with --cm")
+    if args.cm is not None and mode is listed:
+        raise ValueError("--cm goes with --enrol and --test (one trial)")
+    if args.cm is not None:
+        from speechbrain_asd.edge_tandem import EdgeTandem
+
+        tandem = EdgeTandem.from_folders(
+            args.model,
+            args.cm,
+            backend=args.backend,
+            onnx_file=args.onnx_file,
+            asv_threshold=args.threshold,
+            cm_threshold=args.cm_threshold,
+        )
+        result = tandem.verify_files(list(args.enrol), args.test)
+        _print_result(args, result.to_dict(), lambda _: result.to_text())
+        return 0
+    verifier = SpeakerVerifier.from_hparams(
+        args.model, backend=args.backend, onnx_file=args.onnx_file
+    )
     if mode is pair:
         result = verifier.verify_files(
             list(args.enrol), args.test, threshold=args.threshold
         )
-        if args.json:
-            _print_json(result.to_dict())
-        else:
-            print(result.to_text())
+        _print_result(args, result.to_dict(), lambda _: result.to_text())
         return 0
     rows = verifier.score_trials(
         args.trials,
@@ -333,11 +354,16 @@ def _add_backend_flags(parser):
     parser.add_argument(
         "--model", required=True, help="model folder written by 'export'"
     )
+    _add_backend_choice(parser, "the model")
+
+
+def _add_backend_choice(parser, models):
+    """Adds ``--backend`` and ``--onnx-file``; ``models`` names what runs."""
     parser.add_argument(
         "--backend",
         choices=("torch", "onnx"),
         default="torch",
-        help="run the model with PyTorch or onnxruntime",
+        help=f"run {models} with PyTorch or onnxruntime",
     )
     parser.add_argument(
         "--onnx-file",
@@ -568,18 +594,27 @@ def _add_export_parser(commands):
     """Adds the ``export`` sub-command."""
     export = commands.add_parser(
         "export",
-        help="write a model folder that SpoofDetector.from_hparams loads",
+        help="write a model folder that SpoofDetector.from_hparams loads "
+        "(or, with --verifier-from, a verifier folder)",
         description=(
             "Select the best checkpoint (lowest dev EER) of a recipe stage's "
             "output folder and write a self-contained model folder, "
-            "optionally with an ONNX (and int8) model."
+            "optionally with an ONNX (and int8) model. --verifier-from does "
+            "the same for a speaker stage's encoder (lowest dev speaker EER)."
         ),
     )
-    export.add_argument(
+    sources = export.add_mutually_exclusive_group(required=True)
+    sources.add_argument(
         "--from",
         dest="source",
-        required=True,
         help="output folder of the recipe's teacher or student stage",
+    )
+    sources.add_argument(
+        "--verifier-from",
+        dest="verifier_source",
+        metavar="STAGE_DIR",
+        help="output folder of a speaker stage (GE2E, SEEF-ALDR, speaker "
+        "KD): write a verifier folder (SpeakerVerifier, verify --model)",
     )
     export.add_argument("--out", required=True, help="model folder to write")
     export.add_argument(
@@ -697,6 +732,20 @@ def _add_verify_parser(commands):
     verify.add_argument(
         "--out", metavar="SCORES", help="ASV score file to write"
     )
+    verify.add_argument(
+        "--cm",
+        metavar="CM_DIR",
+        help="countermeasure model folder: decide the trial with the tandem "
+        "(accepted when the ASV accepts and the CM says bona fide)",
+    )
+    verify.add_argument(
+        "--cm-threshold",
+        type=float,
+        default=None,
+        help="CM threshold on the bona fide score (default: the calibrated "
+        "threshold of CM_DIR/calibration.json, on its LLR)",
+    )
+    _add_backend_choice(verify, "both models")
     _add_json_flag(verify)
     verify.set_defaults(handler=_cmd_verify)
 

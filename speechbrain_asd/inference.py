@@ -30,7 +30,7 @@ from speechbrain_asd.model_folder import (
     check_model_folder,
     read_calibration,
 )
-from speechbrain_asd.onnx_runtime import onnx_session
+from speechbrain_asd.onnx_runtime import onnx_session, run_session
 
 logger = get_logger(__name__)
 
@@ -464,14 +464,7 @@ class SpoofDetector(Pretrained):
     def _logits(self, wavs, wav_lens):
         """Runs features and model on the backend; logits on the CPU."""
         if self.onnx_session is not None:
-            logits = self.onnx_session.run(
-                ["logits"],
-                {
-                    "wavs": wavs.cpu().numpy(),
-                    "lengths": wav_lens.cpu().numpy(),
-                },
-            )[0]
-            return torch.from_numpy(logits)
+            return run_session(self.onnx_session, wavs, wav_lens)
         wavs, wav_lens = wavs.to(self.device), wav_lens.to(self.device)
         features = self.mods.compute_features
         with torch.inference_mode():

@@ -1,4 +1,4 @@
-"""Runs an exported ONNX countermeasure with onnxruntime on the CPU.
+"""Runs an exported ONNX countermeasure or speaker encoder with onnxruntime.
 
 Authors
  * speechbrain-asd developers
@@ -80,7 +80,7 @@ def probe_inputs(sample_rate):
 
 
 def run_onnx(path, wavs, lengths):
-    """Runs an ONNX model with onnxruntime on the CPU.
+    """Runs an ONNX model with onnxruntime on the CPU; its first output.
 
     Arguments
     ---------
@@ -93,8 +93,9 @@ def run_onnx(path, wavs, lengths):
 
     Returns
     -------
-    logits : torch.Tensor
-        Shape [batch, n_classes].
+    output : torch.Tensor
+        Logits [batch, n_classes] (a countermeasure) or embeddings
+        [batch, emb_dim] (a speaker encoder).
 
     Example
     -------
@@ -103,9 +104,36 @@ def run_onnx(path, wavs, lengths):
     ...
     speechbrain_asd.model_folder.ModelFolderError: no/such/model.onnx: ...
     """
-    session = onnx_session(path)
-    feeds = {"wavs": wavs.numpy(), "lengths": lengths.numpy()}
-    return torch.from_numpy(session.run(["logits"], feeds)[0])
+    return run_session(onnx_session(path), wavs, lengths)
+
+
+def run_session(session, wavs, lengths):
+    """Runs an open onnxruntime session on a batch; its first output.
+
+    Arguments
+    ---------
+    session : onnxruntime.InferenceSession
+        A session of an exported model (inputs ``wavs`` and ``lengths``).
+    wavs : torch.Tensor
+        Waveforms, float32 [batch, samples].
+    lengths : torch.Tensor
+        Relative lengths, float32 [batch].
+
+    Returns
+    -------
+    output : torch.Tensor
+        The model's first output, on the CPU.
+
+    Example
+    -------
+    >>> class Echo:
+    ...     def run(self, names, feeds):
+    ...         return [feeds["lengths"]]
+    >>> run_session(Echo(), torch.zeros(1, 8), torch.ones(1))
+    tensor([1.])
+    """
+    feeds = {"wavs": wavs.cpu().numpy(), "lengths": lengths.cpu().numpy()}
+    return torch.from_numpy(session.run(None, feeds)[0])
 
 
 def check_onnx_runs(path, sample_rate):

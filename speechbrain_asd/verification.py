@@ -25,6 +25,10 @@ Scores are cosines between unit-length embeddings; an enrolment is the
 unit-length mean of its files' unit-length embeddings, as in the recipe's
 GE2E stage.
 
+A speechbrain-asd verifier folder may also hold its encoder as ONNX
+(``speechbrain_asd.onnx_export.export_verifier_onnx``): with
+``backend="onnx"`` the embeddings come from onnxruntime on the CPU.
+
 Authors
  * speechbrain-asd developers
 """
@@ -49,16 +53,27 @@ from speechbrain_asd.checkpoints import (
     load_weights_only,
     verify_checkpoint_restored,
 )
-from speechbrain_asd.checks import check_int, check_number, name_list
+from speechbrain_asd.checks import (
+    check_choice,
+    check_int,
+    check_number,
+    name_list,
+)
 from speechbrain_asd.features import waveform_embedder
 from speechbrain_asd.file_lists import check_files_exist
-from speechbrain_asd.inference import SILENCE_PEAK, check_waveform_batch
+from speechbrain_asd.inference import (
+    BACKENDS,
+    SILENCE_PEAK,
+    check_waveform_batch,
+)
 from speechbrain_asd.model_folder import (
     ALLOWED_TAGS,
     HPARAMS_FILE,
+    ONNX_FILE,
     ModelFolderError,
     check_hyperparams_tags,
 )
+from speechbrain_asd.onnx_runtime import onnx_session, run_session
 from speechbrain_asd.scorefiles import (
     read_asv_enrolment,
     read_asv_protocol,
@@ -90,6 +105,11 @@ SPEECHBRAIN_ENCODER = "embedding_model"
 DEFAULT_SAMPLE_RATE = 16000
 DEFAULT_MIN_SECONDS = 0.1
 STATISTICS_KEYS = frozenset({"count", "glob_mean", "glob_std"})
+ONNX_OWN_ONLY = (
+    "the onnx backend runs speechbrain-asd verifier folders "
+    f"({OWN_ENCODER}.ckpt) only; a SpeechBrain EncoderClassifier folder "
+    "runs on the torch backend"
+)
 NO_THRESHOLD = (
     "no threshold known (the model folder has no asv_threshold and none "
     "was given): no decision"
@@ -220,12 +240,19 @@ class SpeakerVerifier(Pretrained):
     Load it with ``SpeakerVerifier.from_hparams(source=MODEL_FOLDER)``: a
     speechbrain-asd verifier folder or a SpeechBrain ``EncoderClassifier``
     folder (see the module's docstring). Files are read whole, mixed to
-    mono and resampled to the model's rate.
+    mono and resampled to the model's rate. The torch backend runs the
+    folder's modules; the ONNX backend (speechbrain-asd folders only) runs
+    its ONNX encoder with onnxruntime on the CPU, to float rounding the same
+    embeddings.
 
     Arguments
     ---------
     *args : tuple
         Arguments of ``Pretrained`` (modules, hparams, run_opts).
+    backend : str
+        ``"torch"`` or ``"onnx"``.
+    onnx_path : str or os.PathLike, optional
+        The ONNX encoder, for the ONNX backend.
     **kwargs : dict
         Keyword arguments of ``Pretrained``.
 
@@ -243,9 +270,10 @@ class SpeakerVerifier(Pretrained):
     (torch.Size([2, 512]), [1.0, 1.0])
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, backend="torch", onnx_path=None, **kwargs):
         """Picks the embedding path and reads the settings of the hparams."""
         super().__init__(*args, **kwargs)
+        check_choice("backend", backend, BACKENDS)
         if "compute_features" not in self.mods:
             raise ValueError("modules must hold 'compute_features'")
         if SPEECHBRAIN_ENCODER in self.mods:
@@ -262,6 +290,14 @@ class SpeakerVerifier(Pretrained):
                 f"encoder) or {SPEECHBRAIN_ENCODER!r} (a SpeechBrain "
                 "EncoderClassifier)"
             )
+        self.backend = backend
+        self.onnx_session = None
+        if backend == "onnx":
+            if self.encoder_name != OWN_ENCODER:
+                raise ValueError(ONNX_OWN_ONLY)
+            if onnx_path is None:
+                raise ValueError("the onnx backend needs onnx_path")
+            self.onnx_session = onnx_session(onnx_path)
         settings = vars(self.hparams)
         rate = settings.get("sample_rate")
         if rate is None:
@@ -285,12 +321,19 @@ class SpeakerVerifier(Pretrained):
 
     @classmethod
     def from_hparams(
-        cls, source, hparams_file=HPARAMS_FILE, overrides=None, **kwargs
+        cls,
+        source,
+        hparams_file=HPARAMS_FILE,
+        overrides=None,
+        backend="torch",
+        onnx_file=ONNX_FILE,
+        **kwargs,
     ):
         """Loads a local model folder as data, every parameter checked.
 
         A missing folder raises ``ModelFolderError``; nothing is downloaded
-        and the folder's Pretrainer is not run.
+        and the folder's Pretrainer is not run. The ONNX backend needs a
+        speechbrain-asd verifier folder holding ``onnx_file``.
 
         Arguments
         ---------
@@ -301,6 +344,11 @@ class SpeakerVerifier(Pretrained):
         overrides : dict, optional
             Values that replace those of the hyperparameter file (e.g.
             ``asv_threshold``).
+        backend : str
+            ``"torch"`` or ``"onnx"``.
+        onnx_file : str
+            The folder's ONNX encoder for the ONNX backend (``model.onnx``,
+            or ``model.int8.onnx``).
         **kwargs : dict
             Forwarded to the constructor (e.g. ``run_opts``).
 
@@ -317,12 +365,28 @@ class SpeakerVerifier(Pretrained):
         speechbrain_asd.model_folder.ModelFolderError: model folder ...
         """
         folder = check_verifier_folder(source, hparams_file)
+        check_choice("backend", backend, BACKENDS)
+        onnx_path = folder / onnx_file
+        if backend == "onnx":
+            if not (folder / f"{OWN_ENCODER}.ckpt").is_file():
+                raise ModelFolderError(f"{folder}: {ONNX_OWN_ONLY}")
+            if not onnx_path.is_file():
+                raise ModelFolderError(
+                    f"{folder}: no {onnx_file} in this folder; write it with "
+                    "speechbrain_asd.onnx_export.export_verifier_onnx"
+                )
         path = folder / hparams_file
         try:
             with open(path, encoding="utf-8") as fin:
                 hparams = load_hyperpyyaml(fin, overrides or {})
             modules, checkpoint = _restore_modules(hparams, folder, path)
-            verifier = cls(modules=modules, hparams=hparams, **kwargs)
+            verifier = cls(
+                modules=modules,
+                hparams=hparams,
+                backend=backend,
+                onnx_path=onnx_path,
+                **kwargs,
+            )
         except (ModelFolderError, CheckpointError):
             raise
         except Exception as error:
@@ -582,6 +646,9 @@ class SpeakerVerifier(Pretrained):
 
     def _embed(self, wavs, wav_lens):
         """Runs the encoder; raw embeddings [batch, D], float64, on the CPU."""
+        if self.onnx_session is not None:
+            embeddings = run_session(self.onnx_session, wavs, wav_lens)
+            return embeddings.double()
         wavs, wav_lens = wavs.to(self.device), wav_lens.to(self.device)
         with torch.inference_mode():
             embeddings = self.embed_fn(wavs, wav_lens)

@@ -1,13 +1,18 @@
-"""Packages the speaker encoder of the recipe's GE2E stage as a verifier
+"""Packages the speaker encoder of a speaker stage of the recipe as a verifier
 folder that ``SpeakerVerifier`` loads.
 
-The GE2E stage (``recipes/ASVspoof2019_LA/train_ge2e.py``) writes no
-``model_info.json``; its output folder holds what is read here: the
+Three stages train the encoder a verifier folder holds as its ``model``:
+GE2E (``train_ge2e.py``), SEEF-ALDR (``train_seef_aldr.py``: its purifying
+encoder E_p, the verification embedding with ``verify_with: purifying``)
+and speaker KD (``train_speaker_kd.py``: the student). None writes a
+``model_info.json``; their output folders hold what is read here: the
 resolved ``hyperparams.yaml`` (SpeechBrain's copy of the stage's YAML, read
 as data: its ``compute_features`` and ``model`` entries, no object built
 from it), the checkpoints ``save/CKPT+*`` with their ``dev_speaker_eer``,
-and the ASV scores of the best checkpoint (``asv_scores/``), whose dev EER
-threshold becomes the verifier's decision threshold.
+and the dev ASV scores of the best checkpoint (``asv_scores/``), whose dev
+EER threshold becomes the verifier's decision threshold. The checkpoint the
+scores come from is named by ``asv_scores/asv_scores.json`` (GE2E) or
+``asv_report.json`` (SEEF-ALDR, speaker KD).
 
 Authors
  * speechbrain-asd developers
@@ -51,8 +56,13 @@ logger = get_logger(__name__)
 MIN_KEY = "dev_speaker_eer"
 ASV_SCORE_FOLDER = "asv_scores"
 ASV_SUMMARY_FILE = "asv_scores.json"
+ASV_REPORT_FILE = "asv_report.json"
 DEV_ASV_SCORE_FILE = "ASVspoof2019.LA.asv.dev.gi.trl.scores.txt"
 CARD_JSON_FILE = "model_card.json"
+# The SEEF-ALDR stage's choice of verification embedding; a verifier folder
+# holds E_p (its ``model``), the purifying one.
+VERIFY_WITH_KEY = "verify_with"
+VERIFY_WITH_MODEL = "purifying"
 
 # The tags of the stage's ``model`` entry this module can rebuild.
 ENCODER_BUILDERS = {
@@ -89,8 +99,8 @@ def _stage_value(loader, suffix, node):
 _StageLoader.add_multi_constructor("!", _stage_value)
 
 
-def read_ge2e_hyperparams(path):
-    """Reads the encoder a GE2E stage trained from its resolved YAML, as data.
+def read_stage_hyperparams(path):
+    """Reads the encoder a speaker stage trained from its resolved YAML.
 
     Arguments
     ---------
@@ -113,7 +123,7 @@ def read_ge2e_hyperparams(path):
     ...     "  n_mels: 40\\n"
     ...     "model: !apply:speechbrain_asd.lobes.resnet_se.g_resnet_se\\n"
     ...     "  blocks: [1, 1, 1, 1]\\n")
-    >>> read_ge2e_hyperparams(path)["model_kwargs"]
+    >>> read_stage_hyperparams(path)["model_kwargs"]
     {'blocks': [1, 1, 1, 1]}
     """
     path = Path(path)
@@ -127,6 +137,14 @@ def read_ge2e_hyperparams(path):
         ) from error
     if not isinstance(document, dict):
         raise ExportError(f"{path}: not a YAML mapping")
+    verify_with = document.get(VERIFY_WITH_KEY, VERIFY_WITH_MODEL)
+    if verify_with != VERIFY_WITH_MODEL:
+        raise ExportError(
+            f"{path}: {VERIFY_WITH_KEY} is {verify_with!r}: the stage "
+            "verifies with its eliminating encoder E_e, which a verifier "
+            f"folder cannot hold (it holds the model entry, E_p: train with "
+            f"{VERIFY_WITH_KEY}: {VERIFY_WITH_MODEL})"
+        )
     model = document.get("model")
     if not isinstance(model, _StageValue) or model.tag not in ENCODER_BUILDERS:
         raise ExportError(
@@ -160,12 +178,12 @@ def read_ge2e_hyperparams(path):
 
 
 def build_encoder(info):
-    """Builds the ResNetSE a GE2E stage trained, without auxiliary exits.
+    """Builds the ResNetSE a speaker stage trained, without auxiliary exits.
 
     Arguments
     ---------
     info : dict
-        As returned by ``read_ge2e_hyperparams``.
+        As returned by ``read_stage_hyperparams``.
 
     Returns
     -------
@@ -187,10 +205,10 @@ def build_encoder(info):
 
 
 def dev_eer_threshold(stage_folder, checkpoint_name):
-    """The dev EER threshold of a GE2E stage's ASV scores.
+    """The dev EER threshold of a speaker stage's ASV scores.
 
     The scores must come from the checkpoint being exported (the stage's
-    ``asv_scores.json`` names it).
+    ``asv_scores/asv_scores.json`` or ``asv_report.json`` names it).
 
     Arguments
     ---------
@@ -214,11 +232,15 @@ def dev_eer_threshold(stage_folder, checkpoint_name):
     """
     folder = Path(stage_folder) / ASV_SCORE_FOLDER
     summary_path = folder / ASV_SUMMARY_FILE
+    if not summary_path.is_file():
+        summary_path = Path(stage_folder) / ASV_REPORT_FILE
     scores_path = folder / DEV_ASV_SCORE_FILE
     if not summary_path.is_file() or not scores_path.is_file():
         return None, (
-            f"no threshold: {folder} holds no {ASV_SUMMARY_FILE} and "
-            f"{DEV_ASV_SCORE_FILE} (the stage writes them at its end)"
+            f"no threshold: {stage_folder} holds no {ASV_SCORE_FOLDER}/"
+            f"{ASV_SUMMARY_FILE} or {ASV_REPORT_FILE}, and "
+            f"{ASV_SCORE_FOLDER}/{DEV_ASV_SCORE_FILE} (the stage writes them "
+            "at its end)"
         )
     try:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
@@ -255,7 +277,7 @@ def verifier_hyperparams_text(name, info, model_config, threshold, source):
     name : str
         The model's name.
     info : dict
-        From ``read_ge2e_hyperparams`` (``sample_rate``, ``features``).
+        From ``read_stage_hyperparams`` (``sample_rate``, ``features``).
     model_config : dict
         Keyword arguments of ``ResNetSE`` (its ``config``).
     threshold : float or None
@@ -296,12 +318,16 @@ def verifier_hyperparams_text(name, info, model_config, threshold, source):
 
 
 def export_verifier_folder(
-    stage_folder, out_dir, threshold=None, name="ge2e", overwrite=False
+    stage_folder,
+    out_dir,
+    threshold=None,
+    name="speaker_encoder",
+    overwrite=False,
 ):
-    """Writes a verifier folder from a GE2E stage's output folder.
+    """Writes a verifier folder from a speaker stage's output folder.
 
     Picks the checkpoint with the lowest dev speaker EER, rebuilds the
-    stage's encoder (``read_ge2e_hyperparams``), loads it strictly and
+    stage's encoder (``read_stage_hyperparams``), loads it strictly and
     writes ``hyperparams.yaml``, ``model.ckpt`` and ``model_card.json``.
     The threshold is ``threshold`` when given, else the dev EER threshold
     of the stage's ASV scores (``dev_eer_threshold``), else none. The
@@ -313,7 +339,7 @@ def export_verifier_folder(
     Arguments
     ---------
     stage_folder : str or os.PathLike
-        The GE2E stage's output folder.
+        The output folder of a GE2E, SEEF-ALDR or speaker-KD stage.
     out_dir : str or os.PathLike
         The verifier folder to write.
     threshold : float, optional
@@ -339,7 +365,7 @@ def export_verifier_folder(
     out_dir = Path(out_dir)
     if not source_folder.is_dir():
         raise ExportError(f"{stage_folder}: no such folder")
-    info = read_ge2e_hyperparams(source_folder / HPARAMS_FILE)
+    info = read_stage_hyperparams(source_folder / HPARAMS_FILE)
     checkpoint = best_checkpoint(source_folder / "save", MIN_KEY)
     model = build_encoder(info)
     load_checkpoint(
@@ -381,7 +407,7 @@ def verifier_card(name, info, model, checkpoint, threshold, source):
     name : str
         The model's name.
     info : dict
-        From ``read_ge2e_hyperparams``.
+        From ``read_stage_hyperparams``.
     model : ResNetSE
         The encoder.
     checkpoint : speechbrain.utils.checkpoints.Checkpoint

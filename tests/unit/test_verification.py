@@ -48,7 +48,7 @@ from speechbrain_asd.verifier_export import (
     DEV_ASV_SCORE_FILE,
     build_encoder,
     export_verifier_folder,
-    read_ge2e_hyperparams,
+    read_stage_hyperparams,
 )
 
 RATE = 16000
@@ -382,7 +382,7 @@ def test_recipe_ge2e_yaml_is_read_as_data(tmp_path):
         )
     path = tmp_path / "hyperparams.yaml"
     path.write_text(resolved.getvalue())
-    info = read_ge2e_hyperparams(path)
+    info = read_stage_hyperparams(path)
     assert info["builder"].endswith("g_resnet_se")
     assert info["model_kwargs"] == {
         "n_mels": 40,
@@ -414,7 +414,7 @@ def test_bad_stage_yaml_is_refused(tmp_path, old, new, match):
     assert old in text
     path.write_text(text.replace(old, new, 1))
     with pytest.raises(ExportError, match=match):
-        build_encoder(read_ge2e_hyperparams(path))
+        build_encoder(read_stage_hyperparams(path))
 
 
 def test_encode_batch_is_unit_length_and_padding_free(verifier):
