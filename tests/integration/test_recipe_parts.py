@@ -754,3 +754,60 @@ def test_pipeline_asv_summary_is_mean_and_std_over_seeds(tmp_path):
     ]
     assert models[0]["params"] == count_parameters(model)
     assert models[1]["params"] == count_parameters(eliminating)
+
+
+def test_kd_diagnostics_compare_students_with_their_teacher(tmp_path):
+    """A student that is the teacher matches it exactly; another does not."""
+    from kd_diagnostics import main as kd_diagnostics
+
+    data = tmp_path / "corpus"
+    (data / "flac").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    rows = ["ID,duration,wav,spk_id,system,key,label"]
+    for index in range(6):
+        path = data / "flac" / f"u{index}.flac"
+        sf.write(path, 0.1 * rng.standard_normal(8000), 16000)
+        rows.append(
+            f"u{index},0.5,$data_root/flac/u{index}.flac,S1,-,x,{index % 3}"
+        )
+
+    def stage(name, seed):
+        """A fake CM stage folder with one end-of-epoch checkpoint."""
+        folder = tmp_path / name
+        (folder / "manifests").mkdir(parents=True)
+        (folder / "manifests" / "train.csv").write_text("\n".join(rows) + "\n")
+        torch.manual_seed(seed)
+        kwargs = {**TINY, "n_classes": 3, "emb_dim": 8}
+        Checkpointer(
+            folder / "save", {"model": ResNetSE(**kwargs)}
+        ).save_checkpoint(meta={"dev_eer": 0.1}, name="best")
+        info = {
+            "model_kwargs": kwargs,
+            "class_names": ["bonafide", "A01", "A02"],
+            "sample_rate": 16000,
+            "name": name,
+            "metrics": {"dev_eer": 0.1},
+        }
+        (folder / "model_info.json").write_text(json.dumps(info))
+        return folder
+
+    teacher, other = stage("teacher", 0), stage("other", 1)
+    out = tmp_path / "kd.json"
+    kd_diagnostics(
+        [
+            "--teacher", str(teacher),
+            "--student", f"same={teacher}",
+            "--student", f"other={other}",
+            "--data-folder", str(data),
+            "--items", "4",
+            "--out", str(out),
+        ]
+    )  # fmt: skip
+    found = json.loads(out.read_text())
+    assert found["items"] == 4
+    teacher_row, same, different = found["rows"]
+    assert teacher_row["kl_to_teacher"] is None
+    assert same["kl_to_teacher"] == pytest.approx(0.0, abs=1e-6)
+    assert same["bonafide_spearman"] == pytest.approx(1.0)
+    assert same["nll"] == pytest.approx(teacher_row["nll"])
+    assert different["kl_to_teacher"] > 1e-4

@@ -389,6 +389,27 @@ def test_kd_limits():
     )
 
 
+def test_kd_training_drives_a_student_to_its_teacher():
+    """Minimising the KD loss (gamma 1, T 5) fits the teacher's softened
+    outputs: the KL of a linear student falls a hundredfold."""
+    torch.manual_seed(0)
+    inputs = torch.randn(64, 6)
+    teacher = torch.nn.Linear(6, 8)
+    student = torch.nn.Linear(6, 8)
+    with torch.no_grad():
+        teacher_logits = 3 * teacher(inputs)
+    targets = teacher_logits.argmax(dim=1)
+    loss = KDLoss(temperature=5.0, gamma=1.0)
+    start = kd_kl_divergence(student(inputs), teacher_logits, 5.0).item()
+    optimiser = torch.optim.Adam(student.parameters(), lr=0.05)
+    for _ in range(300):
+        optimiser.zero_grad()
+        loss(student(inputs), teacher_logits, targets).backward()
+        optimiser.step()
+    end = kd_kl_divergence(student(inputs), teacher_logits, 5.0).item()
+    assert end < start / 100
+
+
 def test_kd_gradient_never_reaches_the_teacher():
     """Teacher logits are detached; the student gets a gradient."""
     student, teacher, targets = _kd_inputs()
