@@ -34,6 +34,8 @@ import torch
 
 from speechbrain_asd.atomic import write_text_atomic
 from speechbrain_asd.evaluation import compare_score_files
+from speechbrain_asd.model_folder import CALIBRATION_FILE, read_calibration
+from speechbrain_asd.tandem_evaluation import evaluate_tandem
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "ASVspoof2019_LA"
@@ -958,6 +960,147 @@ def write_comparisons(out, plan, seeds, folders, protocol, asv_scores):
         out / "comparisons.md", comparisons_table(comparisons) + "\n"
     )
     return comparisons
+
+
+def tandem_row(name, seed, result):
+    """The tandem table's fields of one model and seed.
+
+    Arguments
+    ---------
+    name : str
+        The CM job.
+    seed : int
+        The seed.
+    result : dict
+        ``tandem_evaluation.evaluate_tandem``'s result for the model's eval
+        CM scores with the seed's ASV scores.
+
+    Returns
+    -------
+    dict
+        ``name``, ``seed``, the ASV's EER and spoof false acceptance alone,
+        the tandem's miss and false acceptances, the CM's min t-DCF (2021),
+        the t-EER and the min a-DCF (paper costs; None without dev
+        calibrations), as fractions, and where the thresholds came from.
+    """
+    fused = result["fused"]
+    return {
+        "name": name,
+        "seed": seed,
+        "asv_eer": result["asv"]["eer"],
+        "asv_fa_spoof": result["asv"]["fa_spoof"],
+        "tandem_miss": result["tandem"]["miss"],
+        "tandem_fa_nontarget": result["tandem"]["fa_nontarget"],
+        "tandem_fa_spoof": result["tandem"]["fa_spoof"],
+        "min_tdcf_2021": result["cm"]["min_tdcf_2021"],
+        "t_eer": result["t_eer"] and result["t_eer"]["t_eer"],
+        "min_a_dcf": fused and fused["min_a_dcf"]["paper"]["min_a_dcf"],
+        "thresholds": result["thresholds"],
+    }
+
+
+def tandem_table(rows):
+    """Markdown: the tandem of each CM model with its seed's ASV.
+
+    Arguments
+    ---------
+    rows : list of dict
+        From ``tandem_row``.
+
+    Returns
+    -------
+    str
+        The table (rates in percent).
+
+    Example
+    -------
+    >>> row = {"name": "student", "seed": 1, "asv_eer": 0.3,
+    ...        "asv_fa_spoof": 0.6, "tandem_miss": 0.4,
+    ...        "tandem_fa_nontarget": 0.3, "tandem_fa_spoof": 0.2,
+    ...        "min_tdcf_2021": 0.7, "t_eer": 0.35, "min_a_dcf": None,
+    ...        "thresholds": {"asv_from": "dev", "cm_from": "calibration"}}
+    >>> cells = tandem_table([row]).splitlines()[2].split(" | ")
+    >>> cells[2:7]
+    ['30.00', '60.00', '40.00', '30.00', '20.00']
+    >>> cells[7:]
+    ['35.00', '0.7000', '-', 'dev / calibration |']
+    """
+    lines = [
+        "| CM model | seed | ASV EER (%) | ASV alone: spoofs accepted (%) | "
+        "tandem: targets missed (%) | tandem: nontargets accepted (%) | "
+        "tandem: spoofs accepted (%) | t-EER (%) | min t-DCF 2021 (this "
+        "ASV) | min a-DCF | thresholds (ASV / CM) |",
+        "|" + "---|" * 11,
+    ]
+    for row in rows:
+        percent = [
+            _scaled_or_dash(row[key], 2, 100)
+            for key in (
+                "asv_eer",
+                "asv_fa_spoof",
+                "tandem_miss",
+                "tandem_fa_nontarget",
+                "tandem_fa_spoof",
+                "t_eer",
+            )
+        ]
+        cells = [
+            row["name"],
+            str(row["seed"]),
+            *percent,
+            _scaled_or_dash(row["min_tdcf_2021"], 4),
+            _scaled_or_dash(row["min_a_dcf"], 4),
+            f"{row['thresholds']['asv_from']} / {row['thresholds']['cm_from']}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_tandem(out, entries, asv_scores, asv_protocol):
+    """Writes ``tandem.md``/``.json``: each CM model with its seed's ASV.
+
+    The CM's thresholds and LLRs come from the model's ``calibration.json``
+    when it has one, else the eval EER thresholds are used (and the table
+    says so); the ASV's threshold and LLRs from its dev scores.
+
+    Arguments
+    ---------
+    out : pathlib.Path
+        Where the table goes.
+    entries : list of dict
+        CM summary entries (``name``, ``seed``, ``folder``).
+    asv_scores : callable
+        ``asv_scores(seed, split)`` -> the seed's ASV score file of
+        ``dev`` or ``eval``, or None.
+    asv_protocol : callable
+        ``asv_protocol(split)`` -> the ASV protocol the score files follow.
+
+    Returns
+    -------
+    str
+        The table; "" (nothing written) when no seed has ASV scores.
+    """
+    rows = []
+    for entry in entries:
+        seed, folder = entry["seed"], Path(entry["folder"])
+        eval_asv, dev_asv = (asv_scores(seed, s) for s in ("eval", "dev"))
+        if eval_asv is None or dev_asv is None:
+            continue
+        result = evaluate_tandem(
+            asv_protocol("eval"),
+            eval_asv,
+            read_report(folder)["score_file"],
+            asv_protocol("dev"),
+            dev_asv,
+            cm_calibration=read_calibration(folder / CALIBRATION_FILE),
+        )
+        rows.append(tandem_row(entry["name"], seed, result))
+    if not rows:
+        return ""
+    table = tandem_table(rows)
+    write_json(out / "tandem.json", {"models": rows})
+    write_text_atomic(out / "tandem.md", table + "\n")
+    return table
 
 
 def write_robustness(out, reports):

@@ -67,6 +67,7 @@ from pipeline_report import (
     write_json,
     write_robustness,
     write_summary,
+    write_tandem,
 )
 
 STAGES = {
@@ -101,6 +102,9 @@ TIMINGS_FILE = "timings.json"
 NARGS_OPTIONS = ("budgets",)
 EVAL_PROTOCOL = (
     "LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.eval.trl.txt"
+)
+ASV_PROTOCOL = (
+    "LA/ASVspoof2019_LA_asv_protocols/ASVspoof2019.LA.asv.{split}.gi.trl.txt"
 )
 
 
@@ -757,8 +761,8 @@ def progress_line(plan, seeds, out, total, start):
     )
 
 
-def eval_asv_scores(plan, out, seed):
-    """The eval ASV score file of a seed's GE2E job, if there is one.
+def ge2e_asv_scores(plan, out, seed, split):
+    """An ASV score file of a seed's GE2E job, if there is one.
 
     Arguments
     ---------
@@ -768,6 +772,8 @@ def eval_asv_scores(plan, out, seed):
         ``<results>/<name>``.
     seed : int
         The seed.
+    split : str
+        ``dev`` or ``eval``.
 
     Returns
     -------
@@ -777,7 +783,7 @@ def eval_asv_scores(plan, out, seed):
     for job in plan["jobs"]:
         if job["stage"] == "ge2e":
             path = job_folder(out, seed, job["name"]) / ASV_FILE.format(
-                split="eval"
+                split=split
             )
             return path if path.is_file() else None
     return None
@@ -946,7 +952,7 @@ def write_tables(plan, out, tables, entries, data_folder, run_seeds):
             seeds,
             lambda seed, name: job_folder(out, seed, name),
             data_folder / EVAL_PROTOCOL,
-            lambda seed: eval_asv_scores(plan, out, seed),
+            lambda seed: ge2e_asv_scores(plan, out, seed, "eval"),
         )
         print(comparisons_table(comparisons))
     for job in plan["jobs"]:
@@ -959,6 +965,14 @@ def write_tables(plan, out, tables, entries, data_folder, run_seeds):
         reports = [read_json(path) for path in done if path.is_file()]
         if reports:
             print(write_robustness(tables, reports))
+    tandem = write_tandem(
+        tables,
+        merged,
+        lambda seed, split: ge2e_asv_scores(plan, out, seed, split),
+        lambda split: data_folder / ASV_PROTOCOL.format(split=split),
+    )
+    if tandem:
+        print(tandem)
     asv_tables = write_asv_tables(plan, out, tables, run_seeds)
     if asv_tables:
         print(asv_tables)

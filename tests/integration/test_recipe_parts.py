@@ -811,3 +811,58 @@ def test_kd_diagnostics_compare_students_with_their_teacher(tmp_path):
     assert same["bonafide_spearman"] == pytest.approx(1.0)
     assert same["nll"] == pytest.approx(teacher_row["nll"])
     assert different["kl_to_teacher"] > 1e-4
+
+
+def test_pipeline_tandem_table_pairs_each_cm_model_with_its_seeds_asv(
+    tmp_path,
+):
+    """A CM that separates bona fide from spoof stops spoofs the ASV lets
+    through; without ASV scores a seed has no row."""
+    from pipeline_report import write_tandem
+
+    trials = [
+        ("S1", "U1", "bonafide", "target", 2.0),
+        ("S1", "U2", "bonafide", "target", 1.5),
+        ("S2", "U3", "bonafide", "nontarget", -1.0),
+        ("S2", "U1", "bonafide", "nontarget", 0.5),
+        ("S1", "U4", "A07", "spoof", 1.8),
+        ("S1", "U5", "A08", "spoof", 1.0),
+    ]
+    files = {}
+    for split in ("dev", "eval"):
+        protocol = tmp_path / f"asv.{split}.txt"
+        protocol.write_text(
+            "".join(f"{s} {u} {src} {key}\n" for s, u, src, key, _ in trials)
+        )
+        scores = tmp_path / f"asv_scores.{split}.txt"
+        scores.write_text(
+            "".join(f"{src} {key} {v}\n" for _, _, src, key, v in trials)
+        )
+        files[split] = (protocol, scores)
+    cm_scores = tmp_path / "cm.txt"
+    cm_scores.write_text("U1 3.0\nU2 2.0\nU3 2.5\nU4 -1.0\nU5 -2.0\n")
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (folder / "eval_report.json").write_text(
+        json.dumps({"score_file": str(cm_scores)})
+    )
+    entries = [
+        {"name": "student", "seed": 1, "folder": str(folder)},
+        {"name": "student", "seed": 2, "folder": str(folder)},
+    ]
+    table = write_tandem(
+        tmp_path,
+        entries,
+        lambda seed, split: files[split][1] if seed == 1 else None,
+        lambda split: files[split][0],
+    )
+    (row,) = json.loads((tmp_path / "tandem.json").read_text())["models"]
+    assert (row["name"], row["seed"]) == ("student", 1)
+    # Without calibration.json the CM sits at its eval EER threshold, the
+    # highest spoof score (accepted at the threshold, as the organisers'
+    # t-DCF code accepts ASV scores): one spoof of two gets through.
+    assert (row["asv_fa_spoof"], row["tandem_fa_spoof"]) == (1.0, 0.5)
+    assert row["thresholds"]["asv_from"] == "dev"
+    assert row["thresholds"]["cm_from"] == "eval"
+    assert "| student | 1 |" in table
+    assert (tmp_path / "tandem.md").read_text() == table + "\n"
