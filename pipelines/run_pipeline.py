@@ -940,8 +940,9 @@ def write_tables(plan, out, tables, entries, data_folder, run_seeds):
     tables.mkdir(parents=True, exist_ok=True)
     merged = write_summary(tables, entries)
     seeds = sorted({entry["seed"] for entry in merged})
-    print(markdown_table(merged))
-    print(curves_table(merged))
+    if merged:
+        print(markdown_table(merged))
+        print(curves_table(merged))
     table_2021 = eval_2021_table(merged)
     if table_2021:
         print(table_2021)
