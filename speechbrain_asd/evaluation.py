@@ -36,7 +36,7 @@ from speechbrain_asd.scorefiles import (
     read_cm_protocol,
     read_cm_scores,
 )
-from speechbrain_asd.tandem import compute_t_eer
+from speechbrain_asd.tandem import t_eer_or_none
 
 DET_PLOT = "det.png"
 """File name of the DET plot that ``plot_score_file`` writes."""
@@ -187,20 +187,17 @@ def _report_or_error(cm, asv, scores_path):
         raise ValueError(f"{scores_path}: {error}") from None
 
 
-def _t_eer_or_none(cm, asv):
+def _pooled_t_eer(cm, asv):
     """The pooled concurrent t-EER of the CM with the ASV, None where the
     ASV scores leave it undefined."""
-    try:
-        found = compute_t_eer(
-            asv.by_key.target,
-            asv.by_key.nontarget,
-            asv.by_key.spoof,
-            cm.bonafide,
-            cm.spoof,
-        )
-    except ValueError:
-        return None
-    return found.t_eer
+    found = t_eer_or_none(
+        asv.by_key.target,
+        asv.by_key.nontarget,
+        asv.by_key.spoof,
+        cm.bonafide,
+        cm.spoof,
+    )
+    return found and found.t_eer
 
 
 def _has_codecs(cm):
@@ -442,7 +439,7 @@ def evaluate_score_file(
         settings = _resample_settings(n_resamples, seed, confidence)
         _add_intervals(report, cm, asv, settings)
     if asv is not None:
-        report["pooled"]["t_eer"] = _t_eer_or_none(cm, asv)
+        report["pooled"]["t_eer"] = _pooled_t_eer(cm, asv)
     if _has_codecs(cm):
         report["subset"] = subset
         report["decomposed"] = _decomposed_or_error(cm, asv, scores_path)

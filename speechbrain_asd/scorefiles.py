@@ -25,6 +25,7 @@ from typing import (
 import numpy as np
 
 from speechbrain_asd.atomic import write_text_atomic
+from speechbrain_asd.checks import check_choice
 
 BONAFIDE = "bonafide"
 SPOOF = "spoof"
@@ -1033,21 +1034,39 @@ def write_asv_score_list(
     _write_lines(path, lines, ScoreFileError, "scores")
 
 
-def read_asv_score_list(
-    scores_path: FilePath, metadata_path: FilePath
-) -> Tuple[List[ASVTrial], np.ndarray]:
-    """Reads ASVspoof 2021 ASV scores with the trial metadata they align with.
+# The two ASV score list forms: the layout of a line, and the two fields a
+# line must share with the protocol line it scores.
+ASV_SCORE_FORMS = {
+    "2021": (
+        "(ASVspoof 2021 ASV scores 'SPEAKER TRIAL SCORE')",
+        lambda trial: (trial.speaker, trial.trial),
+    ),
+    "2019": (
+        "(ASVspoof 2019 ASV scores 'SOURCE KEY SCORE')",
+        lambda trial: (trial.attack, trial.key),
+    ),
+}
 
-    As in the organisers' 2021 package, line ``i`` of the score file
-    (``SPEAKER TRIAL SCORE``) scores line ``i`` of ``ASV/trial_metadata.txt``;
-    the trial ids of both must agree line by line.
+
+def read_asv_score_list(
+    scores_path: FilePath, metadata_path: FilePath, form: str = "2021"
+) -> Tuple[List[ASVTrial], np.ndarray]:
+    """Reads ASV scores with the trial list they align with line by line.
+
+    As in the organisers' 2021 package, line ``i`` of the score file scores
+    line ``i`` of the trial list (``ASV/trial_metadata.txt``, or a 2019
+    ``*.asv.*.gi.trl.txt``); the two must agree line by line: on the
+    speaker and trial of a 2021 score line (``SPEAKER TRIAL SCORE``), on
+    the source and key of a 2019 one (``SOURCE KEY SCORE``).
 
     Arguments
     ---------
     scores_path : str or os.PathLike
         The score file (e.g. ``keys/LA/ASV/ASVTorch_Kaldi/score.txt``).
     metadata_path : str or os.PathLike
-        The ASV ``trial_metadata.txt`` (see ``read_asv_protocol``).
+        The ASV trial list (see ``read_asv_protocol``).
+    form : str
+        ``"2021"`` or ``"2019"``: the score lines' form.
 
     Returns
     -------
@@ -1068,24 +1087,30 @@ def read_asv_score_list(
     ...     folder / "score.txt", folder / "meta.txt")
     >>> [t.codec for t in trials], scores.tolist()
     (['gsm', 'gsm'], [3.5, -1.0])
+    >>> _ = (folder / "score2019.txt").write_text(
+    ...     "bonafide target 3.5\\nA07 spoof -1.0\\n")
+    >>> read_asv_score_list(
+    ...     folder / "score2019.txt", folder / "meta.txt", form="2019")[1]
+    array([ 3.5, -1. ])
     """
+    check_choice("form", form, tuple(ASV_SCORE_FORMS))
+    layout, line_id = ASV_SCORE_FORMS[form]
     trials = read_asv_protocol(metadata_path)
-    layouts = {3: "(ASVspoof 2021 ASV scores 'SPEAKER TRIAL SCORE')"}
     scores = []
-    for line in _lines(scores_path, ScoreFileError, "ASV score", layouts):
-        speaker, trial, value = line.fields
+    for line in _lines(scores_path, ScoreFileError, "ASV score", {3: layout}):
+        *fields, value = line.fields
         index = len(scores)
         if index >= len(trials):
             raise line.error(
                 f"more score lines than the {len(trials)} trials of "
                 f"{metadata_path}"
             )
-        expected = trials[index]
-        if trial != expected.trial or speaker != expected.speaker:
+        expected = line_id(trials[index])
+        if tuple(fields) != expected:
             raise line.error(
                 f"does not align with line {index + 1} of {metadata_path} "
-                f"({expected.speaker} {expected.trial}): score lines must be "
-                "in the metadata's order"
+                f"({' '.join(expected)}): score lines must be in the "
+                "metadata's order"
             )
         score, problem = _parse_score(value)
         if problem:

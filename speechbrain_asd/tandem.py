@@ -283,6 +283,43 @@ def compute_t_eer(
     )
 
 
+def t_eer_or_none(asv_target, asv_nontarget, asv_spoof, cm_bonafide, cm_spoof):
+    """``compute_t_eer``, or None where the scores leave it undefined.
+
+    Arguments
+    ---------
+    asv_target : array_like
+        ASV scores of target trials.
+    asv_nontarget : array_like
+        ASV scores of nontarget trials.
+    asv_spoof : array_like
+        ASV scores of spoof trials.
+    cm_bonafide : array_like
+        CM scores of bona fide trials.
+    cm_spoof : array_like
+        CM scores of spoof trials.
+
+    Returns
+    -------
+    TandemEER or None
+        The t-EER and its thresholds, or None when ``compute_t_eer``
+        refuses the scores.
+
+    Example
+    -------
+    >>> t_eer_or_none([2.0], [0.0], [1.0], [1.0], [0.0]) is None
+    False
+    >>> t_eer_or_none([], [0.0], [1.0], [1.0], [0.0]) is None
+    True
+    """
+    try:
+        return compute_t_eer(
+            asv_target, asv_nontarget, asv_spoof, cm_bonafide, cm_spoof
+        )
+    except ValueError:
+        return None
+
+
 def _check_adcf_costs(costs):
     """Checks a-DCF priors (in [0, 1], summing to 1) and positive costs."""
     if not isinstance(costs, tuple) or len(costs) != len(ADCFCosts._fields):

@@ -38,8 +38,7 @@ from speechbrain_asd.scorefiles import (
     ProtocolError,
     ScoreFileError,
     asv_scores_by_key,
-    read_asv_protocol,
-    read_asv_scores,
+    read_asv_score_list,
     read_cm_scores,
 )
 from speechbrain_asd.tandem import (
@@ -47,9 +46,9 @@ from speechbrain_asd.tandem import (
     ADCF_COSTS_PAPER,
     Tandem,
     compute_min_a_dcf,
-    compute_t_eer,
     fuse_scores,
     sasv_eers,
+    t_eer_or_none,
 )
 
 ADCF_COST_SETS = {"paper": ADCF_COSTS_PAPER, "asvspoof5": ADCF_COSTS_ASVSPOOF5}
@@ -145,34 +144,14 @@ class TandemTrials(NamedTuple):
 def _read_asv_trials(protocol_path, scores_path):
     """ASV trials and their scores, from a protocol and the 2019 ASV score
     file that follows it line by line."""
-    trials = read_asv_protocol(protocol_path)
-    by_key = read_asv_scores(scores_path)
-    # The reader has checked every line and refused blank lines inside the
-    # file, so the non-blank lines are lines 1, 2, ... of the file.
-    with open(scores_path, encoding="utf-8") as handle:
-        lines = [text.split()[:2] for text in handle if text.strip()]
-    for number, (fields, trial) in enumerate(zip(lines, trials), start=1):
-        if fields != [trial.attack, trial.key]:
-            raise ScoreFileError(
-                f"{scores_path}:{number}: '{' '.join(fields)}' does not align "
-                f"with line {number} of {protocol_path} ('{trial.attack} "
-                f"{trial.key}' of trial {trial.trial}): score lines must be "
-                "in the protocol's order"
-            )
-    if len(lines) != len(trials):
-        raise ScoreFileError(
-            f"{scores_path}: {len(lines)} score lines for the {len(trials)} "
-            f"trials of {protocol_path}"
-        )
-    keys = np.asarray([trial.key for trial in trials], dtype=str)
-    scores = np.empty(len(trials), dtype=np.float64)
+    trials, scores = read_asv_score_list(scores_path, protocol_path, "2019")
+    keys = {trial.key for trial in trials}
     for key in ASV_KEYS:
-        if not np.any(keys == key):
+        if key not in keys:
             raise ProtocolError(
                 f"{protocol_path}: no '{key}' trial: the tandem metrics need "
                 "target, nontarget and spoof trials"
             )
-        scores[keys == key] = getattr(by_key, key)
     return trials, scores
 
 
@@ -291,15 +270,12 @@ def _cm_metrics(found, cm_scores_path):
         )["pooled"]
     except ValueError as error:
         raise ValueError(f"{cm_scores_path}: {error}") from None
-    try:
-        t_eer = compute_t_eer(
-            *found.split_by_key(found.asv_scores),
-            found.cm_bonafide,
-            found.cm_spoof,
-        )._asdict()
-    except ValueError:
-        t_eer = None
-    return {key: pooled[key] for key in _CM_METRICS}, t_eer
+    t_eer = t_eer_or_none(
+        *found.split_by_key(found.asv_scores),
+        found.cm_bonafide,
+        found.cm_spoof,
+    )
+    return {key: pooled[key] for key in _CM_METRICS}, t_eer and t_eer._asdict()
 
 
 def _fused_metrics(found, asv_calibration, cm_calibration):
