@@ -38,37 +38,13 @@ import torch.nn.functional as F
 from scipy.stats import spearmanr
 
 from speechbrain_asd.audio import read_audio
-from speechbrain_asd.checkpoints import best_checkpoint, load_checkpoint
-from speechbrain_asd.export import build_model, read_model_info
+from speechbrain_asd.export import load_stage_model
 from speechbrain_asd.features import LogMelFeatures
 from speechbrain_asd.lobes.score import bonafide_score
 from speechbrain_asd.losses.distillation import kd_kl_divergence
 
-MODEL_INFO = "model_info.json"
 TRAIN_MANIFEST = "manifests/train.csv"
 DATA_ROOT = "$data_root"
-
-
-def load_stage_model(folder):
-    """The best checkpoint of a CM stage folder, in eval mode.
-
-    Arguments
-    ---------
-    folder : pathlib.Path
-        A teacher or student stage's output folder.
-
-    Returns
-    -------
-    model : torch.nn.Module
-        The model, weights restored.
-    info : dict
-        Its ``model_info.json``.
-    """
-    info = read_model_info(folder / MODEL_INFO)
-    model = build_model(info)
-    checkpoint = best_checkpoint(folder / "save")
-    load_checkpoint(model, checkpoint.paramfiles["model"], drop_exits=True)
-    return model.eval(), info
 
 
 def training_items(manifest, data_folder, n_items, seed):
@@ -300,9 +276,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
     models = {}
-    models["teacher"], info = load_stage_model(args.teacher)
+    info, _, models["teacher"] = load_stage_model(args.teacher)
     for name, folder in args.student:
-        models[name], _ = load_stage_model(folder)
+        models[name] = load_stage_model(folder)[2]
+    for model in models.values():
+        model.eval()
     first_student = args.student[0][1]
     items = training_items(
         first_student / TRAIN_MANIFEST, args.data_folder, args.items, args.seed

@@ -145,6 +145,40 @@ def build_model(info):
     return model
 
 
+def load_stage_model(source):
+    """The best model of a recipe CM stage's output folder.
+
+    Arguments
+    ---------
+    source : pathlib.Path
+        The stage's output folder (``model_info.json``, ``save/CKPT+*``).
+
+    Returns
+    -------
+    info : dict
+        Its ``model_info.json`` (``read_model_info``).
+    checkpoint : speechbrain.utils.checkpoints.Checkpoint
+        The checkpoint of the lowest dev EER.
+    model : ResNetSE
+        Built from ``info``, with that checkpoint's weights (auxiliary exits
+        dropped).
+
+    Example
+    -------
+    >>> load_stage_model(getfixture("tmp_path") / "no_run")
+    Traceback (most recent call last):
+    ...
+    speechbrain_asd.model_folder.ExportError: ...model_info.json: no such...
+    """
+    info = read_model_info(source / MODEL_INFO_FILE)
+    checkpoint = best_checkpoint(source / "save")
+    model = build_model(info)
+    load_checkpoint(
+        model, checkpoint.paramfiles[MODEL_RECOVERABLE], drop_exits=True
+    )
+    return info, checkpoint, model
+
+
 def export_model_folder(recipe_output_folder, out_dir, overwrite=False):
     """Writes a self-contained model folder from a recipe stage's output.
 
@@ -181,12 +215,7 @@ def export_model_folder(recipe_output_folder, out_dir, overwrite=False):
     out_dir = Path(out_dir)
     if not source.is_dir():
         raise ExportError(f"{recipe_output_folder}: no such folder")
-    info = read_model_info(source / MODEL_INFO_FILE)
-    checkpoint = best_checkpoint(source / "save")
-    model = build_model(info)
-    load_checkpoint(
-        model, checkpoint.paramfiles[MODEL_RECOVERABLE], drop_exits=True
-    )
+    info, checkpoint, model = load_stage_model(source)
     hparams = hyperparams_text(
         info["name"],
         info["sample_rate"],
