@@ -1,4 +1,4 @@
-"""Times the recipe's training step on this CPU: teacher, student, KD.
+"""Times the recipe's training step on this CPU or a GPU: teacher, student, KD.
 
 The models, features, losses and Brains are the recipe's own: each stage
 YAML (``recipes/ASVspoof2019_LA/hparams/teacher.yaml``, ``student.yaml``)
@@ -31,8 +31,15 @@ FLAC crops through the recipe's ``asvspoof_dataio`` with ``num_workers`` 0 and
 1. Writes ``benchmarks/results/training.json`` and
 ``benchmarks/results/training.md`` and prints the markdown table.
 
-Usage: ``python benchmarks/training.py [--min-time 3] [--min-steps 2]
-[--only VARIANT ...] [--models teacher student student-kd]
+With ``--device cuda`` the step runs on the GPU (the batch is handed over on
+the CPU, as the DataLoader gives it, and every timed step ends with
+``torch.cuda.synchronize``), over the GPU variants (batch, crop, bf16); the
+peak is the GPU's best 8192 x 8192 ``torch.matmul`` in fp32 and in TF32 (the
+precision cuDNN's convolutions use by default), the fraction is of the TF32
+one, and the files are ``training_cuda.json`` and ``training_cuda.md``.
+
+Usage: ``python benchmarks/training.py [--device cpu|cuda] [--min-time 3]
+[--min-steps 2] [--only VARIANT ...] [--models teacher student student-kd]
 [--tables-only]``
 
 Authors
@@ -58,6 +65,7 @@ RECIPE = ROOT / "recipes" / "ASVspoof2019_LA"
 SAMPLE_RATE = 16000
 EPOCH_UTTERANCES = 800
 PEAK_SIZE = 2048
+CUDA_PEAK_SIZE = 8192
 LABELS = {
     "teacher": "G-ResNetSE (teacher)",
     "student": "L-ResNetSE (student)",
@@ -74,6 +82,7 @@ BASE = {
     "cached_features": False,
     "precision": "fp32",
     "workers": None,
+    "device": "cpu",
 }
 # (name, what it changes, overrides of BASE, models it runs for)
 T, S, KD = "teacher", "student", "student-kd"
@@ -133,6 +142,18 @@ VARIANTS = [
         (S,),
     ),
 ]
+CUDA_VARIANTS = [
+    ("baseline", "recipe default: batch 16, 1 s crops", {}, (T, S, KD)),
+    ("batch-64", "batch 64", {"batch": 64}, (T, S, KD)),
+    ("batch-256", "batch 256", {"batch": 256}, (T, S)),
+    ("crop-4", "4 s crops (the paper's)", {"crop": 4.0}, (T, S)),
+    (
+        "bf16-batch-64",
+        "run_opts precision bf16, batch 64",
+        {"precision": "bf16", "batch": 64},
+        (T, S),
+    ),
+]
 
 
 def load_stage(stage, scratch, config):
@@ -183,12 +204,15 @@ def build_brain(model, scratch, config):
     Returns
     -------
     brain : speechbrain.Brain
-        ``CMBrain`` or ``DistillationBrain`` after ``on_fit_start``.
+        ``CMBrain`` or ``DistillationBrain`` after ``on_fit_start`` and
+        the first epoch's ``on_stage_start`` (learning rate, warm-up).
     hparams : dict
         Its hyperparameters.
     teacher : torch.nn.Module or None
         The KD teacher.
     """
+    import speechbrain as sb
+
     sys.path.insert(0, str(RECIPE))
     from train import CMBrain, DistillationBrain, build_modules
 
@@ -196,7 +220,7 @@ def build_brain(model, scratch, config):
     stage = "teacher" if model == "teacher" else "student"
     hparams = load_stage(stage, scratch, config)
     run_opts = {
-        "device": "cpu",
+        "device": config["device"],
         "precision": config["precision"],
         "noprogressbar": True,
         "compile": config["compile"],
@@ -218,6 +242,7 @@ def build_brain(model, scratch, config):
     if config["channels_last"]:
         brain.modules.model.to(memory_format=torch.channels_last)
     brain.on_fit_start()
+    brain.on_stage_start(sb.Stage.TRAIN, epoch=1)
     return brain, hparams, teacher
 
 
@@ -335,6 +360,38 @@ def time_steps(step, min_time, min_steps, warmup):
     return statistics.median(timed), durations + timed
 
 
+def synchronised(function, device):
+    """Wraps a function so that it returns once the device has finished.
+
+    Arguments
+    ---------
+    function : callable
+        Called without arguments.
+    device : str or torch.device
+        Where its work runs; CUDA work is waited for.
+
+    Returns
+    -------
+    callable
+        The wrapped function.
+
+    Example
+    -------
+    >>> synchronised(lambda: 1 + 1, "cpu")()
+    2
+    """
+    if torch.device(device).type != "cuda":
+        return function
+
+    def wrapped():
+        """Calls the function and waits for the GPU."""
+        value = function()
+        torch.cuda.synchronize(device)
+        return value
+
+    return wrapped
+
+
 def bf16_check(brain, batch):
     """Loss and gradients of one bf16 step against fp32, same weights.
 
@@ -358,7 +415,8 @@ def bf16_check(brain, batch):
     results = {}
     for name, enabled in (("fp32", False), ("bf16", True)):
         model.zero_grad()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled):
+        device_type = torch.device(brain.device).type
+        with torch.autocast(device_type, torch.bfloat16, enabled=enabled):
             outputs = brain.compute_forward(batch, sb.Stage.TRAIN)
             loss = brain.compute_objectives(outputs, batch, sb.Stage.TRAIN)
         loss.backward()
@@ -508,17 +566,25 @@ def measure_variant(model, config, min_time, min_steps):
             use_cached_features(brain, batch)
         warmup = 2 if config["compile"] else 1
         median, durations = time_steps(
-            lambda: brain.fit_batch(batch), min_time, min_steps, warmup
+            synchronised(lambda: brain.fit_batch(batch), brain.device),
+            min_time,
+            min_steps,
+            warmup,
         )
         result["seconds_per_step"] = median
         result["step_durations"] = durations
         result["first_step_seconds"] = durations[0]
         if config["compile"]:
             result["compile_seconds"] = durations[0] - median
-        wavs, lens = batch.sig
+        wavs, lens = batch.to(brain.device).sig
         features = brain.modules.compute_features
         result["feature_seconds"], _ = time_steps(
-            lambda: features.with_frame_lengths(wavs, lens), 1.0, 5, 1
+            synchronised(
+                lambda: features.with_frame_lengths(wavs, lens), brain.device
+            ),
+            1.0,
+            5,
+            1,
         )
         if config["workers"] is not None:
             result.update(loader_epoch(brain, scratch, config))
@@ -556,14 +622,54 @@ def measure_peak(threads, repeats=10):
     }
 
 
+def measure_cuda_peak(repeats=10):
+    """fp32 and TF32 matmul throughput of the GPU, best and median.
+
+    Arguments
+    ---------
+    repeats : int
+        Timed products of each precision (after three untimed).
+
+    Returns
+    -------
+    peaks : dict
+        ``"fp32"`` and ``"tf32"`` -> ``best_gflops`` and ``median_gflops``.
+    """
+    generator = torch.Generator(device="cuda").manual_seed(0)
+    size = CUDA_PEAK_SIZE
+    a = torch.randn(size, size, device="cuda", generator=generator)
+    b = torch.randn(size, size, device="cuda", generator=generator)
+    peaks = {}
+    for name, tf32 in (("fp32", False), ("tf32", True)):
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        for _ in range(3):
+            torch.matmul(a, b)
+        rates = []
+        for _ in range(repeats):
+            start = torch.cuda.Event(enable_timing=True)
+            end = torch.cuda.Event(enable_timing=True)
+            start.record()
+            torch.matmul(a, b)
+            end.record()
+            end.synchronize()
+            seconds = start.elapsed_time(end) / 1000
+            rates.append(2 * size**3 / seconds / 1e9)
+        peaks[name] = {
+            "best_gflops": max(rates),
+            "median_gflops": statistics.median(rates),
+        }
+    torch.backends.cuda.matmul.allow_tf32 = False
+    return peaks
+
+
 def run_worker(job, timeout=240):
     """Runs one job of this script in a fresh Python process.
 
     Arguments
     ---------
     job : dict
-        ``{"kind": "peak", "threads"}`` or ``{"kind": "variant", "model",
-        "config", "min_time", "min_steps"}``.
+        ``{"kind": "peak", "threads"}``, ``{"kind": "cuda-peak"}`` or
+        ``{"kind": "variant", "model", "config", "min_time", "min_steps"}``.
     timeout : float
         Seconds before the job is abandoned.
 
@@ -597,6 +703,8 @@ def worker_main(job):
     """
     if job["kind"] == "peak":
         result = measure_peak(job["threads"])
+    elif job["kind"] == "cuda-peak":
+        result = measure_cuda_peak()
     else:
         result = measure_variant(
             job["model"], job["config"], job["min_time"], job["min_steps"]
@@ -605,12 +713,12 @@ def worker_main(job):
 
 
 def machine_peak(peaks):
-    """The machine's measured fp32 peak: the best product on any threads.
+    """The machine's measured peak: its best matmul product.
 
     Arguments
     ---------
     peaks : dict
-        Threads -> ``measure_peak`` result.
+        Threads (CPU) or precision (GPU) -> ``best_gflops``.
 
     Returns
     -------
@@ -628,7 +736,7 @@ def summarise(row, peaks):
     row : dict
         A variant's result, with ``config``.
     peaks : dict
-        Threads -> matmul peak (``best_gflops``).
+        Threads or precision -> matmul peak (``best_gflops``).
     """
     config = row["config"]
     step = row.get("seconds_per_step")
@@ -643,7 +751,43 @@ def summarise(row, peaks):
         row["feature_share"] = row["feature_seconds"] / step
 
 
-def markdown_table(rows, peaks):
+def peak_line(peaks, device):
+    """Says where the step ran and what peak the fractions are of.
+
+    Arguments
+    ---------
+    peaks : dict
+        Threads (CPU) or precision (GPU) -> matmul peak.
+    device : dict
+        ``type`` (``"cpu"`` or ``"cuda"``) and, for a GPU, its ``name``.
+
+    Returns
+    -------
+    str
+        The table's first line.
+    """
+    peak = machine_peak(peaks)
+    if device["type"] == "cuda":
+        size = CUDA_PEAK_SIZE
+        where = (
+            f"on one {device['name']}; TF32 matmul peak {peak:.0f} GFLOP/s "
+            f"(best {size}x{size} product; fp32 "
+            f"{peaks['fp32']['best_gflops']:.0f})"
+        )
+    else:
+        where = (
+            f"on this CPU; fp32 matmul peak {peak:.0f} GFLOP/s (best "
+            f"{PEAK_SIZE}x{PEAK_SIZE} product: "
+            f"{peaks[1]['best_gflops']:.0f} on 1 thread, "
+            f"{peaks[2]['best_gflops']:.0f} on 2)"
+        )
+    return (
+        f"Training step (features, forward, backward, Adam) {where}; cells: "
+        "utterances/s (% of peak, s per epoch of 800 crops)"
+    )
+
+
+def markdown_table(rows, peaks, device):
     """Formats the results as a markdown table.
 
     Arguments
@@ -651,7 +795,9 @@ def markdown_table(rows, peaks):
     rows : list of dict
         Summarised results.
     peaks : dict
-        Threads -> matmul peak.
+        Threads (CPU) or precision (GPU) -> matmul peak.
+    device : dict
+        ``type`` and, for a GPU, ``name`` (see ``peak_line``).
 
     Returns
     -------
@@ -659,18 +805,14 @@ def markdown_table(rows, peaks):
         One row per variant, one column group per model.
     """
     models = list(dict.fromkeys(row["model"] for row in rows))
-    peak = machine_peak(peaks)
     lines = [
-        "Training step (features, forward, backward, Adam) on this CPU; "
-        f"fp32 matmul peak {peak:.0f} GFLOP/s (best {PEAK_SIZE}x{PEAK_SIZE} "
-        f"product: {peaks[1]['best_gflops']:.0f} on 1 thread, "
-        f"{peaks[2]['best_gflops']:.0f} on 2); cells: utterances/s "
-        "(% of peak, s per epoch of 800 crops)",
+        peak_line(peaks, device),
         "",
         "| variant | change | " + " | ".join(LABELS[m] for m in models) + " |",
         "|---|---|" + "---:|" * len(models),
     ]
-    for name, what, _, _ in VARIANTS:
+    variants = CUDA_VARIANTS if device["type"] == "cuda" else VARIANTS
+    for name, what, _, _ in variants:
         cells = []
         for model in models:
             found = [
@@ -724,9 +866,60 @@ def markdown_table(rows, peaks):
     return "\n".join(lines) + "\n"
 
 
+def result_files(device_type):
+    """The JSON and markdown files of a device's results.
+
+    Arguments
+    ---------
+    device_type : str
+        ``"cpu"`` or ``"cuda"``.
+
+    Returns
+    -------
+    json_path, md_path : pathlib.Path
+        ``training.*`` for the CPU, ``training_cuda.*`` for a GPU.
+
+    Example
+    -------
+    >>> result_files("cuda")[1].name
+    'training_cuda.md'
+    """
+    stem = "training" if device_type == "cpu" else f"training_{device_type}"
+    return RESULTS / f"{stem}.json", RESULTS / f"{stem}.md"
+
+
+def rewrite_tables(device_type):
+    """Rewrites a device's markdown table from its JSON, measuring nothing.
+
+    Arguments
+    ---------
+    device_type : str
+        ``"cpu"`` or ``"cuda"``.
+
+    Returns
+    -------
+    table : str
+        The table.
+    """
+    json_path, md_path = result_files(device_type)
+    report = json.loads(json_path.read_text())
+    peaks = report["matmul_peak"]
+    if device_type == "cpu":
+        peaks = {int(t): p for t, p in peaks.items()}
+    for row in report["results"]:
+        summarise(row, peaks)
+    json_path.write_text(json.dumps(report, indent=2))
+    table = markdown_table(
+        report["results"], peaks, report.get("device", {"type": "cpu"})
+    )
+    md_path.write_text(table)
+    return table
+
+
 def main():
     """Runs every variant and writes the results."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--min-time", type=float, default=3.0)
     parser.add_argument("--min-steps", type=int, default=2)
     parser.add_argument("--only", nargs="+", help="variants to run")
@@ -734,7 +927,7 @@ def main():
     parser.add_argument(
         "--tables-only",
         action="store_true",
-        help="rewrite training.md from training.json, measuring nothing",
+        help="rewrite the markdown table from the JSON, measuring nothing",
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -742,27 +935,29 @@ def main():
         worker_main(json.loads(args.worker))
         return
     if args.tables_only:
-        report = json.loads((RESULTS / "training.json").read_text())
-        peaks = {int(t): p for t, p in report["matmul_peak"].items()}
-        for row in report["results"]:
-            summarise(row, peaks)
-        (RESULTS / "training.json").write_text(json.dumps(report, indent=2))
-        table = markdown_table(report["results"], peaks)
-        (RESULTS / "training.md").write_text(table)
-        print(table, end="")
+        print(rewrite_tables(args.device), end="")
         return
+    if args.device == "cuda" and not torch.cuda.is_available():
+        sys.exit("--device cuda: torch sees no CUDA device")
     load_before = os.getloadavg()[0]
-    peaks = {t: run_worker({"kind": "peak", "threads": t}) for t in (1, 2)}
-    for threads, peak in peaks.items():
-        print(f"matmul peak, {threads} threads: {peak}", flush=True)
+    if args.device == "cuda":
+        device = {"type": "cuda", "name": torch.cuda.get_device_name(0)}
+        peaks = run_worker({"kind": "cuda-peak"})
+        variants = CUDA_VARIANTS
+    else:
+        device = {"type": "cpu"}
+        peaks = {t: run_worker({"kind": "peak", "threads": t}) for t in (1, 2)}
+        variants = VARIANTS
+    for key, peak in peaks.items():
+        print(f"matmul peak, {key}: {peak}", flush=True)
     rows = []
-    for name, _, overrides, models in VARIANTS:
+    for name, _, overrides, models in variants:
         if args.only and name not in args.only:
             continue
         for model in models:
             if args.models and model not in args.models:
                 continue
-            config = {**BASE, **overrides}
+            config = {**BASE, **overrides, "device": args.device}
             job = {
                 "kind": "variant",
                 "model": model,
@@ -787,13 +982,14 @@ def main():
                 f"{row['load_average_1min']:.1f})",
                 flush=True,
             )
-    table = markdown_table(rows, peaks)
+    table = markdown_table(rows, peaks, device)
     RESULTS.mkdir(parents=True, exist_ok=True)
     report = {
         "sample_rate": SAMPLE_RATE,
         "epoch_utterances": EPOCH_UTTERANCES,
         "min_time": args.min_time,
         "min_steps": args.min_steps,
+        "device": device,
         "matmul_peak": {str(t): peak for t, peak in peaks.items()},
         "machine": {
             "platform": platform.platform(),
@@ -805,8 +1001,9 @@ def main():
         "versions": {"torch": torch.__version__},
         "results": rows,
     }
-    (RESULTS / "training.json").write_text(json.dumps(report, indent=2))
-    (RESULTS / "training.md").write_text(table)
+    json_path, md_path = result_files(args.device)
+    json_path.write_text(json.dumps(report, indent=2))
+    md_path.write_text(table)
     print(table, end="")
 
 

@@ -33,10 +33,15 @@ for and the time they should take: each job's duration is kept in
 ``<results>/<name>/timings.json``, and a job not yet timed is estimated by
 the other jobs of its stage, else by the plan's ``expected_minutes``.
 
+``--device cuda`` runs every stage on that device; ``--jobs N`` runs up to N
+jobs at once (each as soon as the jobs it needs are done, over every seed
+asked for), their output in their logs only: for machines with many cores
+or a GPU.
+
 Usage, from the repository root::
 
     python pipelines/run_pipeline.py pipelines/overrides/paper.yaml \\
-        --seed 1 2 3
+        --seed 1 2 3 [--device cuda] [--jobs 4]
 
 Authors
  * speechbrain-asd developers
@@ -50,6 +55,7 @@ import sys
 import time
 
 import yaml
+from job_scheduler import DONE, Task, run_tasks
 from pipeline_report import (
     ASV_REPORT_FILE,
     RECIPE,
@@ -238,7 +244,7 @@ def yaml_keys(path):
     return set(re.findall(r"^([A-Za-z_]\w*):", text, flags=re.MULTILINE))
 
 
-def job_flags(plan, job, folders, data_folder, seed):
+def job_flags(plan, job, folders, data_folder, seed, device=None):
     """The command-line flags of one job, chained to the earlier jobs.
 
     Arguments
@@ -256,6 +262,9 @@ def job_flags(plan, job, folders, data_folder, seed):
         The corpus.
     seed : int
         The seed of this run.
+    device : str, optional
+        The ``--device`` of the stage (e.g. ``cuda``); by default the
+        stage's own.
 
     Returns
     -------
@@ -264,7 +273,8 @@ def job_flags(plan, job, folders, data_folder, seed):
     """
     stage = job["stage"]
     if stage == "robustness":
-        return robustness_flags(job, folders, data_folder, seed)
+        flags = robustness_flags(job, folders, data_folder, seed)
+        return flags if device is None else {**flags, "device": device}
     earlier = {j["stage"]: j["name"] for j in plan["jobs"][::-1]}
     flags = {
         "data_folder": str(data_folder),
@@ -287,10 +297,52 @@ def job_flags(plan, job, folders, data_folder, seed):
     known = yaml_keys(RECIPE / STAGES[stage][1])
     if plan["corpus"].get("eval_2021") and "eval_2021_folder" in known:
         flags["eval_2021_folder"] = str(data_folder)
+    if device is not None:
+        flags["device"] = device
     flags.update({k: v for k, v in plan["flags"].items() if k in known})
     flags.update(plan["stage_flags"].get(stage, {}))
     flags.update(job.get("flags", {}))
     return flags
+
+
+def job_needs(folders, job, flags):
+    """The jobs whose output a job reads: those whose folder a flag names.
+
+    Arguments
+    ---------
+    folders : dict
+        Job name -> output folder (one seed).
+    job : dict
+        The job.
+    flags : dict
+        Its flags (``job_flags``); a value may be a list, and a
+        robustness ``model`` reads ``name=folder``.
+
+    Returns
+    -------
+    needs : set of str
+        Names of the other jobs it needs.
+
+    Example
+    -------
+    >>> from pathlib import Path
+    >>> folders = {"t": Path("/r/t"), "t2": Path("/r/t2"), "s": Path("/r/s")}
+    >>> sorted(job_needs(folders, {"name": "s"}, {
+    ...     "output_folder": "/r/s", "teacher_folder": "/r/t",
+    ...     "model": ["x=/r/t2"], "adversarial_csv": "/r/t2x/a.csv"}))
+    ['t', 't2']
+    """
+    values = []
+    for value in flags.values():
+        for item in value if isinstance(value, list) else [value]:
+            text = str(item)
+            values += [text, text.split("=", 1)[-1]]
+    return {
+        name
+        for name, folder in folders.items()
+        if name != job["name"]
+        and any(v == str(folder) or v.startswith(f"{folder}/") for v in values)
+    }
 
 
 def robustness_flags(job, folders, data_folder, seed):
@@ -328,6 +380,29 @@ def robustness_flags(job, folders, data_folder, seed):
     return flags
 
 
+def job_command(job, flags):
+    """The command line of one job (run in the recipe folder).
+
+    Arguments
+    ---------
+    job : dict
+        The job.
+    flags : dict
+        Its flags.
+
+    Returns
+    -------
+    command : list of str
+        Python, the stage's script, its hparams file and the flags.
+    """
+    script, hparams, _ = STAGES[job["stage"]]
+    if hparams is None:
+        return [sys.executable, script] + argparse_arguments(flags)
+    return [sys.executable, script, hparams] + [
+        f"--{key}={format_value(value)}" for key, value in flags.items()
+    ]
+
+
 def run_job(job, flags, log_path):
     """Runs one stage as a subprocess, its output shown and kept.
 
@@ -343,14 +418,7 @@ def run_job(job, flags, log_path):
     log_path : pathlib.Path
         File that keeps the output.
     """
-    script, hparams, _ = STAGES[job["stage"]]
-    if hparams is None:
-        command = [sys.executable, script] + argparse_arguments(flags)
-    else:
-        command = [sys.executable, script, hparams]
-        command += [
-            f"--{key}={format_value(value)}" for key, value in flags.items()
-        ]
+    command = job_command(job, flags)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -590,7 +658,7 @@ def time_left(plan, pending, timings):
     return text
 
 
-def run_seed(plan, seed, out, data_folder, progress):
+def run_seed(plan, seed, out, data_folder, progress, device=None):
     """Runs (or skips, when done) every job of the plan for one seed.
 
     Arguments
@@ -605,25 +673,142 @@ def run_seed(plan, seed, out, data_folder, progress):
         The corpus.
     progress : callable
         Called with no argument before a job runs (prints progress).
+    device : str, optional
+        The stages' ``--device``.
 
     Returns
     -------
     entries : list of dict
         The summary entries of the reported jobs.
     """
-    folders = {
-        job["name"]: job_folder(out, seed, job["name"]) for job in plan["jobs"]
-    }
+    folders = seed_folders(plan, out, seed)
     for job in plan["jobs"]:
         if not runs_for(job, seed) or job_done(folders[job["name"]], job):
             continue
         progress()
         job_start = time.perf_counter()
-        flags = job_flags(plan, job, folders, data_folder, seed)
+        flags = job_flags(plan, job, folders, data_folder, seed, device)
         run_job(job, flags, out / f"seed{seed}" / f"{job['name']}.log")
         seconds = time.perf_counter() - job_start
         record_timing(out / TIMINGS_FILE, job["name"], seed, seconds)
         print(f"{job['name']} (seed {seed}): {seconds:.0f} s", flush=True)
+    return seed_entries(plan, seed, out, data_folder)
+
+
+def run_parallel(plan, seeds, out, data_folder, workers, device=None):
+    """Runs the pending jobs of every seed, up to ``workers`` at once.
+
+    Each job starts once the jobs whose folders its flags name are done
+    (``job_needs``); a job whose need failed is not run.
+
+    Arguments
+    ---------
+    plan : dict
+        From ``load_plan``.
+    seeds : list of int
+        The seeds.
+    out : pathlib.Path
+        ``<results>/<name>``.
+    data_folder : pathlib.Path
+        The corpus.
+    workers : int
+        Jobs at once.
+    device : str, optional
+        The stages' ``--device``.
+
+    Raises
+    ------
+    RuntimeError
+        When a job failed (or was skipped for it), naming its log.
+    """
+    tasks = []
+    for seed, job in pending_jobs(plan, seeds, out):
+        folders = seed_folders(plan, out, seed)
+        flags = job_flags(plan, job, folders, data_folder, seed, device)
+        needs = job_needs(folders, job, flags)
+        tasks.append(
+            Task(
+                key=(seed, job["name"]),
+                command=job_command(job, flags),
+                log_path=out / f"seed{seed}" / f"{job['name']}.log",
+                cwd=RECIPE,
+                needs={(seed, name) for name in needs},
+            )
+        )
+    start = time.perf_counter()
+    ended = []
+
+    def on_start(task):
+        """Prints that a job started."""
+        seed, name = task.key
+        print(f"{name} (seed {seed}): started -> {task.log_path}", flush=True)
+
+    def on_finish(task, outcome, seconds):
+        """Keeps a finished job's time and prints where the run stands."""
+        seed, name = task.key
+        ended.append(task.key)
+        if outcome == DONE:
+            record_timing(out / TIMINGS_FILE, name, seed, seconds)
+        elapsed = format_duration(time.perf_counter() - start)
+        print(
+            f"[{len(ended)}/{len(tasks)}] {name} (seed {seed}): {outcome} "
+            f"after {format_duration(seconds)}; {elapsed} elapsed",
+            flush=True,
+        )
+
+    outcomes = run_tasks(tasks, workers, on_start, on_finish)
+    failed = [
+        f"{name} (seed {seed}): {outcome}, see "
+        f"{out / f'seed{seed}' / f'{name}.log'}"
+        for (seed, name), outcome in outcomes.items()
+        if outcome != DONE
+    ]
+    if failed:
+        raise RuntimeError("jobs not done: " + "; ".join(failed))
+
+
+def seed_folders(plan, out, seed):
+    """The output folder of every job of the plan for one seed.
+
+    Arguments
+    ---------
+    plan : dict
+        From ``load_plan``.
+    out : pathlib.Path
+        ``<results>/<name>``.
+    seed : int
+        The seed.
+
+    Returns
+    -------
+    dict
+        Job name -> ``job_folder``.
+    """
+    return {
+        job["name"]: job_folder(out, seed, job["name"]) for job in plan["jobs"]
+    }
+
+
+def seed_entries(plan, seed, out, data_folder):
+    """The summary entries of a seed's reported jobs, exports made.
+
+    Arguments
+    ---------
+    plan : dict
+        From ``load_plan``.
+    seed : int
+        The seed.
+    out : pathlib.Path
+        ``<results>/<name>``.
+    data_folder : pathlib.Path
+        The corpus.
+
+    Returns
+    -------
+    entries : list of dict
+        One per reported job that runs for the seed.
+    """
+    folders = seed_folders(plan, out, seed)
     jobs = {job["name"]: job for job in plan["jobs"]}
     entries = [
         summary_entry(name, folders[name], seed)
@@ -818,7 +1003,18 @@ def main(argv=None):
         help=f"run nothing: write the tables of the jobs already finished "
         f"to <results>/<name>/{INTERIM_FOLDER} (e.g. while a run goes on)",
     )
+    parser.add_argument(
+        "--device", default=None, help="every stage's device, e.g. cuda"
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="jobs run at once (output in their logs only)",
+    )
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
     plan = load_plan(args.plan)
     seeds = args.seed or [plan.get("seed", 1986)]
     out = (ROOT / args.results / plan["name"]).resolve()
@@ -843,12 +1039,19 @@ def main(argv=None):
         print(progress_line(plan, seeds, out, total, start), flush=True)
 
     print(f"{plan['name']}: {total} jobs to run over seeds {seeds}", flush=True)
+    if args.jobs > 1:
+        run_parallel(plan, seeds, out, data_folder, args.jobs, args.device)
     entries = []
     for seed in seeds:
-        seed_entries = run_seed(plan, seed, out, data_folder, progress)
-        write_summary(out, seed_entries)
+        if args.jobs > 1:
+            entries_of_seed = seed_entries(plan, seed, out, data_folder)
+        else:
+            entries_of_seed = run_seed(
+                plan, seed, out, data_folder, progress, args.device
+            )
+        write_summary(out, entries_of_seed)
         write_asv_tables(plan, out, out, [seed])
-        entries += seed_entries
+        entries += entries_of_seed
     write_tables(plan, out, out, entries, data_folder, seeds)
     print(f"{plan['name']}: {time.perf_counter() - start:.0f} s -> {out}")
     return 0

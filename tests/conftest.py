@@ -10,6 +10,51 @@ import pytest
 from speechbrain.utils.checkpoints import Checkpointer
 
 
+def pytest_addoption(parser):
+    """Options of the integration tests: the device and a ready corpus.
+
+    Arguments
+    ---------
+    parser : pytest.Parser
+        Pytest's option parser.
+    """
+    parser.addoption(
+        "--recipe-device",
+        default="cpu",
+        help="device the recipe integration tests train and attack on "
+        "(cpu, cuda, cuda:0); the DDP test runs on the CPU only",
+    )
+    parser.addoption(
+        "--toy-corpus-small",
+        default=None,
+        help="a small corpus made by asd_toy_corpus (size 'small') to copy "
+        "instead of generating one (for machines without its Debian sources)",
+    )
+
+
+@pytest.fixture(scope="session")
+def recipe_device(request):
+    """The device of the recipe integration tests (``--recipe-device``).
+
+    Arguments
+    ---------
+    request : pytest.FixtureRequest
+        Pytest's request.
+
+    Returns
+    -------
+    str
+        ``"cpu"`` unless the option names another; a CUDA device is skipped
+        where torch sees none.
+    """
+    import torch
+
+    device = request.config.getoption("--recipe-device")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        pytest.skip(f"--recipe-device={device}: torch sees no CUDA device")
+    return device
+
+
 def _write_stage_output(
     folder,
     model,

@@ -48,8 +48,9 @@ def count_macs(model, frames, n_mels=40):
     """Multiply-accumulate operations of one forward pass, measured.
 
     ``FlopCounterMode`` records the FLOPs of convolutions and matrix products
-    on a random input [1, frames, n_mels], in eval mode without gradients;
-    MACs = FLOPs / 2. The model's mode is restored afterwards.
+    on a zero input [1, frames, n_mels] on the model's device, in eval mode
+    without gradients; MACs = FLOPs / 2. The model's mode is restored
+    afterwards and no random number is drawn.
 
     Arguments
     ---------
@@ -74,7 +75,9 @@ def count_macs(model, frames, n_mels=40):
         raise ValueError(f"frames must be at least 1, got {frames}")
     was_training = model.training
     model.eval()
-    feats = torch.randn(1, frames, n_mels)
+    weights = next(model.parameters(), None)
+    device = "cpu" if weights is None else weights.device
+    feats = torch.zeros(1, frames, n_mels, device=device)
     try:
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             model(feats)

@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -57,7 +58,7 @@ def _rows():
         return list(csv.DictReader(handle, skipinitialspace=True))
 
 
-def _command(script, hparams, flags, workspace):
+def _command(script, hparams, flags, workspace, device):
     """The command line and environment of one recipe run.
 
     Arguments
@@ -70,6 +71,8 @@ def _command(script, hparams, flags, workspace):
         The command-line flags; ``tests/tmp/`` stands for ``workspace``.
     workspace : pathlib.Path
         The temporary folder of the test.
+    device : str
+        The recipe's ``--device``.
 
     Returns
     -------
@@ -80,7 +83,7 @@ def _command(script, hparams, flags, workspace):
     """
     flags = flags.replace(TMP_PREFIX, f"{workspace}/")
     command = [sys.executable, script, hparams, *shlex.split(flags)]
-    command.append("--device=cpu")
+    command.append(f"--device={device}")
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(RECIPE))
     return command, env
 
@@ -108,7 +111,7 @@ def _with_flags(flags, **changes):
     return flags
 
 
-def _run(script, hparams, flags, workspace, log_name, launcher=()):
+def _run(script, hparams, flags, workspace, log_name, device, launcher=()):
     """Runs one recipe command as SpeechBrain's recipe tests do.
 
     Arguments
@@ -123,6 +126,8 @@ def _run(script, hparams, flags, workspace, log_name, launcher=()):
         The temporary folder of the test.
     log_name : str
         Name of the file (in ``workspace``) that keeps the output.
+    device : str
+        The recipe's ``--device``.
     launcher : sequence of str
         Arguments that replace the Python interpreter (e.g. torchrun's).
 
@@ -131,7 +136,7 @@ def _run(script, hparams, flags, workspace, log_name, launcher=()):
     result : dict
         ``seconds`` (wall time) and ``output`` (stdout and stderr).
     """
-    command, env = _command(script, hparams, flags, workspace)
+    command, env = _command(script, hparams, flags, workspace, device)
     if launcher:
         command = [*launcher, *command[1:]]
     start = time.perf_counter()
@@ -213,34 +218,42 @@ def _last_epoch_checkpoint(folder):
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
+def workspace(tmp_path_factory, pytestconfig):
     """A temporary folder holding the small generated corpus.
 
     Arguments
     ---------
     tmp_path_factory : pytest.TempPathFactory
         Pytest's factory of temporary folders.
+    pytestconfig : pytest.Config
+        Pytest's configuration (``--toy-corpus-small``: a corpus to copy).
 
     Returns
     -------
     pathlib.Path
         The folder (``tests/tmp/`` of the CSV flags).
     """
-    from asd_toy_corpus import make_toy_corpus
-
     folder = tmp_path_factory.mktemp("recipe")
-    make_toy_corpus(folder / CORPUS, size="small", progress=False)
+    ready = pytestconfig.getoption("--toy-corpus-small")
+    if ready:
+        shutil.copytree(ready, folder / CORPUS)
+    else:
+        from asd_toy_corpus import make_toy_corpus
+
+        make_toy_corpus(folder / CORPUS, size="small", progress=False)
     return folder
 
 
 @pytest.fixture(scope="module")
-def pipeline(workspace):
+def pipeline(workspace, recipe_device):
     """Runs every CSV row in order; records outputs and times.
 
     Arguments
     ---------
     workspace : pathlib.Path
         The folder with the corpus.
+    recipe_device : str
+        The device the rows run on.
 
     Returns
     -------
@@ -257,6 +270,7 @@ def pipeline(workspace):
             flags,
             workspace,
             f"row_{index + 2:02d}.log",
+            recipe_device,
         )
         runs.append(
             {"row": row, "folder": _output_folder(flags, workspace), **result}
@@ -340,7 +354,9 @@ def _check_eval_2021(folder, report, calibration):
     assert 0.0 <= point["spoof_accepted"] <= 1.0
 
 
-def test_rerun_resumes_instead_of_training_again(pipeline, workspace):
+def test_rerun_resumes_instead_of_training_again(
+    pipeline, workspace, recipe_device
+):
     """A finished stage run again trains no new epoch and keeps its files."""
     for run in pipeline:
         row = run["row"]
@@ -354,6 +370,7 @@ def test_rerun_resumes_instead_of_training_again(pipeline, workspace):
             row["test_debug_flags"],
             workspace,
             f"rerun_{Path(row['Hparam_file']).stem}.log",
+            recipe_device,
         )
         assert "Resumed after epoch" in result["output"]
         assert (run["folder"] / "train_log.txt").read_text() == log_before
@@ -405,7 +422,9 @@ def test_student_learns(pipeline):
     assert eer < MAX_TRAIN_EER, f"student train EER {eer:.3f}"
 
 
-def test_active_aeg_self_distillation_and_decoupled_kd(pipeline, workspace):
+def test_active_aeg_self_distillation_and_decoupled_kd(
+    pipeline, workspace, recipe_device
+):
     """Active AEG regenerates its set each epoch; the other options run."""
     teacher_row, student_row = pipeline[2]["row"], pipeline[3]["row"]
     teacher = workspace / "variant_teacher"
@@ -425,6 +444,7 @@ def test_active_aeg_self_distillation_and_decoupled_kd(pipeline, workspace):
         flags,
         workspace,
         "variant_teacher.log",
+        recipe_device,
     )
     assert result["output"].count("active AEG: kept 4 of 4 pairs") == 2
     log = (teacher / "train_log.txt").read_text().splitlines()
@@ -453,6 +473,7 @@ def test_active_aeg_self_distillation_and_decoupled_kd(pipeline, workspace):
         flags,
         workspace,
         "variant_student.log",
+        recipe_device,
     )
     report = json.loads((student / "eval_report.json").read_text())
     assert report["kd"] == "decoupled" and report["self_distill"] is True
@@ -490,7 +511,9 @@ def _intra_epoch_checkpoint_done(folder, recoverables):
     return False
 
 
-def test_killed_run_resumes_inside_its_epoch(pipeline, workspace):
+def test_killed_run_resumes_inside_its_epoch(
+    pipeline, workspace, recipe_device
+):
     """A run killed after an intra-epoch checkpoint resumes from it."""
     row = pipeline[2]["row"]
     folder = workspace / "killed_teacher"
@@ -506,7 +529,7 @@ def test_killed_run_resumes_inside_its_epoch(pipeline, workspace):
         ckpt_interval_steps=1,
     )
     command, env = _command(
-        row["Script_file"], row["Hparam_file"], flags, workspace
+        row["Script_file"], row["Hparam_file"], flags, workspace, recipe_device
     )
     needed = {"model", "optimizer", "brain", "counter", "dataloader-TRAIN"}
     process = subprocess.Popen(
@@ -532,6 +555,7 @@ def test_killed_run_resumes_inside_its_epoch(pipeline, workspace):
         flags,
         workspace,
         "killed_teacher_resumed.log",
+        recipe_device,
     )
     assert re.search(
         r"Resumed inside epoch 1 after [1-9]\d* steps", result["output"]
@@ -567,6 +591,7 @@ def test_two_ranks_train_with_ddp_on_the_cpu(pipeline, workspace):
             flags,
             workspace,
             f"{name}.log",
+            "cpu",
             launcher=launcher,
         )
         log = (workspace / name / "train_log.txt").read_text().splitlines()

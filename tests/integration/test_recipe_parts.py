@@ -312,6 +312,75 @@ def test_pipeline_plans_chain_jobs_and_filter_common_flags(tmp_path):
         load_plan(plan_path)
 
 
+def test_pipeline_runs_jobs_in_parallel_after_their_needs(
+    tmp_path, monkeypatch
+):
+    """--jobs runs each job once the jobs it reads are done, with --device."""
+    import run_pipeline
+    from run_pipeline import job_flags, run_parallel
+
+    fake_stage = tmp_path / "fake_stage.py"
+    fake_stage.write_text(
+        "import json, pathlib, sys\n"
+        "flags = dict(a[2:].split('=', 1) for a in sys.argv[2:])\n"
+        "out = pathlib.Path(flags['output_folder'])\n"
+        "out.mkdir(parents=True, exist_ok=True)\n"
+        "with open(out.parent.parent / 'order.txt', 'a') as f:\n"
+        "    f.write(out.parent.name + '/' + out.name + '\\n')\n"
+        "(out / 'flags.json').write_text(json.dumps(flags))\n"
+        "(out / 'done.txt').touch()\n"
+    )
+    stages = {
+        stage: (str(fake_stage), "h.yaml", "done.txt")
+        for stage in ("ge2e", "aeg", "teacher", "student")
+    }
+    monkeypatch.setattr(run_pipeline, "STAGES", stages)
+    monkeypatch.setattr(run_pipeline, "yaml_keys", lambda path: set())
+    plan = {
+        "name": "p",
+        "corpus": {"folder": "c"},
+        "flags": {},
+        "stage_flags": {},
+        "jobs": [
+            {"name": "g", "stage": "ge2e"},
+            {"name": "a", "stage": "aeg"},
+            {"name": "t1", "stage": "teacher"},
+            {"name": "t2", "stage": "teacher", "flags": {"ge2e_init": False}},
+            {"name": "s", "stage": "student", "teacher": "t1"},
+        ],
+    }
+    out = tmp_path / "results" / "p"
+    run_parallel(plan, [1, 2], out, tmp_path, 3, device="cuda")
+    order = (out / "order.txt").read_text().split()
+    assert sorted(order) == sorted(
+        f"seed{seed}/{name}"
+        for seed in (1, 2)
+        for name in "g a t1 t2 s".split()
+    )
+    for seed in (1, 2):
+        position = {
+            name: order.index(f"seed{seed}/{name}")
+            for name in ("g", "a", "t1", "s")
+        }
+        assert position["g"] < position["a"] < position["t1"] < position["s"]
+        flags = (out / f"seed{seed}" / "s" / "flags.json").read_text()
+        assert '"device": "cuda"' in flags
+    timings = run_pipeline.load_timings(out / "timings.json")
+    assert sorted(timings["s"]) == ["1", "2"]
+    folders = run_pipeline.seed_folders(plan, out, 1)
+    flags = job_flags(plan, plan["jobs"][4], folders, tmp_path, 1)
+    assert "device" not in flags
+    assert run_pipeline.job_needs(folders, plan["jobs"][4], flags) == {
+        "g",
+        "a",
+        "t1",
+    }
+    (out / "seed1" / "s" / "done.txt").unlink()
+    stages["student"] = (str(tmp_path / "missing.py"), "h.yaml", "done.txt")
+    with pytest.raises(RuntimeError, match=r"s \(seed 1\): failed, see"):
+        run_parallel(plan, [1, 2], out, tmp_path, 2)
+
+
 def test_pipeline_job_limited_to_seeds_is_pending_only_for_them(tmp_path):
     """A job with ``seeds`` runs (and counts as left) for those seeds only."""
     from run_pipeline import pending_jobs

@@ -110,7 +110,9 @@ def _stage(folder, seed, write_stage_output):
     )
 
 
-def test_white_box_and_transfer_tables(tmp_path, write_stage_output):
+def test_white_box_and_transfer_tables(
+    tmp_path, write_stage_output, recipe_device
+):
     """Stage and model folders, every cell, budgets, files written."""
     manifests = _manifests(tmp_path / "corpus")
     teacher = _stage(tmp_path / "teacher", 0, write_stage_output)
@@ -134,6 +136,7 @@ def test_white_box_and_transfer_tables(tmp_path, write_stage_output):
         "--max_spoofs_per_attack=2",
         "--max_duration=0.2",
         "--noprogressbar",
+        f"--device={recipe_device}",
     ]
     assert main(args) == 0
     report = json.loads((out / "robustness.json").read_text())
