@@ -10,6 +10,8 @@ STAMP := $(VENV)/.speechbrain-asd-installed
 TOY_CORPUS := tools/toy_corpus
 SEEDS ?= 1
 RESULTS ?= results
+DEVICE ?=
+JOBS ?= 1
 PIPELINE := pipelines/run_pipeline.py
 OVERRIDES := pipelines/overrides
 
@@ -39,10 +41,12 @@ edge: install
 	$(BIN)/python benchmarks/edge.py --model $(RESULTS)/demo/student_model
 
 # The paper's tables; SEEDS="1 2 3" make paper runs three seeds, resumable:
-# a new call skips every finished job and prints the time left.
+# a new call skips every finished job and prints the time left. On a GPU:
+# make paper DEVICE=cuda JOBS=8 (up to 8 jobs at once, each after its needs).
 paper: install
 	$(BIN)/python $(PIPELINE) $(OVERRIDES)/paper.yaml \
-		--results $(RESULTS) --seed $(SEEDS)
+		--results $(RESULTS) --seed $(SEEDS) --jobs $(JOBS) \
+		$(if $(DEVICE),--device $(DEVICE))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
