@@ -688,7 +688,7 @@ def run_seed(plan, seed, out, data_folder, progress, device=None):
         progress()
         job_start = time.perf_counter()
         flags = job_flags(plan, job, folders, data_folder, seed, device)
-        run_job(job, flags, out / f"seed{seed}" / f"{job['name']}.log")
+        run_job(job, flags, job_log(out, seed, job["name"]))
         seconds = time.perf_counter() - job_start
         record_timing(out / TIMINGS_FILE, job["name"], seed, seconds)
         print(f"{job['name']} (seed {seed}): {seconds:.0f} s", flush=True)
@@ -730,7 +730,7 @@ def run_parallel(plan, seeds, out, data_folder, workers, device=None):
             Task(
                 key=(seed, job["name"]),
                 command=job_command(job, flags),
-                log_path=out / f"seed{seed}" / f"{job['name']}.log",
+                log_path=job_log(out, seed, job["name"]),
                 cwd=RECIPE,
                 needs={(seed, name) for name in needs},
             )
@@ -758,8 +758,7 @@ def run_parallel(plan, seeds, out, data_folder, workers, device=None):
 
     outcomes = run_tasks(tasks, workers, on_start, on_finish)
     failed = [
-        f"{name} (seed {seed}): {outcome}, see "
-        f"{out / f'seed{seed}' / f'{name}.log'}"
+        f"{name} (seed {seed}): {outcome}, see {job_log(out, seed, name)}"
         for (seed, name), outcome in outcomes.items()
         if outcome != DONE
     ]
@@ -843,6 +842,26 @@ def job_folder(out, seed, name):
         ``<out>/seed<seed>/<name>``.
     """
     return out / f"seed{seed}" / name
+
+
+def job_log(out, seed, name):
+    """The file that keeps a job's output for a seed, beside its folder.
+
+    Arguments
+    ---------
+    out : pathlib.Path
+        ``<results>/<name>``.
+    seed : int
+        The seed.
+    name : str
+        The job name.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<out>/seed<seed>/<name>.log``.
+    """
+    return job_folder(out, seed, name).parent / f"{name}.log"
 
 
 def job_done(folder, job):
