@@ -396,18 +396,40 @@ def card_provenance(checkpoint, checkpoint_file):
     >>> card_provenance(ckpt, path)["checkpoint"]["sha256"][:12]
     'e3b0c44298fc'
     """
-    digest = hashlib.sha256(Path(checkpoint_file).read_bytes()).hexdigest()
     return {
         "checkpoint": {
             "source": str(checkpoint.path),
             "meta": checkpoint.meta,
-            "sha256": digest,
+            "sha256": file_sha256(checkpoint_file),
         },
         "versions": {
             "speechbrain_asd": speechbrain_asd.__version__,
             "torch": torch.__version__.split("+")[0],
         },
     }
+
+
+def file_sha256(path):
+    """The SHA-256 of a file's bytes, in hexadecimal.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The file (e.g. a model folder's state dict).
+
+    Returns
+    -------
+    str
+        64 hexadecimal digits.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "model.ckpt"
+    >>> _ = path.write_bytes(b"")
+    >>> file_sha256(path)[:12]
+    'e3b0c44298fc'
+    """
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def folder_card_markdown(card):

@@ -28,6 +28,13 @@ and ``eval.csv``, e.g. a stage's ``manifests/``) are prepared in
 ``<output_folder>/manifests`` when ``--manifest_folder`` is not given.
 Writes ``robustness.json`` and ``robustness.md`` in ``--output_folder``.
 
+Resumable: the scores of each attacked model are saved in
+``<output_folder>/attacked/<name>.json`` as soon as its attack ends, with
+what they depend on (the checkpoints' SHA-256, the trials and the attack's
+flags); a rerun reuses the files that still match and attacks only the
+rest. The attack draws no random numbers, so the reused scores are those a
+fresh run would compute.
+
 Cost: each budget above 0 takes ``--iterations`` forward and backward
 passes per spoofed trial (plus forward passes for the transfer targets).
 On 2 shared CPU cores, one OpenMP thread per process (``OMP_NUM_THREADS=1``)
@@ -47,6 +54,7 @@ Authors
 """
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -64,7 +72,11 @@ from speechbrain_asd.attacks import (
     WaveformScorer,
     score_under_attack,
 )
-from speechbrain_asd.export import MODEL_INFO_FILE, export_model_folder
+from speechbrain_asd.export import (
+    MODEL_INFO_FILE,
+    export_model_folder,
+    file_sha256,
+)
 from speechbrain_asd.inference import SpoofDetector
 from speechbrain_asd.metrics import acceptance_rate, compute_eer
 from speechbrain_asd.model_folder import CHECKPOINT_FILE
@@ -72,6 +84,7 @@ from speechbrain_asd.scorefiles import BONAFIDE
 
 RESULTS_JSON = "robustness.json"
 RESULTS_MD = "robustness.md"
+ATTACKED_FOLDER = "attacked"
 
 
 def parse_args(argv=None):
@@ -390,6 +403,153 @@ def clean_scores(scorers, rows, options):
     return score_under_attack(scorers, by_duration(rows), [0], **options)[0]
 
 
+def attack_fingerprint(args, source, scored_by, model_folders, spoof_rows):
+    """What the scores of the spoofs crafted on one model depend on.
+
+    Arguments
+    ---------
+    args : argparse.Namespace
+        The options.
+    source : str
+        The attacked model.
+    scored_by : list of str
+        The models that score its perturbed spoofs (itself first).
+    model_folders : dict
+        Name -> the model folder loaded.
+    spoof_rows : list of dict
+        The spoofed trials, in the order attacked.
+
+    Returns
+    -------
+    dict
+        JSON-serialisable: equal for two runs that compute the same scores.
+
+    Example
+    -------
+    >>> from types import SimpleNamespace
+    >>> path = getfixture("tmp_path") / "model.ckpt"
+    >>> _ = path.write_bytes(b"")
+    >>> args = SimpleNamespace(budgets=[0, 4], iterations=5, step_ratio=0.25,
+    ...     max_duration=2.0, batch_size=8, device="cpu")
+    >>> folders = {"t": getfixture("tmp_path")}
+    >>> key = attack_fingerprint(args, "t", ["t"], folders, [{"ID": "E_1"}])
+    >>> key["spoofs"], key["checkpoints"]["t"][:12]
+    (['E_1'], 'e3b0c44298fc')
+    """
+    return {
+        "crafted_on": source,
+        "checkpoints": {
+            name: file_sha256(Path(model_folders[name]) / CHECKPOINT_FILE)
+            for name in scored_by
+        },
+        "spoofs": [row["ID"] for row in spoof_rows],
+        "budgets": list(args.budgets),
+        "iterations": args.iterations,
+        "step_ratio": args.step_ratio,
+        "max_duration": args.max_duration,
+        "batch_size": args.batch_size,
+        "device": args.device,
+    }
+
+
+def saved_attack_scores(path, fingerprint):
+    """The scores an earlier run saved for this fingerprint, if any.
+
+    Arguments
+    ---------
+    path : pathlib.Path
+        The file of one attacked model (``attacked/<name>.json``).
+    fingerprint : dict
+        As returned by ``attack_fingerprint`` for this run.
+
+    Returns
+    -------
+    saved : tuple or None
+        ``(scores, seconds)``: budget -> scorer -> ID -> score, and the
+        attack's duration then; None when the file is missing, unreadable
+        or was written for other models, trials or flags.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "t.json"
+    >>> saved_attack_scores(path, {"budgets": [0]}) is None
+    True
+    >>> _ = path.write_text(json.dumps({"fingerprint": {"budgets": [0]},
+    ...     "seconds": 2.0, "scores": {"0": {"t": {"E_1": 0.5}}}}))
+    >>> saved_attack_scores(path, {"budgets": [0]})
+    ({0: {'t': {'E_1': 0.5}}}, 2.0)
+    >>> saved_attack_scores(path, {"budgets": [0, 4]}) is None
+    True
+    """
+    if not path.is_file():
+        return None
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        if saved["fingerprint"] != fingerprint:
+            return None
+        scores = {int(b): by_name for b, by_name in saved["scores"].items()}
+        return scores, float(saved["seconds"])
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        print(f"{path}: not reused, unreadable ({error})", flush=True)
+        return None
+
+
+def attack_scores(
+    args, source, scored_by, scorers, folders, spoof_rows, options
+):
+    """Scores the spoofs crafted on one model, or reuses a matching save.
+
+    Arguments
+    ---------
+    args : argparse.Namespace
+        The options.
+    source : str
+        The attacked model.
+    scored_by : list of str
+        The models that score its perturbed spoofs (itself first).
+    scorers : dict
+        Name -> WaveformScorer.
+    folders : dict
+        Name -> the model folder loaded.
+    spoof_rows : list of dict
+        The spoofed trials, in the order attacked.
+    options : dict
+        Keyword arguments of ``score_under_attack``.
+
+    Returns
+    -------
+    scores : dict
+        Budget -> scorer name -> ID -> bona fide score.
+    seconds : float
+        How long the attack took (in the run that computed it).
+    """
+    fingerprint = attack_fingerprint(
+        args, source, scored_by, folders, spoof_rows
+    )
+    path = Path(args.output_folder) / ATTACKED_FOLDER / f"{source}.json"
+    saved = saved_attack_scores(path, fingerprint)
+    if saved is not None:
+        print(f"{source}: attack scores reused from {path}", flush=True)
+        return saved
+    print(f"attacking {source} (scored by {', '.join(scored_by)})", flush=True)
+    start = time.perf_counter()
+    scores = score_under_attack(
+        {name: scorers[name] for name in scored_by},
+        spoof_rows,
+        args.budgets,
+        attacked=source,
+        iterations=args.iterations,
+        step_ratio=args.step_ratio,
+        **options,
+    )
+    seconds = time.perf_counter() - start
+    write_json(
+        str(path),
+        {"fingerprint": fingerprint, "seconds": seconds, "scores": scores},
+    )
+    return scores, seconds
+
+
 def cell(bonafide, spoof, attacks, threshold):
     """The numbers of one (crafted on, scored by, budget) cell.
 
@@ -582,25 +742,14 @@ def evaluate(args):
             list(bonafide[name].values()), entry["dev_threshold"]
         )
     spoof_rows = by_duration(trials["spoof"])
+    folders = {name: entry["model_folder"] for name, entry in entries.items()}
     attacks = [row["system"] for row in spoof_rows]
     results = []
     for source in models:
         scored_by = [source] + [t for s, t in pairs if s == source]
-        print(
-            f"attacking {source} (scored by {', '.join(scored_by)})",
-            flush=True,
+        scores, entries[source]["attack_seconds"] = attack_scores(
+            args, source, scored_by, scorers, folders, spoof_rows, options
         )
-        attack_start = time.perf_counter()
-        scores = score_under_attack(
-            {name: scorers[name] for name in scored_by},
-            spoof_rows,
-            args.budgets,
-            attacked=source,
-            iterations=args.iterations,
-            step_ratio=args.step_ratio,
-            **options,
-        )
-        entries[source]["attack_seconds"] = time.perf_counter() - attack_start
         for name in scored_by:
             for budget in args.budgets:
                 spoof = [scores[budget][name][row["ID"]] for row in spoof_rows]

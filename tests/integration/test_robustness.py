@@ -22,6 +22,7 @@ import torch
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "ASVspoof2019_LA"
 sys.path.insert(0, str(RECIPE))
 
+import evaluate_robustness  # noqa: E402
 from evaluate_robustness import check_transfers, main  # noqa: E402
 
 from speechbrain_asd.data.asvspoof import (  # noqa: E402
@@ -195,3 +196,59 @@ def test_transfer_pairs_are_checked():
         check_transfers([], models, targets)
     with pytest.raises(ValueError, match="both --model and --target"):
         check_transfers([], models, {"t": "d"})
+
+
+def test_a_rerun_reuses_the_attacks_that_still_match(
+    tmp_path, write_stage_output, monkeypatch
+):
+    """Saved attack scores are reused for the same checkpoints and flags."""
+    manifests = _manifests(tmp_path / "corpus")
+    teacher = _stage(tmp_path / "teacher", 0, write_stage_output)
+    student = _stage(tmp_path / "student", 1, write_stage_output)
+    out = tmp_path / "robustness"
+    args = [
+        f"--data_folder={tmp_path / 'corpus'}",
+        f"--manifest_folder={manifests}",
+        f"--output_folder={out}",
+        f"--model=teacher={teacher}",
+        f"--model=student={student}",
+        "--budgets",
+        "0",
+        "16",
+        "--iterations=2",
+        "--max_spoofs_per_attack=2",
+        "--max_duration=0.2",
+        "--noprogressbar",
+    ]
+    assert main(args) == 0
+    first = json.loads((out / "robustness.json").read_text())
+    attacked = []
+    compute = evaluate_robustness.score_under_attack
+
+    def recording(scorers, rows, budgets, **options):
+        """Records which model is attacked, then computes as the script."""
+        attacked.append(options.get("attacked"))
+        return compute(scorers, rows, budgets, **options)
+
+    monkeypatch.setattr(evaluate_robustness, "score_under_attack", recording)
+    assert main(args) == 0
+    second = json.loads((out / "robustness.json").read_text())
+    assert attacked == [None, None]  # dev and bona fide, clean only
+    assert second["results"] == first["results"]
+    for name in ("teacher", "student"):
+        assert (
+            second["models"][name]["attack_seconds"]
+            == first["models"][name]["attack_seconds"]
+        )
+    # A retrained student, a corrupt save and a new flag: attacked again.
+    _stage(tmp_path / "student", 2, write_stage_output)
+    attacked.clear()
+    assert main(args) == 0
+    assert attacked == [None, None, "student"]
+    (out / "attacked" / "teacher.json").write_text("{not json")
+    attacked.clear()
+    assert main(args) == 0
+    assert attacked == [None, None, "teacher"]
+    attacked.clear()
+    assert main([*args, "--iterations=3"]) == 0
+    assert attacked == [None, None, "teacher", "student"]
