@@ -9,6 +9,7 @@ Authors
  * speechbrain-asd developers
 """
 
+import os
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ class Task:
     needs : set
         Keys of the tasks that must finish first; keys that are not among
         the tasks run count as done.
+    env : dict
+        Environment variables set for this task on top of the runner's.
 
     Example
     -------
@@ -46,6 +49,7 @@ class Task:
     log_path: Path
     cwd: object
     needs: set = field(default_factory=set)
+    env: dict = field(default_factory=dict)
 
 
 def run_tasks(tasks, workers, on_start=None, on_finish=None, poll_seconds=0.2):
@@ -146,6 +150,10 @@ def _start(task):
     task.log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(task.log_path, "wb")
     process = subprocess.Popen(
-        task.command, cwd=task.cwd, stdout=log, stderr=subprocess.STDOUT
+        task.command,
+        cwd=task.cwd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **task.env},
     )
     return process, log, time.perf_counter()

@@ -36,7 +36,8 @@ the other jobs of its stage, else by the plan's ``expected_minutes``.
 ``--device cuda`` runs every stage on that device; ``--jobs N`` runs up to N
 jobs at once (each as soon as the jobs it needs are done, over every seed
 asked for), their output in their logs only: for machines with many cores
-or a GPU.
+or a GPU. Parallel jobs share the cores: each gets ``OMP_NUM_THREADS`` =
+cores / N unless that variable is set.
 
 Usage, from the repository root::
 
@@ -48,6 +49,7 @@ Authors
 """
 
 import argparse
+import os
 import re
 import statistics
 import subprocess
@@ -695,11 +697,51 @@ def run_seed(plan, seed, out, data_folder, progress, device=None):
     return seed_entries(plan, seed, out, data_folder)
 
 
+def threads_per_job(workers, environ=None, cores=None):
+    """The OpenMP threads each of ``workers`` parallel jobs gets.
+
+    Jobs side by side would each start as many threads as the machine has
+    cores; they share the cores instead, unless ``OMP_NUM_THREADS`` is
+    already set (then every job inherits it).
+
+    Arguments
+    ---------
+    workers : int
+        Jobs at once.
+    environ : Mapping, optional
+        The runner's environment (default: ``os.environ``).
+    cores : int, optional
+        The machine's cores (default: ``os.cpu_count()``).
+
+    Returns
+    -------
+    dict
+        ``{"OMP_NUM_THREADS": n}`` to set for every job, or empty.
+
+    Example
+    -------
+    >>> threads_per_job(2, environ={}, cores=16)
+    {'OMP_NUM_THREADS': '8'}
+    >>> threads_per_job(4, environ={}, cores=2)
+    {'OMP_NUM_THREADS': '1'}
+    >>> threads_per_job(2, environ={"OMP_NUM_THREADS": "3"}, cores=16)
+    {}
+    >>> threads_per_job(1, environ={}, cores=16)
+    {}
+    """
+    environ = os.environ if environ is None else environ
+    if workers <= 1 or "OMP_NUM_THREADS" in environ:
+        return {}
+    cores = cores or os.cpu_count() or 1
+    return {"OMP_NUM_THREADS": str(max(1, cores // workers))}
+
+
 def run_parallel(plan, seeds, out, data_folder, workers, device=None):
     """Runs the pending jobs of every seed, up to ``workers`` at once.
 
     Each job starts once the jobs whose folders its flags name are done
-    (``job_needs``); a job whose need failed is not run.
+    (``job_needs``); a job whose need failed is not run. The jobs share the
+    cores (``threads_per_job``).
 
     Arguments
     ---------
@@ -722,6 +764,7 @@ def run_parallel(plan, seeds, out, data_folder, workers, device=None):
         When a job failed (or was skipped for it), naming its log.
     """
     tasks = []
+    threads = threads_per_job(workers)
     for seed, job in pending_jobs(plan, seeds, out):
         folders = seed_folders(plan, out, seed)
         flags = job_flags(plan, job, folders, data_folder, seed, device)
@@ -733,6 +776,7 @@ def run_parallel(plan, seeds, out, data_folder, workers, device=None):
                 log_path=job_log(out, seed, job["name"]),
                 cwd=RECIPE,
                 needs={(seed, name) for name in needs},
+                env=threads,
             )
         )
     start = time.perf_counter()

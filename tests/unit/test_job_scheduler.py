@@ -117,3 +117,18 @@ def test_bad_task_lists_are_refused(tmp_path):
         run_tasks([cycle[0], cycle[0]], workers=1)
     with pytest.raises(ValueError, match="workers"):
         run_tasks([], workers=0)
+
+
+def test_a_task_runs_with_its_environment(tmp_path, monkeypatch):
+    """A task's env adds to (and overrides) the runner's environment."""
+    monkeypatch.setenv("ASD_RUNNER_ONLY", "kept")
+    monkeypatch.setenv("OMP_NUM_THREADS", "8")
+    code = (
+        "import os, pathlib, sys\n"
+        "pathlib.Path(sys.argv[1], 'env.txt').write_text("
+        "os.environ['ASD_RUNNER_ONLY'] + ' ' + os.environ['OMP_NUM_THREADS'])\n"
+    )
+    task = _task(tmp_path, "a", code)
+    task.env = {"OMP_NUM_THREADS": "1"}
+    assert run_tasks([task], workers=1) == {"a": "done"}
+    assert (tmp_path / "env.txt").read_text() == "kept 1"
