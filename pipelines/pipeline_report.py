@@ -817,7 +817,7 @@ def compare_models(a_folder, b_folder, protocol, asv_scores, n_resamples):
     return {key: comparison["pooled"][key] for key in COMPARISON_METRICS}
 
 
-def verdict(results):
+def verdict(results, metric="eer"):
     """Whether a claim (B has the lower EER) holds over the seeds.
 
     It holds (or is reversed) only when, for every seed, the interval of the
@@ -828,6 +828,9 @@ def verdict(results):
     ---------
     results : list of dict
         One ``compare_models`` result per seed.
+    metric : str
+        The difference judged (e.g. ``spoof_acceptance`` of the robustness
+        comparisons).
 
     Returns
     -------
@@ -845,10 +848,10 @@ def verdict(results):
     'not resolved'
     """
     intervals = [
-        result["eer"][design]["interval"]
+        result[metric][design]["interval"]
         for result in results
         for design in ("trial", "speaker")
-        if result["eer"].get(design)
+        if result[metric].get(design)
     ]
     if all(high < 0 for _, high in intervals):
         return "holds"
@@ -1104,11 +1107,13 @@ def write_tandem(out, entries, asv_scores, asv_protocol):
 
 
 def write_robustness(out, reports):
-    """Writes the robustness table over seeds (``robustness.md``).
+    """Writes the robustness tables over seeds (``robustness.md``).
 
-    The table is the recipe's own: ``robustness_table`` of
-    ``recipes/ASVspoof2019_LA/evaluate_robustness.py``, imported from the
-    recipe folder.
+    The tables are the recipe's own (``robustness_table`` and
+    ``comparisons_table`` of ``recipes/ASVspoof2019_LA/evaluate_robustness.py``,
+    imported from the recipe folder), the comparisons with a verdict over
+    the seeds on the share of spoofs accepted (``verdict``: "holds" when B
+    accepts fewer in every seed under every design).
 
     Arguments
     ---------
@@ -1124,9 +1129,17 @@ def write_robustness(out, reports):
     """
     if str(RECIPE) not in sys.path:
         sys.path.append(str(RECIPE))
-    from evaluate_robustness import robustness_table
+    from evaluate_robustness import comparisons_table, robustness_table
 
-    table = robustness_table(reports)
+    by_pair = defaultdict(list)
+    for report in reports:
+        for item in report.get("comparisons", []):
+            by_pair[(item["a"], item["b"], item["budget"])].append(item)
+    verdicts = {
+        key: verdict(items, "spoof_acceptance")
+        for key, items in by_pair.items()
+    }
+    table = robustness_table(reports) + comparisons_table(reports, verdicts)
     write_text_atomic(out / "robustness.md", table)
     return table
 

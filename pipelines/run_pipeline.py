@@ -172,13 +172,18 @@ def load_plan(path):
             )
         if job["stage"] == "robustness":
             models = job.get("models", [])
-            pairs = [name for pair in job.get("transfer", []) for name in pair]
+            pairs = [
+                name
+                for key in ("transfer", "compare")
+                for pair in job.get(key, [])
+                for name in pair
+            ]
             unknown = sorted(set(models + pairs) - set(names[:index]))
             if not models or unknown or not set(pairs) <= set(models):
                 raise ValueError(
                     f"{path}: robustness job {job['name']} needs models "
-                    f"among the jobs before it and transfer pairs among "
-                    f"its models (unknown: {unknown})"
+                    f"among the jobs before it, and transfer and compare "
+                    f"pairs among its models (unknown: {unknown})"
                 )
     unknown = sorted(set(plan["report"]) - set(names))
     if unknown:
@@ -354,8 +359,9 @@ def robustness_flags(job, folders, data_folder, seed):
     ---------
     job : dict
         ``models`` (jobs attacked white-box), optional ``transfer`` (pairs
-        ``[crafted on, scored by]`` of those models) and ``flags`` (the
-        script's other options, e.g. ``budgets``, ``iterations``).
+        ``[crafted on, scored by]`` of those models), ``compare`` (pairs
+        ``[a, b]`` of those models, compared by a paired bootstrap) and
+        ``flags`` (the script's other options, e.g. ``budgets``).
     folders : dict
         Job name -> output folder.
     data_folder : pathlib.Path
@@ -375,6 +381,7 @@ def robustness_flags(job, folders, data_folder, seed):
         "manifest_folder": str(folders[models[0]] / "manifests"),
         "model": [f"{name}={folders[name]}" for name in models],
         "transfer": [f"{a}={b}" for a, b in job.get("transfer", [])],
+        "compare": [f"{a}={b}" for a, b in job.get("compare", [])],
         "seed": seed,
         "noprogressbar": True,
     }

@@ -477,3 +477,187 @@ def paired_bootstrap(
                 )
             )
     return result
+
+
+def _acceptance_replicates(accepted, clusters, n_resamples, seed):
+    """Resampled acceptance rates: design -> [systems, resamples]."""
+    roots = np.random.SeedSequence(seed).spawn(len(DESIGNS))
+    results = {}
+    for design, root in zip(DESIGNS, roots):
+        codes = clusters.get(design)
+        if codes is None:
+            continue
+        block = max(1, _BLOCK_ELEMENTS // codes.size)
+        starts = range(0, n_resamples, block)
+        parts = []
+        for start, block_seed in zip(starts, root.spawn(len(starts))):
+            weights = _resample_weights(
+                [codes],
+                np.random.default_rng(block_seed),
+                min(block, n_resamples - start),
+            )
+            parts.append(weights @ accepted.T / weights.sum(1, keepdims=True))
+        results[design] = np.concatenate(parts).T
+    return results
+
+
+def _accepted(spoof_scores, threshold, name):
+    """1.0 where a spoof score is above the threshold, else 0.0."""
+    scores = check_scores(spoof_scores, name)
+    threshold = float(threshold)
+    if not np.isfinite(threshold):
+        raise ValueError(f"the threshold of {name} must be finite")
+    return (scores > threshold).astype(np.float64)
+
+
+def _spoof_clusters(n_spoof, spoof_speakers):
+    """The cluster of each spoof trial under each design."""
+    clusters = {"trial": np.arange(n_spoof)}
+    if spoof_speakers is not None:
+        clusters["speaker"] = _clusters(
+            spoof_speakers, n_spoof, "spoof_speakers"
+        )
+    return clusters
+
+
+def acceptance_intervals(
+    spoof_scores,
+    threshold,
+    spoof_speakers=None,
+    n_resamples=DEFAULT_RESAMPLES,
+    seed=0,
+    confidence=DEFAULT_CONFIDENCE,
+):
+    """The share of spoofs accepted at a threshold, with bootstrap intervals.
+
+    A spoof is accepted when its score is above the threshold (as
+    ``metrics.acceptance_rate``); the "trial" design resamples the spoof
+    trials, the "speaker" design their speakers.
+
+    Arguments
+    ---------
+    spoof_scores : array_like
+        CM scores of the spoof trials.
+    threshold : float
+        The decision threshold (e.g. the dev EER threshold).
+    spoof_speakers : sequence of str, optional
+        Speaker id of each spoof trial (adds the speaker design).
+    n_resamples : int
+        Resamples per design.
+    seed : int
+        Seed of the resamples.
+    confidence : float
+        Coverage of the intervals.
+
+    Returns
+    -------
+    dict
+        ``value``, and ``trial`` and ``speaker`` (None without speakers):
+        ``[low, high]``.
+
+    Example
+    -------
+    >>> result = acceptance_intervals(
+    ...     [0.9, 0.1, 0.7, 0.2], 0.5, ["s1", "s1", "s2", "s2"], n_resamples=200
+    ... )
+    >>> result["value"]
+    0.5
+    >>> low, high = result["trial"]
+    >>> 0 <= low <= 0.5 <= high <= 1
+    True
+    >>> result["speaker"]
+    [0.5, 0.5]
+    """
+    _check_settings(n_resamples, confidence)
+    accepted = _accepted(spoof_scores, threshold, "spoof_scores")
+    replicates = _acceptance_replicates(
+        accepted[None, :],
+        _spoof_clusters(accepted.size, spoof_speakers),
+        n_resamples,
+        seed,
+    )
+    result = {"value": float(accepted.mean())}
+    for design in DESIGNS:
+        found = replicates.get(design)
+        result[design] = (
+            None if found is None else _interval(found[0], confidence)
+        )
+    return result
+
+
+def paired_acceptance(
+    spoof_a,
+    threshold_a,
+    spoof_b,
+    threshold_b,
+    spoof_speakers=None,
+    n_resamples=DEFAULT_RESAMPLES,
+    seed=0,
+    confidence=DEFAULT_CONFIDENCE,
+):
+    """Paired bootstrap of the difference in spoofs accepted by two CMs.
+
+    Both systems score the same spoof trials (for example versions of the
+    same spoofs perturbed against each), each at its own threshold; every
+    resample draws the same trials for both and takes B - A, so a negative
+    difference means B accepts fewer spoofs.
+
+    Arguments
+    ---------
+    spoof_a : array_like
+        System A's scores of the spoof trials.
+    threshold_a : float
+        System A's threshold.
+    spoof_b : array_like
+        System B's scores of the same trials, in the same order.
+    threshold_b : float
+        System B's threshold.
+    spoof_speakers : sequence of str, optional
+        Speaker id of each spoof trial (adds the speaker design).
+    n_resamples : int
+        Resamples per design.
+    seed : int
+        Seed of the resamples.
+    confidence : float
+        Coverage of the intervals.
+
+    Returns
+    -------
+    dict
+        ``a``, ``b``, ``difference`` (B - A) and per design (``trial``,
+        ``speaker``: None without speakers) the ``interval``, ``sign_flip``
+        and ``b_lower`` of the difference, as ``paired_bootstrap``.
+
+    Example
+    -------
+    >>> a, b = [0.9, 0.8, 0.7, 0.6], [0.9, 0.1, 0.2, 0.3]
+    >>> result = paired_acceptance(a, 0.5, b, 0.5, n_resamples=200)
+    >>> result["a"], result["b"], result["difference"]
+    (1.0, 0.25, -0.75)
+    >>> result["trial"]["interval"][1] < 0
+    True
+    """
+    _check_settings(n_resamples, confidence)
+    accepted_a = _accepted(spoof_a, threshold_a, "spoof_a")
+    accepted_b = _accepted(spoof_b, threshold_b, "spoof_b")
+    if accepted_a.size != accepted_b.size:
+        raise ValueError(
+            f"system B has {accepted_b.size} spoof scores, system A "
+            f"{accepted_a.size}: a paired comparison needs the same trials"
+        )
+    replicates = _acceptance_replicates(
+        np.stack((accepted_a, accepted_b)),
+        _spoof_clusters(accepted_a.size, spoof_speakers),
+        n_resamples,
+        seed,
+    )
+    a, b = float(accepted_a.mean()), float(accepted_b.mean())
+    result = {"a": a, "b": b, "difference": b - a}
+    for design in DESIGNS:
+        found = replicates.get(design)
+        result[design] = (
+            None
+            if found is None
+            else _paired_summary(b - a, found[1] - found[0], confidence)
+        )
+    return result

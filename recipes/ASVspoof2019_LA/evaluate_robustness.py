@@ -14,6 +14,12 @@ EER threshold. The transfer case scores the spoofs crafted on one model
 (e.g. the teacher) with another (e.g. its student), against that model's
 own threshold and bona fide scores.
 
+Every cell carries 95 % bootstrap intervals of its EER and of the share
+of spoofs accepted (over trials, and over speakers); ``--compare A=B``
+adds, at each budget, the paired bootstrap of B - A between two attacked
+models on the same spoofed trials (each perturbed against its own
+model): a negative difference means B is the more robust.
+
 The dev EER threshold is recomputed: each model scores the dev trials
 (clean, at most ``--max_dev_items`` of them, in proportion to the
 attacks). Eval keeps at most ``--max_spoofs_per_attack`` spoofs of each
@@ -71,6 +77,13 @@ from speechbrain_asd.attacks import (
     SAMPLE_SCALE,
     WaveformScorer,
     score_under_attack,
+)
+from speechbrain_asd.bootstrap import (
+    DESIGNS,
+    acceptance_intervals,
+    bootstrap_metrics,
+    paired_acceptance,
+    paired_bootstrap,
 )
 from speechbrain_asd.export import (
     MODEL_INFO_FILE,
@@ -176,6 +189,19 @@ def parse_args(argv=None):
         default=None,
         help="seconds read from the start of each file (default: whole)",
     )
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="A=B",
+        help="paired comparison of two attacked models at every budget",
+    )
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        help="bootstrap resamples of the intervals (seeded by --seed)",
+    )
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--seed", type=int, default=1986)
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:0")
@@ -183,6 +209,8 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if min(args.budgets) < 0 or len(set(args.budgets)) != len(args.budgets):
         parser.error(f"--budgets must be distinct and >= 0: {args.budgets}")
+    if args.bootstrap < 1:
+        parser.error(f"--bootstrap must be at least 1, got {args.bootstrap}")
     return args
 
 
@@ -251,6 +279,38 @@ def check_transfers(transfers, models, targets):
     unused = sorted(set(targets) - {target for _, target in pairs})
     if unused:
         raise ValueError(f"--target {unused} in no --transfer")
+    return pairs
+
+
+def check_comparisons(values, models):
+    """Parses the ``A=B`` comparisons: two different attacked models.
+
+    Arguments
+    ---------
+    values : list of str
+        The ``--compare`` values.
+    models : dict
+        The attacked models (``--model``), name -> folder.
+
+    Returns
+    -------
+    list of tuple
+        ``(a, b)`` pairs.
+
+    Example
+    -------
+    >>> check_comparisons(["t=s"], {"t": "a", "s": "b"})
+    [('t', 's')]
+    """
+    pairs = []
+    for value in values:
+        a, sep, b = value.partition("=")
+        if not sep or a not in models or b not in models or a == b:
+            raise ValueError(
+                f"--compare {value}: A=B must name two different attacked "
+                f"models (--model: {sorted(models)})"
+            )
+        pairs.append((a, b))
     return pairs
 
 
@@ -550,7 +610,7 @@ def attack_scores(
     return scores, seconds
 
 
-def cell(bonafide, spoof, attacks, threshold):
+def cell(bonafide, spoof, attacks, threshold, speakers, bootstrap):
     """The numbers of one (crafted on, scored by, budget) cell.
 
     Arguments
@@ -563,16 +623,32 @@ def cell(bonafide, spoof, attacks, threshold):
         The attack of each spoofed trial.
     threshold : float
         The scoring model's dev EER threshold.
+    speakers : tuple
+        The speaker of each bona fide and of each spoofed trial.
+    bootstrap : dict
+        ``n_resamples`` and ``seed`` of the intervals.
 
     Returns
     -------
     cell : dict
-        ``eer``, ``spoof_acceptance``, ``mean_spoof_score`` and
-        ``spoof_acceptance_per_attack``.
+        ``eer``, ``spoof_acceptance``, ``mean_spoof_score``,
+        ``spoof_acceptance_per_attack`` and ``intervals`` (of the first
+        two, per design).
+
+    Example
+    -------
+    >>> result = cell([0.9, 0.8], [0.1, 0.85], ["A01", "A02"], 0.5,
+    ...     (["s1", "s2"], ["s1", "s2"]), {"n_resamples": 20, "seed": 0})
+    >>> result["eer"], result["spoof_acceptance_per_attack"]
+    (0.5, {'A01': 0.0, 'A02': 1.0})
+    >>> sorted(result["intervals"]["spoof_acceptance"])
+    ['speaker', 'trial']
     """
     per_attack = defaultdict(list)
     for attack, score in zip(attacks, spoof):
         per_attack[attack].append(score)
+    eer = bootstrap_metrics(bonafide, spoof, *speakers, **bootstrap)["eer"]
+    accepted = acceptance_intervals(spoof, threshold, speakers[1], **bootstrap)
     return {
         "eer": compute_eer(bonafide, spoof)[0],
         "spoof_acceptance": acceptance_rate(spoof, threshold),
@@ -581,7 +657,80 @@ def cell(bonafide, spoof, attacks, threshold):
             attack: acceptance_rate(per_attack[attack], threshold)
             for attack in sorted(per_attack)
         },
+        "intervals": {
+            "eer": {design: eer[design] for design in DESIGNS},
+            "spoof_acceptance": {
+                design: accepted[design] for design in DESIGNS
+            },
+        },
     }
+
+
+def compare_attacked(pairs, budgets, scored, thresholds, speakers, bootstrap):
+    """Paired bootstraps of B - A between attacked models, per budget.
+
+    Arguments
+    ---------
+    pairs : list of tuple
+        ``(a, b)`` attacked models.
+    budgets : list of int
+        The budgets.
+    scored : dict
+        ``(model, budget)`` -> ``(bona fide scores, spoof scores)`` of the
+        white-box case, every model on the same trials in the same order.
+    thresholds : dict
+        Model -> its dev EER threshold.
+    speakers : tuple
+        The speaker of each bona fide and of each spoofed trial.
+    bootstrap : dict
+        ``n_resamples`` and ``seed``.
+
+    Returns
+    -------
+    list of dict
+        ``a``, ``b``, ``budget``, ``eer`` and ``spoof_acceptance``: each
+        ``a``, ``b``, ``difference`` and per design the ``interval``,
+        ``sign_flip`` and ``b_lower`` of B - A.
+
+    Example
+    -------
+    >>> scored = {("t", 0): ([0.9, 0.8], [0.7, 0.1]),
+    ...           ("s", 0): ([0.9, 0.8], [0.1, 0.2])}
+    >>> found = compare_attacked([("t", "s")], [0], scored,
+    ...     {"t": 0.5, "s": 0.5}, (["u", "v"], ["u", "v"]),
+    ...     {"n_resamples": 20, "seed": 0})
+    >>> accepted, eer = found[0]["spoof_acceptance"], found[0]["eer"]
+    >>> accepted["difference"], eer["difference"]
+    (-0.5, 0.0)
+    """
+    comparisons = []
+    for a, b in pairs:
+        for budget in budgets:
+            (bonafide_a, spoof_a), (bonafide_b, spoof_b) = (
+                scored[(a, budget)],
+                scored[(b, budget)],
+            )
+            eer = paired_bootstrap(
+                bonafide_a, spoof_a, bonafide_b, spoof_b, *speakers, **bootstrap
+            )["eer"]
+            accepted = paired_acceptance(
+                spoof_a,
+                thresholds[a],
+                spoof_b,
+                thresholds[b],
+                speakers[1],
+                **bootstrap,
+            )
+            comparisons.append(
+                {
+                    "a": a,
+                    "b": b,
+                    "budget": budget,
+                    "eer": eer,
+                    "spoof_acceptance": accepted,
+                }
+            )
+    return comparisons
 
 
 def row_label(result):
@@ -678,6 +827,87 @@ def robustness_table(reports):
     return "\n".join(lines) + "\n"
 
 
+def _interval_text(interval):
+    """``[low, high]`` of a fraction in percentage points; ``-`` if none."""
+    if interval is None:
+        return "-"
+    return f"[{100 * interval[0]:+.2f}, {100 * interval[1]:+.2f}]"
+
+
+def _difference_cells(paired):
+    """B - A in points, then its interval per design."""
+    return [f"{100 * paired['difference']:+.2f}"] + [
+        _interval_text(paired[design] and paired[design]["interval"])
+        for design in DESIGNS
+    ]
+
+
+def comparisons_table(reports, verdicts=None):
+    """The paired comparisons of the reports, one row per seed and budget.
+
+    Arguments
+    ---------
+    reports : list of dict
+        The ``robustness.json`` of one or more seeds.
+    verdicts : dict, optional
+        ``(a, b, budget)`` -> text of a last column (the pipeline runner
+        gives its verdict over the seeds).
+
+    Returns
+    -------
+    str
+        A markdown table after a caption line, empty without comparisons.
+
+    Example
+    -------
+    >>> paired = {"a": 0.8, "b": 0.5, "difference": -0.3,
+    ...     "trial": {"interval": [-0.4, -0.2]}, "speaker": None}
+    >>> report = {"config": {"seed": 1}, "comparisons": [{"a": "t",
+    ...     "b": "s", "budget": 4, "eer": paired, "spoof_acceptance": paired}]}
+    >>> print(comparisons_table([report]).splitlines()[-1])
+    | s vs t | 4 | 1 | 80.00 | 50.00 | -30.00 | [-40.00, -20.00] | - |
+    -30.00 | [-40.00, -20.00] | - |
+    """
+    rows = [
+        (r["config"]["seed"], c)
+        for r in reports
+        for c in r.get("comparisons", [])
+    ]
+    if not rows:
+        return ""
+    last = "" if verdicts is None else " verdict |"
+    lines = [
+        "",
+        "Paired comparisons (B vs A, B - A in points; below 0: B accepts "
+        "fewer of the spoofs perturbed against it, or has the lower EER):",
+        "",
+        "| B vs A | budget | seed | accepted A (%) | accepted B (%) | B - A | "
+        "95 % CI, trials | 95 % CI, speakers | EER B - A | 95 % CI, trials | "
+        "95 % CI, speakers |" + last,
+        "|" + "---|" * (11 + (verdicts is not None)),
+    ]
+    order = {}
+    for _, item in rows:
+        order.setdefault((item["a"], item["b"]), len(order))
+    for seed, item in sorted(
+        rows, key=lambda r: (order[r[1]["a"], r[1]["b"]], r[1]["budget"], r[0])
+    ):
+        accepted, eer = item["spoof_acceptance"], item["eer"]
+        cells = [
+            f"{item['b']} vs {item['a']}",
+            str(item["budget"]),
+            str(seed),
+            f"{100 * accepted['a']:.2f}",
+            f"{100 * accepted['b']:.2f}",
+            *_difference_cells(accepted),
+            *_difference_cells(eer),
+        ]
+        if verdicts is not None:
+            cells.append(verdicts[(item["a"], item["b"], item["budget"])])
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def evaluate(args):
     """Runs the evaluation and writes its results.
 
@@ -695,6 +925,7 @@ def evaluate(args):
     models = named_folders(args.model, "--model")
     targets = named_folders(args.target, "--target")
     pairs = check_transfers(args.transfer, models, targets)
+    compared = check_comparisons(args.compare, models)
     torch.manual_seed(args.seed)
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
@@ -744,15 +975,24 @@ def evaluate(args):
     spoof_rows = by_duration(trials["spoof"])
     folders = {name: entry["model_folder"] for name, entry in entries.items()}
     attacks = [row["system"] for row in spoof_rows]
-    results = []
+    bonafide_ids = list(trials["bonafide"])
+    speakers = (
+        [trials["bonafide"][i]["spk_id"] for i in bonafide_ids],
+        [row["spk_id"] for row in spoof_rows],
+    )
+    bootstrap = {"n_resamples": args.bootstrap, "seed": args.seed}
+    results, scored = [], {}
     for source in models:
         scored_by = [source] + [t for s, t in pairs if s == source]
         scores, entries[source]["attack_seconds"] = attack_scores(
             args, source, scored_by, scorers, folders, spoof_rows, options
         )
         for name in scored_by:
+            clean = [bonafide[name][i] for i in bonafide_ids]
             for budget in args.budgets:
                 spoof = [scores[budget][name][row["ID"]] for row in spoof_rows]
+                if name == source:
+                    scored[(name, budget)] = (clean, spoof)
                 results.append(
                     {
                         "crafted_on": source,
@@ -760,13 +1000,19 @@ def evaluate(args):
                         "transfer": name != source,
                         "budget": budget,
                         **cell(
-                            list(bonafide[name].values()),
+                            clean,
                             spoof,
                             attacks,
                             entries[name]["dev_threshold"],
+                            speakers,
+                            bootstrap,
                         ),
                     }
                 )
+    thresholds = {name: e["dev_threshold"] for name, e in entries.items()}
+    comparisons = compare_attacked(
+        compared, args.budgets, scored, thresholds, speakers, bootstrap
+    )
     report = {
         "config": {
             "budgets": list(args.budgets),
@@ -778,6 +1024,7 @@ def evaluate(args):
             "max_spoofs_per_attack": args.max_spoofs_per_attack,
             "max_bonafide": args.max_bonafide,
             "max_dev_items": args.max_dev_items,
+            "bootstrap": args.bootstrap,
             "seed": args.seed,
             "device": args.device,
             "data_folder": str(Path(args.data_folder).resolve()),
@@ -792,10 +1039,14 @@ def evaluate(args):
         },
         "models": entries,
         "results": results,
+        "comparisons": comparisons,
         "seconds": time.perf_counter() - start,
     }
     write_json(str(out / RESULTS_JSON), report)
-    (out / RESULTS_MD).write_text(robustness_table([report]), encoding="utf-8")
+    (out / RESULTS_MD).write_text(
+        robustness_table([report]) + comparisons_table([report]),
+        encoding="utf-8",
+    )
     return report
 
 

@@ -518,7 +518,7 @@ def test_pipeline_robustness_job_gets_model_folders_and_options(tmp_path):
         "  - {name: t, stage: teacher}\n"
         "  - {name: s, stage: student, teacher: t}\n"
         "  - {name: r, stage: robustness, models: [t, s], transfer: [[t, s]],"
-        " flags: {budgets: [0, 4], iterations: 2}}\n"
+        " compare: [[t, s]], flags: {budgets: [0, 4], iterations: 2}}\n"
         "report: [t, s]\n"
     )
     plan_path.write_text(text)
@@ -527,6 +527,7 @@ def test_pipeline_robustness_job_gets_model_folders_and_options(tmp_path):
     flags = job_flags(plan, plan["jobs"][2], folders, tmp_path / "c", 7)
     arguments = argparse_arguments(flags)
     assert arguments[arguments.index("--transfer") + 1] == "t=s"
+    assert arguments[arguments.index("--compare") + 1] == "t=s"
     assert arguments.count("--model") == 2
     assert f"t={folders['t']}" in arguments
     budgets = arguments.index("--budgets")
@@ -538,25 +539,59 @@ def test_pipeline_robustness_job_gets_model_folders_and_options(tmp_path):
     )
     with pytest.raises(ValueError, match="robustness job r"):
         load_plan(plan_path)
+    plan_path.write_text(text.replace("compare: [[t, s]]", "compare: [[t, x]]"))
+    with pytest.raises(ValueError, match="robustness job r"):
+        load_plan(plan_path)
 
 
 def test_pipeline_robustness_table_is_the_recipe_s_over_seeds(tmp_path):
     """The runner writes the recipe's robustness table, mean +- std."""
     from pipeline_report import write_robustness
 
-    def report(eer):
-        """A robustness.json of one seed: one white-box row, one budget."""
+    def report(eer, seed, high):
+        """A robustness.json of one seed: one white-box row, one budget,
+        one comparison whose acceptance interval ends at ``high``."""
         result = {"crafted_on": "t", "scored_by": "t", "budget": 4}
+        paired = {
+            "a": 0.5,
+            "b": 0.25,
+            "difference": -0.25,
+            "trial": {"interval": [-0.4, high]},
+            "speaker": {"interval": [-0.5, high]},
+        }
         return {
-            "config": {"budgets": [4], "iterations": 2, "step_ratio": 0.5},
+            "config": {
+                "budgets": [4],
+                "iterations": 2,
+                "step_ratio": 0.5,
+                "seed": seed,
+            },
             "trials": {"eval_spoof": 8, "eval_bonafide": 4, "dev": 6},
             "results": [{**result, "eer": eer, "spoof_acceptance": 0.5}],
+            "comparisons": [
+                {
+                    "a": "t",
+                    "b": "s",
+                    "budget": 4,
+                    "eer": paired,
+                    "spoof_acceptance": paired,
+                }
+            ],
         }
 
-    table = write_robustness(tmp_path, [report(0.1), report(0.3)])
+    table = write_robustness(
+        tmp_path, [report(0.1, 1, -0.1), report(0.3, 2, -0.05)]
+    )
     assert (tmp_path / "robustness.md").read_text() == table
     assert "2 seed(s)" in table
-    assert table.endswith("| t | 20.00 +- 14.14 / 50.00 +- 0.00 |\n")
+    assert "| t | 20.00 +- 14.14 / 50.00 +- 0.00 |\n" in table
+    rows = [line for line in table.splitlines() if line.startswith("| s vs t")]
+    assert [row.split(" | ")[2] for row in rows] == ["1", "2"]
+    assert all(row.endswith("| holds |") for row in rows)
+    table = write_robustness(
+        tmp_path, [report(0.1, 1, -0.1), report(0.3, 2, 0.05)]
+    )
+    assert table.rstrip().endswith("| not resolved |")
 
 
 def test_ge2e_initialisation_keeps_cosines_at_a_fresh_scale(tmp_path):

@@ -23,7 +23,11 @@ RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "ASVspoof2019_LA"
 sys.path.insert(0, str(RECIPE))
 
 import evaluate_robustness  # noqa: E402
-from evaluate_robustness import check_transfers, main  # noqa: E402
+from evaluate_robustness import (  # noqa: E402
+    check_comparisons,
+    check_transfers,
+    main,
+)
 
 from speechbrain_asd.data.asvspoof import (  # noqa: E402
     CLASS_NAMES,
@@ -169,6 +173,10 @@ def test_white_box_and_transfer_tables(
     for (source, scorer, _), result in cells.items():
         assert result["transfer"] == (source != scorer)
         assert 0 <= result["eer"] <= 1
+        for metric in ("eer", "spoof_acceptance"):
+            for design in ("trial", "speaker"):
+                low, high = result["intervals"][metric][design]
+                assert low <= result[metric] <= high
         assert sorted(result["spoof_acceptance_per_attack"]) == ["A07", "A08"]
         assert np.mean(
             list(result["spoof_acceptance_per_attack"].values())
@@ -181,6 +189,15 @@ def test_white_box_and_transfer_tables(
     table = (out / "robustness.md").read_text()
     assert "| crafted on -> scored by | 0 | 8 | 32 |" in table
     assert "| teacher |" in table and "| teacher -> student |" in table
+
+
+def test_comparisons_name_two_attacked_models():
+    """A=B needs two different --model names; anything else is refused."""
+    models = {"t": "a", "s": "b"}
+    assert check_comparisons(["t=s", "s=t"], models) == [("t", "s"), ("s", "t")]
+    for bad in ("t", "t=t", "t=x", "=s"):
+        with pytest.raises(ValueError, match=f"--compare {bad}: A=B"):
+            check_comparisons([bad], models)
 
 
 def test_transfer_pairs_are_checked():
@@ -212,6 +229,7 @@ def test_a_rerun_reuses_the_attacks_that_still_match(
         f"--output_folder={out}",
         f"--model=teacher={teacher}",
         f"--model=student={student}",
+        "--compare=teacher=student",
         "--budgets",
         "0",
         "16",
@@ -222,6 +240,33 @@ def test_a_rerun_reuses_the_attacks_that_still_match(
     ]
     assert main(args) == 0
     first = json.loads((out / "robustness.json").read_text())
+    assert [(c["a"], c["b"], c["budget"]) for c in first["comparisons"]] == [
+        ("teacher", "student", 0),
+        ("teacher", "student", 16),
+    ]
+    white_box = {
+        (r["scored_by"], r["budget"]): r
+        for r in first["results"]
+        if not r["transfer"]
+    }
+    for comparison in first["comparisons"]:
+        budget = comparison["budget"]
+        accepted = comparison["spoof_acceptance"]
+        assert (
+            accepted["a"] == white_box[("teacher", budget)]["spoof_acceptance"]
+        )
+        assert (
+            accepted["b"] == white_box[("student", budget)]["spoof_acceptance"]
+        )
+        assert accepted["difference"] == pytest.approx(
+            accepted["b"] - accepted["a"]
+        )
+        low, high = comparison["eer"]["trial"]["interval"]
+        assert low <= comparison["eer"]["difference"] <= high
+    assert (
+        "| student vs teacher | 16 | 1986 |"
+        in (out / "robustness.md").read_text()
+    )
     attacked = []
     compute = evaluate_robustness.score_under_attack
 

@@ -14,12 +14,15 @@ from speechbrain_asd.bootstrap import (
     _replicates,
     _resample_weights,
     _sort_system,
+    acceptance_intervals,
     asv_tdcf_constants,
     bootstrap_metrics,
+    paired_acceptance,
     paired_bootstrap,
 )
 from speechbrain_asd.metrics import (
     TDCFConstants,
+    acceptance_rate,
     asv_operating_point,
     compute_eer,
     compute_min_tdcf,
@@ -320,3 +323,47 @@ def test_paired_refuses_different_trial_sets():
         paired_bootstrap([1.0, 2.0], [0.0], [1.0, 2.0, 3.0], [0.0])
     with pytest.raises(ValueError, match=r"spoof_b .*non-finite"):
         paired_bootstrap([1.0, 2.0], [0.0], [1.0, 2.0], [np.inf])
+
+
+def test_acceptance_interval_is_the_binomial_one():
+    """The share accepted is acceptance_rate's; its spread the binomial's."""
+    rng = np.random.default_rng(0)
+    spoof = rng.standard_normal(400)
+    threshold = 0.5
+    result = acceptance_intervals(spoof, threshold, n_resamples=2000, seed=1)
+    rate = acceptance_rate(spoof, threshold)
+    assert result["value"] == rate
+    low, high = result["trial"]
+    half_width = 1.96 * np.sqrt(rate * (1 - rate) / spoof.size)
+    assert low < rate < high
+    assert (high - low) / 2 == pytest.approx(half_width, rel=0.15)
+    assert result["speaker"] is None
+    again = acceptance_intervals(spoof, threshold, n_resamples=2000, seed=1)
+    assert again == result
+
+
+def test_paired_acceptance_speakers_widen_a_speaker_bound_gain():
+    """A gain carried by a few speakers is sure over trials, not speakers."""
+    speakers = np.repeat([f"s{i}" for i in range(4)], 25)
+    spoof_a = np.ones(100)
+    spoof_b = np.where(np.isin(speakers, ["s0", "s1"]), -1.0, 1.0)
+    result = paired_acceptance(
+        spoof_a, 0.0, spoof_b, 0.0, speakers, n_resamples=1000, seed=0
+    )
+    assert (result["a"], result["b"], result["difference"]) == (1.0, 0.5, -0.5)
+    trial, speaker = result["trial"]["interval"], result["speaker"]["interval"]
+    assert trial[1] < 0
+    assert speaker[1] - speaker[0] > 2 * (trial[1] - trial[0])
+    assert result["trial"]["b_lower"] == 1.0
+    same = paired_acceptance(spoof_a, 0.0, spoof_a, 0.0, n_resamples=50)
+    assert same["trial"]["interval"] == [0.0, 0.0]
+
+
+def test_paired_acceptance_refuses_unpaired_or_bad_input():
+    """Different trial counts and non-finite thresholds are named."""
+    with pytest.raises(ValueError, match="same trials"):
+        paired_acceptance([0.1, 0.2], 0.0, [0.1], 0.0)
+    with pytest.raises(ValueError, match="threshold of spoof_b"):
+        paired_acceptance([0.1], 0.0, [0.1], float("nan"))
+    with pytest.raises(ValueError, match="n_resamples"):
+        acceptance_intervals([0.1], 0.0, n_resamples=0)
