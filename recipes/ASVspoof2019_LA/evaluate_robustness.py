@@ -1065,7 +1065,7 @@ def main(argv=None):
     """
     args = parse_args(argv)
     report = evaluate(args)
-    print(robustness_table([report]), end="")
+    print((Path(args.output_folder) / RESULTS_MD).read_text(), end="")
     print(f"{report['seconds']:.0f} s -> {args.output_folder}")
     return 0
 
