@@ -157,13 +157,14 @@ def parse_args(argv=None):
         help="L-infinity budgets in int16 units (0: no attack)",
     )
     parser.add_argument(
-        "--iterations", type=int, default=10, help="attack steps"
+        "--iterations", type=int, default=20, help="attack steps"
     )
     parser.add_argument(
         "--step_ratio",
         type=float,
-        default=0.25,
-        help="step of the attack as a fraction of the budget",
+        default=0.1,
+        help="step of the attack as a fraction of the budget (larger "
+        "steps can overshoot: accept fewer spoofs at larger budgets)",
     )
     parser.add_argument(
         "--max_spoofs_per_attack",
