@@ -651,8 +651,8 @@ def cell(bonafide, spoof, attacks, threshold, speakers, bootstrap):
     eer = bootstrap_metrics(bonafide, spoof, *speakers, **bootstrap)["eer"]
     accepted = acceptance_intervals(spoof, threshold, speakers[1], **bootstrap)
     return {
-        "eer": compute_eer(bonafide, spoof)[0],
-        "spoof_acceptance": acceptance_rate(spoof, threshold),
+        "eer": eer["value"],
+        "spoof_acceptance": accepted["value"],
         "mean_spoof_score": statistics.fmean(spoof),
         "spoof_acceptance_per_attack": {
             attack: acceptance_rate(per_attack[attack], threshold)
