@@ -1144,6 +1144,93 @@ def write_robustness(out, reports):
     return table
 
 
+def timings_table(plan, timings, seeds):
+    """The time each job of a plan took, per seed, and each seed's total.
+
+    Arguments
+    ---------
+    plan : dict
+        The plan (its ``jobs``, each with ``name``, ``stage`` and
+        optionally ``seeds``).
+    timings : dict
+        Job name -> {seed (str) -> seconds} (``timings.json``).
+    seeds : list of int
+        The seeds, one column each.
+
+    Returns
+    -------
+    str
+        Markdown: one row per job (seconds, "-" where not timed), then
+        the total of each seed with how many of its jobs were timed.
+
+    Example
+    -------
+    >>> plan = {"jobs": [{"name": "t", "stage": "teacher"},
+    ...                  {"name": "s", "stage": "student", "seeds": [1]}]}
+    >>> print(timings_table(plan, {"t": {"1": 60.0, "2": 90.4}}, [1, 2]))
+    | job | stage | seed 1 (s) | seed 2 (s) |
+    |---|---|---:|---:|
+    | t | teacher | 60 | 90 |
+    | s | student | - |  |
+    | all jobs | | 60 (1 of 2 timed) | 90 (1 of 1 timed) |
+    """
+    lines = [
+        "| job | stage | " + " | ".join(f"seed {s} (s)" for s in seeds) + " |",
+        "|---|---|" + "---:|" * len(seeds),
+    ]
+    totals = {seed: [0.0, 0, 0] for seed in seeds}
+    for job in plan["jobs"]:
+        cells = []
+        for seed in seeds:
+            if seed not in job.get("seeds", [seed]):
+                cells.append("")
+                continue
+            seconds = timings.get(job["name"], {}).get(str(seed))
+            totals[seed][2] += 1
+            if seconds is None:
+                cells.append("-")
+                continue
+            totals[seed][0] += seconds
+            totals[seed][1] += 1
+            cells.append(f"{seconds:.0f}")
+        lines.append(
+            f"| {job['name']} | {job['stage']} | " + " | ".join(cells) + " |"
+        )
+    lines.append(
+        "| all jobs | | "
+        + " | ".join(
+            f"{total:.0f} ({timed} of {jobs} timed)"
+            for total, timed, jobs in totals.values()
+        )
+        + " |"
+    )
+    return "\n".join(lines)
+
+
+def write_timings(out, plan, timings, seeds):
+    """Writes the jobs' times per seed (``timings.md``).
+
+    Arguments
+    ---------
+    out : pathlib.Path
+        Where ``timings.md`` goes.
+    plan : dict
+        The plan.
+    timings : dict
+        Job name -> {seed (str) -> seconds} (``timings.json``).
+    seeds : list of int
+        The seeds.
+
+    Returns
+    -------
+    str
+        The table (``timings_table``).
+    """
+    table = timings_table(plan, timings, seeds)
+    write_text_atomic(out / "timings.md", table + "\n")
+    return table
+
+
 def write_json(path, payload):
     """Writes a JSON file atomically (``speechbrain_asd.atomic``).
 

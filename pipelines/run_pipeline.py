@@ -29,9 +29,11 @@ with ``seef`` or ``speaker_kd`` jobs also gets ``asv_summary.md`` /
 mean +- std over the seeds (``pipeline_report.asv_table``).
 
 Before each job it prints how many jobs are left over all the seeds asked
-for and the time they should take: each job's duration is kept in
+for and the time they should take: each job's duration (over all its
+runs, when an interrupted job was resumed) is kept in
 ``<results>/<name>/timings.json``, and a job not yet timed is estimated by
 the other jobs of its stage, else by the plan's ``expected_minutes``.
+``timings.md`` gives each job's time per seed and each seed's total.
 
 ``--device cuda`` runs every stage on that device; ``--jobs N`` runs up to N
 jobs at once (each as soon as the jobs it needs are done, over every seed
@@ -76,6 +78,7 @@ from pipeline_report import (
     write_robustness,
     write_summary,
     write_tandem,
+    write_timings,
 )
 
 STAGES = {
@@ -572,11 +575,98 @@ def record_timing(path, name, seed, seconds):
     seed : int
         The seed of the run.
     seconds : float
-        How long the job ran.
+        How long the job ran, over all its runs (``finish_segment``).
     """
     timings = load_timings(path)
     timings.setdefault(name, {})[str(seed)] = round(seconds, 1)
     write_json(path, timings)
+
+
+def segment_file(log_path):
+    """The file that times a job's current run, beside its log.
+
+    Arguments
+    ---------
+    log_path : pathlib.Path
+        The job's log (``job_log``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``<log>.segment.json``: when this run of the job started and how
+        long its earlier, interrupted runs lasted.
+
+    Example
+    -------
+    >>> from pathlib import Path
+    >>> segment_file(Path("out/seed1/teacher.log")).name
+    'teacher.log.segment.json'
+    """
+    return log_path.with_name(log_path.name + ".segment.json")
+
+
+def interrupted_seconds(log_path):
+    """How long a job ran in earlier runs that did not finish it.
+
+    A run that was stopped (session end, kill, failure) leaves its segment
+    file; it ran from the time written there until its log was last
+    written. Call this before the job's log is opened again.
+
+    Arguments
+    ---------
+    log_path : pathlib.Path
+        The job's log (``job_log``).
+
+    Returns
+    -------
+    float
+        Seconds; 0 for a job never started or always finished.
+    """
+    path = segment_file(log_path)
+    if not path.is_file():
+        return 0.0
+    segment = read_json(path)
+    ran = (
+        log_path.stat().st_mtime - segment["started"]
+        if log_path.is_file()
+        else 0
+    )
+    return segment["earlier"] + max(0.0, ran)
+
+
+def start_segment(log_path, earlier):
+    """Notes that a job starts (again), after ``earlier`` seconds of runs.
+
+    Arguments
+    ---------
+    log_path : pathlib.Path
+        The job's log (``job_log``).
+    earlier : float
+        From ``interrupted_seconds``.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(
+        segment_file(log_path), {"started": time.time(), "earlier": earlier}
+    )
+
+
+def finish_segment(log_path):
+    """A finished job's time over all its runs; forgets its segment file.
+
+    Arguments
+    ---------
+    log_path : pathlib.Path
+        The job's log (``job_log``).
+
+    Returns
+    -------
+    float
+        Seconds: this run's plus the earlier, interrupted runs'.
+    """
+    path = segment_file(log_path)
+    segment = read_json(path)
+    path.unlink()
+    return segment["earlier"] + time.time() - segment["started"]
 
 
 def estimate_seconds(plan, job, timings):
@@ -695,10 +785,11 @@ def run_seed(plan, seed, out, data_folder, progress, device=None):
         if not runs_for(job, seed) or job_done(folders[job["name"]], job):
             continue
         progress()
-        job_start = time.perf_counter()
+        log_path = job_log(out, seed, job["name"])
+        start_segment(log_path, interrupted_seconds(log_path))
         flags = job_flags(plan, job, folders, data_folder, seed, device)
-        run_job(job, flags, job_log(out, seed, job["name"]))
-        seconds = time.perf_counter() - job_start
+        run_job(job, flags, log_path)
+        seconds = finish_segment(log_path)
         record_timing(out / TIMINGS_FILE, job["name"], seed, seconds)
         print(f"{job['name']} (seed {seed}): {seconds:.0f} s", flush=True)
     return seed_entries(plan, seed, out, data_folder)
@@ -771,16 +862,19 @@ def run_parallel(plan, seeds, out, data_folder, workers, device=None):
         When a job failed (or was skipped for it), naming its log.
     """
     tasks = []
+    earlier = {}
     threads = threads_per_job(workers)
     for seed, job in pending_jobs(plan, seeds, out):
         folders = seed_folders(plan, out, seed)
         flags = job_flags(plan, job, folders, data_folder, seed, device)
         needs = job_needs(folders, job, flags)
+        log_path = job_log(out, seed, job["name"])
+        earlier[seed, job["name"]] = interrupted_seconds(log_path)
         tasks.append(
             Task(
                 key=(seed, job["name"]),
                 command=job_command(job, flags),
-                log_path=job_log(out, seed, job["name"]),
+                log_path=log_path,
                 cwd=RECIPE,
                 needs={(seed, name) for name in needs},
                 env=threads,
@@ -790,8 +884,9 @@ def run_parallel(plan, seeds, out, data_folder, workers, device=None):
     ended = []
 
     def on_start(task):
-        """Prints that a job started."""
+        """Notes and prints that a job started."""
         seed, name = task.key
+        start_segment(task.log_path, earlier[task.key])
         print(f"{name} (seed {seed}): started -> {task.log_path}", flush=True)
 
     def on_finish(task, outcome, seconds):
@@ -799,6 +894,7 @@ def run_parallel(plan, seeds, out, data_folder, workers, device=None):
         seed, name = task.key
         ended.append(task.key)
         if outcome == DONE:
+            seconds = finish_segment(task.log_path)
             record_timing(out / TIMINGS_FILE, name, seed, seconds)
         elapsed = format_duration(time.perf_counter() - start)
         print(
@@ -1239,6 +1335,7 @@ def write_tables(plan, out, tables, entries, data_folder, run_seeds):
         reports = [read_json(path) for path in done if path.is_file()]
         if reports:
             print(write_robustness(tables, reports))
+    print(write_timings(tables, plan, load_timings(out / TIMINGS_FILE), seeds))
     tandem = write_tandem(
         tables,
         merged,

@@ -14,7 +14,9 @@ Authors
 
 import copy
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -970,3 +972,63 @@ def test_pipeline_tandem_table_pairs_each_cm_model_with_its_seeds_asv(
     assert row["thresholds"]["cm_from"] == "eval"
     assert "| student | 1 |" in table
     assert (tmp_path / "tandem.md").read_text() == table + "\n"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_pipeline_times_a_resumed_job_over_all_its_runs(
+    tmp_path, monkeypatch, workers
+):
+    """A job stopped and resumed is timed over both runs, not the last."""
+    import run_pipeline
+    from run_pipeline import job_log, load_timings, segment_file
+
+    fail_flag = tmp_path / "fail"
+    fake_stage = tmp_path / "fake_stage.py"
+    fake_stage.write_text(
+        "import pathlib, sys\n"
+        f"if pathlib.Path({str(fail_flag)!r}).exists():\n"
+        "    sys.exit('stopped')\n"
+        "flags = dict(a[2:].split('=', 1) for a in sys.argv[2:])\n"
+        "out = pathlib.Path(flags['output_folder'])\n"
+        "out.mkdir(parents=True, exist_ok=True)\n"
+        "(out / 'done.txt').touch()\n"
+    )
+    monkeypatch.setattr(
+        run_pipeline, "STAGES", {"teacher": (str(fake_stage), "h", "done.txt")}
+    )
+    monkeypatch.setattr(run_pipeline, "yaml_keys", lambda path: set())
+    plan = {
+        "name": "p",
+        "corpus": {"folder": "c"},
+        "flags": {},
+        "stage_flags": {},
+        "jobs": [{"name": "t", "stage": "teacher"}],
+        "report": [],
+    }
+    out = tmp_path / "results" / "p"
+
+    def run():
+        """Runs the plan's one job for seed 1."""
+        if workers == 1:
+            run_pipeline.run_seed(plan, 1, out, tmp_path, lambda: None)
+        else:
+            run_pipeline.run_parallel(plan, [1], out, tmp_path, workers)
+
+    fail_flag.touch()
+    with pytest.raises(RuntimeError, match="failed"):
+        run()
+    log_path = job_log(out, 1, "t")
+    segment = segment_file(log_path)
+    assert segment.is_file()
+    assert load_timings(out / "timings.json") == {}
+    # Let the stopped run have lasted 1000 s: begun 1000 s before its
+    # log was last written.
+    now = time.time()
+    stopped = json.loads(segment.read_text())
+    segment.write_text(json.dumps({**stopped, "started": now - 1000}))
+    os.utime(log_path, (now, now))
+    fail_flag.unlink()
+    run()
+    seconds = load_timings(out / "timings.json")["t"]["1"]
+    assert 1000 <= seconds < 1100
+    assert not segment.exists()
