@@ -7,7 +7,9 @@ seeds, and with one seed the 95 % bootstrap intervals of the eval EER that
 each stage wrote into its ``eval_report.json``) and, for the plan's
 ``comparisons``, ``comparisons.json`` / ``comparisons.md``: the paired
 bootstrap (``speechbrain_asd.evaluation.compare_score_files``) of two
-models' eval score files, seed by seed, and a verdict over the seeds.
+models' eval score files, seed by seed, and a verdict over the seeds; and,
+first, one row per claim with the mean difference over the seeds and its
+t interval (``seeds_table``), which carries the run-to-run variation.
 Speaker-side jobs (SEEF-ALDR, speaker KD) report ASV metrics instead
 (``asv_report.json``): ``asv_summary.json`` / ``asv_summary.md`` give
 their dev and eval speaker EER and minDCF, mean +- std over the seeds, as
@@ -30,6 +32,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import scipy.stats
 import torch
 
 from speechbrain_asd.atomic import write_text_atomic
@@ -860,6 +863,90 @@ def verdict(results, metric="eer"):
     return "not resolved"
 
 
+def seed_interval(differences, level=0.95):
+    """Mean of per-seed differences and its t interval over the seeds.
+
+    Each seed is one training run, so this interval carries the
+    run-to-run variation that a bootstrap over one run's trials does not.
+
+    Arguments
+    ---------
+    differences : list of float
+        One difference (B - A) per seed.
+    level : float
+        The interval's coverage.
+
+    Returns
+    -------
+    mean : float
+        The mean difference.
+    interval : list of float or None
+        ``[low, high]``; None with fewer than two seeds.
+
+    Example
+    -------
+    >>> mean, interval = seed_interval([0.02, 0.04, 0.06])
+    >>> round(mean, 4), [round(x, 4) for x in interval]
+    (0.04, [-0.0097, 0.0897])
+    >>> seed_interval([0.03])
+    (0.03, None)
+    """
+    mean = statistics.fmean(differences)
+    if len(differences) < 2:
+        return mean, None
+    quantile = scipy.stats.t.ppf(0.5 + level / 2, len(differences) - 1)
+    half = quantile * statistics.stdev(differences) / len(differences) ** 0.5
+    return mean, [float(mean - half), float(mean + half)]
+
+
+def seeds_table(comparisons, metric="eer"):
+    """Markdown: one row per claim, its differences over the seeds.
+
+    Arguments
+    ---------
+    comparisons : list of dict
+        ``claim``, ``a``, ``b``, ``seeds``, ``results`` (one
+        ``compare_models`` result per seed, or any result with
+        ``result[metric]["difference"]``) and ``verdict``.
+    metric : str
+        The difference shown.
+
+    Returns
+    -------
+    str
+        The table: B - A per seed, their mean and 95 % t interval over the
+        seeds (``seed_interval``), and the verdict.
+
+    Example
+    -------
+    >>> item = {"claim": "c", "a": "x", "b": "y", "seeds": [1, 2],
+    ...         "results": [{"eer": {"difference": d}} for d in (-.02, -.04)],
+    ...         "verdict": "holds"}
+    >>> print(seeds_table([item]).splitlines()[2])
+    | c | x | y | 2 | -2.00, -4.00 | -3.00 | [-15.71, 9.71] | holds |
+    """
+    lines = [
+        "| claim (B better than A) | A | B | seeds | B - A by seed (pp) | "
+        "mean (pp) | 95 % CI over seeds (t) | verdict |",
+        "|" + "---|" * 8,
+    ]
+    for item in comparisons:
+        differences = [r[metric]["difference"] for r in item["results"]]
+        mean, interval = seed_interval(differences)
+        cells = [
+            item["claim"],
+            item["a"],
+            item["b"],
+            str(len(differences)),
+            ", ".join(f"{100 * d:+.2f}" for d in differences),
+            f"{100 * mean:+.2f}",
+            format_interval(interval),
+            item["verdict"],
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def comparisons_table(comparisons):
     """Markdown: one row per claim and seed, then the verdict per claim.
 
@@ -958,9 +1045,18 @@ def write_comparisons(out, plan, seeds, folders, protocol, asv_scores):
         ]
         comparisons.append({**item, "seeds": done, "results": results})
         comparisons[-1]["verdict"] = verdict(results)
+    for item in comparisons:
+        mean, interval = seed_interval(
+            [result["eer"]["difference"] for result in item["results"]]
+        )
+        item["over_seeds"] = {"mean": mean, "interval": interval}
     write_json(out / "comparisons.json", {"comparisons": comparisons})
     write_text_atomic(
-        out / "comparisons.md", comparisons_table(comparisons) + "\n"
+        out / "comparisons.md",
+        seeds_table(comparisons)
+        + "\n\n"
+        + comparisons_table(comparisons)
+        + "\n",
     )
     return comparisons
 

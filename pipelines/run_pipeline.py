@@ -71,6 +71,7 @@ from pipeline_report import (
     markdown_table,
     read_json,
     read_report,
+    seeds_table,
     summary_entry,
     write_asv_summary,
     write_comparisons,
@@ -1324,6 +1325,7 @@ def write_tables(plan, out, tables, entries, data_folder, run_seeds):
             data_folder / EVAL_PROTOCOL,
             lambda seed: ge2e_asv_scores(plan, out, seed, "eval"),
         )
+        print(seeds_table(comparisons))
         print(comparisons_table(comparisons))
     for job in plan["jobs"]:
         if job["stage"] != "robustness":

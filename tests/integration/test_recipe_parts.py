@@ -483,7 +483,15 @@ def test_pipeline_comparisons_pair_score_files_seed_by_seed(tmp_path):
     assert eer["trial"]["interval"][1] < 0 and eer["trial"]["sign_flip"] == 0
     assert item["results"][0]["min_tdcf_2021"] is None
     table = (tmp_path / "comparisons.md").read_text()
-    assert "| c | weak | good | 2 |" in table and table.count("holds") == 2
+    # One row over the seeds (the two seeds' score files are the same, so
+    # the t interval has no width), then one row per seed.
+    assert table.count("holds") == 3
+    assert item["over_seeds"]["mean"] == pytest.approx(eer["difference"])
+    assert item["over_seeds"]["interval"] == pytest.approx(
+        [eer["difference"]] * 2
+    )
+    difference = f"{100 * eer['difference']:+.2f}"
+    assert f"| c | weak | good | 2 | {difference}, {difference} |" in table
     plan["comparisons"] = [{"claim": "c", "a": "good", "b": "weak"}]
     (reversed_item,) = write_comparisons(
         tmp_path,
