@@ -1209,7 +1209,9 @@ def write_robustness(out, reports):
     ``comparisons_table`` of ``recipes/ASVspoof2019_LA/evaluate_robustness.py``,
     imported from the recipe folder), the comparisons with a verdict over
     the seeds on the share of spoofs accepted (``verdict``: "holds" when B
-    accepts fewer in every seed under every design).
+    accepts fewer in every seed under every design), preceded by the mean
+    of those differences over the seeds with its t interval
+    (``seeds_table``).
 
     Arguments
     ---------
@@ -1235,7 +1237,24 @@ def write_robustness(out, reports):
         key: verdict(items, "spoof_acceptance")
         for key, items in by_pair.items()
     }
-    table = robustness_table(reports) + comparisons_table(reports, verdicts)
+    over_seeds = [
+        {
+            "claim": f"fewer spoofs accepted, budget {budget}",
+            "a": a,
+            "b": b,
+            "results": items,
+            "verdict": verdicts[a, b, budget],
+        }
+        for (a, b, budget), items in by_pair.items()
+    ]
+    table = robustness_table(reports)
+    if over_seeds:
+        table += (
+            "\nShare of spoofs accepted, B - A over the seeds:\n\n"
+            + seeds_table(over_seeds, "spoof_acceptance")
+            + "\n"
+        )
+    table += comparisons_table(reports, verdicts)
     write_text_atomic(out / "robustness.md", table)
     return table
 

@@ -598,6 +598,12 @@ def test_pipeline_robustness_table_is_the_recipe_s_over_seeds(tmp_path):
     rows = [line for line in table.splitlines() if line.startswith("| s vs t")]
     assert [row.split(" | ")[2] for row in rows] == ["1", "2"]
     assert all(row.endswith("| holds |") for row in rows)
+    # Over the seeds: both differences -25 points, so the t interval is
+    # [-25, -25].
+    assert (
+        "| fewer spoofs accepted, budget 4 | t | s | 2 | -25.00, -25.00 | "
+        "-25.00 | [-25.00, -25.00] | holds |" in table
+    )
     table = write_robustness(
         tmp_path, [report(0.1, 1, -0.1), report(0.3, 2, 0.05)]
     )
