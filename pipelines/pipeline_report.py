@@ -1259,6 +1259,29 @@ def write_robustness(out, reports):
     return table
 
 
+def runs_for(job, seed):
+    """Whether a job runs for a seed (a job's ``seeds`` limits them).
+
+    Arguments
+    ---------
+    job : dict
+        The job, with optionally ``seeds`` (a list of int).
+    seed : int
+        The seed.
+
+    Returns
+    -------
+    bool
+        True unless the job lists seeds and this is not one of them.
+
+    Example
+    -------
+    >>> runs_for({"name": "j"}, 2), runs_for({"name": "j", "seeds": [1]}, 2)
+    (True, False)
+    """
+    return seed in job.get("seeds", [seed])
+
+
 def timings_table(plan, timings, seeds):
     """The time each job of a plan took, per seed, and each seed's total.
 
@@ -1297,7 +1320,7 @@ def timings_table(plan, timings, seeds):
     for job in plan["jobs"]:
         cells = []
         for seed in seeds:
-            if seed not in job.get("seeds", [seed]):
+            if not runs_for(job, seed):
                 cells.append("")
                 continue
             seconds = timings.get(job["name"], {}).get(str(seed))

@@ -71,6 +71,7 @@ from pipeline_report import (
     markdown_table,
     read_json,
     read_report,
+    runs_for,
     seeds_table,
     summary_entry,
     write_asv_summary,
@@ -1054,29 +1055,6 @@ def pending_jobs(plan, seeds, out):
         if runs_for(job, seed)
         and not job_done(job_folder(out, seed, job["name"]), job)
     ]
-
-
-def runs_for(job, seed):
-    """Whether a job runs for a seed (a job's ``seeds`` limits them).
-
-    Arguments
-    ---------
-    job : dict
-        The job, with optionally ``seeds`` (a list of int).
-    seed : int
-        The seed.
-
-    Returns
-    -------
-    bool
-        True unless the job lists seeds and this is not one of them.
-
-    Example
-    -------
-    >>> runs_for({"name": "j"}, 2), runs_for({"name": "j", "seeds": [1]}, 2)
-    (True, False)
-    """
-    return seed in job.get("seeds", [seed])
 
 
 def progress_line(plan, seeds, out, total, start):
