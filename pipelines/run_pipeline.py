@@ -10,8 +10,11 @@ folder, each with its own hparams file. An override file
 names the corpus, the flags every stage gets, the flags of each stage, and the
 jobs: each job runs one stage (``ge2e``, ``aeg``, ``teacher``,
 ``student``, ``robustness``, ``seef``, ``speaker_kd``) with its own flags
-and output folder. The recipe YAMLs are never edited: everything goes
-through command-line overrides. The runner chains the jobs (GE2E
+and output folder; a job with ``continues: <earlier job>`` (same stage)
+starts from that job's newest checkpoint, so a longer schedule resumes
+where the shorter one ended (a 16-epoch teacher from the 10-epoch one).
+The recipe YAMLs are never edited: everything goes through command-line
+overrides. The runner chains the jobs (GE2E
 checkpoint and ASV scores, the static adversarial set, the teacher of a
 student or of a speaker-KD job), skips jobs that already finished (so an
 interrupted run resumes where it stopped), and exports the models the plan
@@ -53,6 +56,7 @@ Authors
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -82,6 +86,7 @@ from pipeline_report import (
     write_tandem,
     write_timings,
 )
+from speechbrain.utils.checkpoints import Checkpointer
 
 STAGES = {
     "ge2e": (
@@ -112,6 +117,8 @@ ASV_FILE = "asv_scores/ASVspoof2019.LA.asv.{split}.gi.trl.scores.txt"
 OUTPUT_CHUNK = 4096
 INTERIM_FOLDER = "interim"
 TIMINGS_FILE = "timings.json"
+# Where every stage's hparams put its checkpoints: <output_folder>/save.
+SAVE_FOLDER = "save"
 NARGS_OPTIONS = ("budgets",)
 EVAL_PROTOCOL = (
     "LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.eval.trl.txt"
@@ -133,7 +140,8 @@ def load_plan(path):
     -------
     plan : dict
         ``name``, ``corpus``, ``flags``, ``stage_flags``, ``jobs`` (a job
-        may list the only ``seeds`` it runs for) and
+        may list the only ``seeds`` it runs for, and name an earlier job
+        of its stage that it ``continues``) and
         ``report`` (the jobs whose models enter the summary),
         ``export`` (reported jobs exported as model folders, with a DET
         plot; none by default) and ``comparisons`` (``{claim, a, b}``:
@@ -164,6 +172,7 @@ def load_plan(path):
                 f"{path}: job {job['name']} has seeds {only!r}, expected a "
                 "non-empty list of integers (the only seeds it runs for)"
             )
+        check_continues(path, plan["jobs"], index)
         teacher_stage = TEACHER_STAGES.get(job["stage"])
         teachers = {
             j["name"]
@@ -207,6 +216,113 @@ def load_plan(path):
                 f"jobs a and b (unknown: {unknown})"
             )
     return plan
+
+
+def check_continues(path, jobs, index):
+    """Checks that a job continues an earlier job of its stage, if any.
+
+    The continued job must run for every seed the job runs for.
+
+    Arguments
+    ---------
+    path : str
+        The override file (for the message).
+    jobs : list of dict
+        The plan's jobs.
+    index : int
+        The job to check.
+
+    Raises
+    ------
+    ValueError
+        When ``continues`` names no earlier job of the same stage, or one
+        that does not run for all of the job's seeds.
+
+    Example
+    -------
+    >>> jobs = [{"name": "t", "stage": "teacher", "seeds": [1]},
+    ...         {"name": "t16", "stage": "teacher", "continues": "t"}]
+    >>> check_continues("p.yaml", jobs, 1)
+    Traceback (most recent call last):
+     ...
+    ValueError: p.yaml: job t16 continues t, which does not run for all ...
+    """
+    job = jobs[index]
+    source = job.get("continues")
+    if source is None:
+        return
+    earlier = {j["name"]: j for j in jobs[:index] if j["stage"] == job["stage"]}
+    if source not in earlier:
+        raise ValueError(
+            f"{path}: job {job['name']} continues {source!r}, which is not "
+            f"a {job['stage']} job before it"
+        )
+    covered = earlier[source].get("seeds")
+    if covered is not None and not set(job.get("seeds") or [None]) <= set(
+        covered
+    ):
+        raise ValueError(
+            f"{path}: job {job['name']} continues {source}, which does not "
+            "run for all its seeds"
+        )
+
+
+def continue_from(job, folders):
+    """Copies the newest checkpoint of the job a job ``continues``.
+
+    Nothing is copied when the job has none to continue or already holds a
+    checkpoint of its own (a resumed run). The copy is renamed into place
+    once complete, so a stopped copy leaves no checkpoint behind.
+
+    Arguments
+    ---------
+    job : dict
+        The job.
+    folders : dict
+        Job name -> output folder (one seed).
+
+    Returns
+    -------
+    pathlib.Path or None
+        The checkpoint copied.
+
+    Raises
+    ------
+    RuntimeError
+        When the continued job holds no checkpoint.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> root = Path(tempfile.mkdtemp())
+    >>> folders = {"t": root / "t", "t16": root / "t16"}
+    >>> _ = Checkpointer(folders["t"] / SAVE_FOLDER).save_checkpoint()
+    >>> copied = continue_from({"name": "t16", "continues": "t"}, folders)
+    >>> sorted(p.name for p in (folders["t16"] / SAVE_FOLDER).iterdir()) == [
+    ...     copied.name]
+    True
+    >>> continue_from({"name": "t16", "continues": "t"}, folders) is None
+    True
+    """
+    if "continues" not in job:
+        return None
+    target = folders[job["name"]] / SAVE_FOLDER
+    if target.is_dir() and Checkpointer(target).list_checkpoints():
+        return None
+    source = folders[job["continues"]] / SAVE_FOLDER
+    newest = Checkpointer(source).find_checkpoint() if source.is_dir() else None
+    if newest is None:
+        raise RuntimeError(
+            f"job {job['name']} continues {job['continues']}, but "
+            f"{source} holds no checkpoint"
+        )
+    partial = target / f".partial-{newest.path.name}"
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(newest.path, partial)
+    copied = target / newest.path.name
+    partial.rename(copied)
+    return copied
 
 
 def ensure_corpus(corpus, root):
@@ -333,7 +449,7 @@ def job_needs(folders, job, flags):
     Returns
     -------
     needs : set of str
-        Names of the other jobs it needs.
+        Names of the other jobs it needs (and the job it ``continues``).
 
     Example
     -------
@@ -354,7 +470,7 @@ def job_needs(folders, job, flags):
         for name, folder in folders.items()
         if name != job["name"]
         and any(v == str(folder) or v.startswith(f"{folder}/") for v in values)
-    }
+    } | ({job["continues"]} if "continues" in job else set())
 
 
 def robustness_flags(job, folders, data_folder, seed):
@@ -790,6 +906,7 @@ def run_seed(plan, seed, out, data_folder, progress, device=None):
         log_path = job_log(out, seed, job["name"])
         start_segment(log_path, interrupted_seconds(log_path))
         flags = job_flags(plan, job, folders, data_folder, seed, device)
+        continue_from(job, folders)
         run_job(job, flags, log_path)
         seconds = finish_segment(log_path)
         record_timing(out / TIMINGS_FILE, job["name"], seed, seconds)
@@ -865,9 +982,11 @@ def run_parallel(plan, seeds, out, data_folder, workers, device=None):
     """
     tasks = []
     earlier = {}
+    job_and_folders = {}
     threads = threads_per_job(workers)
     for seed, job in pending_jobs(plan, seeds, out):
         folders = seed_folders(plan, out, seed)
+        job_and_folders[seed, job["name"]] = (job, folders)
         flags = job_flags(plan, job, folders, data_folder, seed, device)
         needs = job_needs(folders, job, flags)
         log_path = job_log(out, seed, job["name"])
@@ -888,6 +1007,7 @@ def run_parallel(plan, seeds, out, data_folder, workers, device=None):
     def on_start(task):
         """Notes and prints that a job started."""
         seed, name = task.key
+        continue_from(*job_and_folders[task.key])
         start_segment(task.log_path, earlier[task.key])
         print(f"{name} (seed {seed}): started -> {task.log_path}", flush=True)
 

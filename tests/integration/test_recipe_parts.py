@@ -1046,3 +1046,63 @@ def test_pipeline_times_a_resumed_job_over_all_its_runs(
     seconds = load_timings(out / "timings.json")["t"]["1"]
     assert 1000 <= seconds < 1100
     assert not segment.exists()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_pipeline_continued_job_starts_from_the_newest_checkpoint(
+    tmp_path, monkeypatch, workers
+):
+    """A ``continues`` job starts from its source's newest checkpoint only,
+    and a resumed run keeps its own checkpoints."""
+    import run_pipeline
+    from run_pipeline import load_plan
+
+    fake_stage = tmp_path / "fake_stage.py"
+    fake_stage.write_text(
+        "import json, pathlib, sys\n"
+        "from speechbrain.utils.checkpoints import Checkpointer\n"
+        "flags = dict(a[2:].split('=', 1) for a in sys.argv[2:])\n"
+        "out = pathlib.Path(flags['output_folder'])\n"
+        "saver = Checkpointer(out / 'save')\n"
+        "found = [c.meta['epoch'] for c in saver.list_checkpoints()]\n"
+        "(out / 'found.json').write_text(json.dumps(sorted(found)))\n"
+        "for epoch in range(max(found, default=0) + 1, "
+        "int(flags['number_of_epochs']) + 1):\n"
+        "    saver.save_checkpoint(meta={'epoch': epoch})\n"
+        "(out / 'done.txt').touch()\n"
+    )
+    monkeypatch.setattr(
+        run_pipeline, "STAGES", {"teacher": (str(fake_stage), "h", "done.txt")}
+    )
+    monkeypatch.setattr(run_pipeline, "yaml_keys", lambda path: set())
+    plan_file = tmp_path / "plan.yaml"
+    plan_file.write_text(
+        "name: p\n"
+        "corpus: {folder: c}\n"
+        "jobs:\n"
+        "  - {name: t, stage: teacher, flags: {number_of_epochs: 3}}\n"
+        "  - {name: t5, stage: teacher, continues: t,"
+        " flags: {number_of_epochs: 5}}\n"
+        "report: []\n"
+    )
+    plan = load_plan(plan_file)
+    out = tmp_path / "results" / "p"
+
+    def run():
+        """Runs the plan for seed 1."""
+        if workers == 1:
+            run_pipeline.run_seed(plan, 1, out, tmp_path, lambda: None)
+        else:
+            run_pipeline.run_parallel(plan, [1], out, tmp_path, workers)
+
+    run()
+    continued = out / "seed1" / "t5"
+    assert json.loads((continued / "found.json").read_text()) == [3]
+    (continued / "done.txt").unlink()
+    run()
+    assert json.loads((continued / "found.json").read_text()) == [3, 4, 5]
+
+    bad = plan_file.read_text().replace("continues: t,", "continues: t9,")
+    plan_file.write_text(bad)
+    with pytest.raises(ValueError, match="continues 't9', which is not"):
+        load_plan(plan_file)
