@@ -66,7 +66,7 @@ def run_tasks(tasks, workers, on_start=None, on_finish=None, poll_seconds=0.2):
     workers : int
         How many run at once (at least 1).
     on_start : callable, optional
-        Called with a task when it starts.
+        Called with a task just before its process starts.
     on_finish : callable, optional
         Called with a task, its outcome (``"done"``, ``"failed"``,
         ``"skipped"``) and its wall time in seconds when it ends.
@@ -125,10 +125,10 @@ def run_tasks(tasks, workers, on_start=None, on_finish=None, poll_seconds=0.2):
                     outcomes.get(k) == DONE for k in needs
                 ):
                     waiting.remove(task)
-                    running[task.key] = (task, *_start(task))
-                    started_or_skipped = True
                     if on_start is not None:
                         on_start(task)
+                    running[task.key] = (task, *_start(task))
+                    started_or_skipped = True
         if waiting and not running:
             raise ValueError(
                 "tasks wait on each other: "

@@ -86,6 +86,21 @@ def test_a_task_starts_after_what_it_needs(tmp_path):
     assert (tmp_path / "ge2e.log").exists()
 
 
+def test_on_start_runs_before_the_task_s_process(tmp_path):
+    """What on_start prepares is there when the process begins."""
+    reads = (
+        "import pathlib, sys\n"
+        "sys.exit(0 if (pathlib.Path(sys.argv[1]) / 'ready').exists() "
+        "else 1)\n"
+    )
+    outcomes = run_tasks(
+        [_task(tmp_path, "job", reads)],
+        workers=1,
+        on_start=lambda task: (tmp_path / "ready").touch(),
+    )
+    assert outcomes == {"job": "done"}
+
+
 def test_a_failed_need_skips_what_follows(tmp_path):
     """Tasks after a failure are skipped, the others still run."""
     fail = "import sys; sys.exit(2)"
