@@ -5,6 +5,7 @@ Authors
 """
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -93,10 +94,14 @@ def test_on_start_runs_before_the_task_s_process(tmp_path):
         "sys.exit(0 if (pathlib.Path(sys.argv[1]) / 'ready').exists() "
         "else 1)\n"
     )
+
+    def prepare(task):
+        """Prepares slowly: a process started first would not find it."""
+        time.sleep(1.0)
+        (tmp_path / "ready").touch()
+
     outcomes = run_tasks(
-        [_task(tmp_path, "job", reads)],
-        workers=1,
-        on_start=lambda task: (tmp_path / "ready").touch(),
+        [_task(tmp_path, "job", reads)], workers=1, on_start=prepare
     )
     assert outcomes == {"job": "done"}
 
