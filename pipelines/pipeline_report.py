@@ -399,6 +399,28 @@ def _mean_std_cell(values, percent):
     return text
 
 
+def format_points(difference):
+    """A difference of two fractions as signed percentage points.
+
+    Arguments
+    ---------
+    difference : float
+        B - A, a fraction.
+
+    Returns
+    -------
+    str
+        Two decimals with a sign; a difference that rounds to zero is
+        ``+0.00``, never ``-0.00``.
+
+    Example
+    -------
+    >>> format_points(-0.0123), format_points(-1e-18)
+    ('-1.23', '+0.00')
+    """
+    return f"{round(100 * difference, 2) + 0.0:+.2f}"
+
+
 def format_interval(interval, percent=True):
     """A bootstrap interval as table text.
 
@@ -938,8 +960,8 @@ def seeds_table(comparisons, metric="eer"):
             item["a"],
             item["b"],
             str(len(differences)),
-            ", ".join(f"{100 * d:+.2f}" for d in differences),
-            f"{100 * mean:+.2f}",
+            ", ".join(format_points(d) for d in differences),
+            format_points(mean),
             format_interval(interval),
             item["verdict"],
         ]
@@ -983,7 +1005,7 @@ def comparisons_table(comparisons):
                 str(seed),
                 f"{100 * eer['a']:.2f}",
                 f"{100 * eer['b']:.2f}",
-                f"{100 * eer['difference']:+.2f}",
+                format_points(eer["difference"]),
                 format_interval(eer["trial"]["interval"]),
                 format_interval(speaker and speaker["interval"]),
                 f"{eer['trial']['sign_flip']:.3f}",
