@@ -57,6 +57,29 @@ from speechbrain_asd.metrics import compute_eer  # noqa: E402
 TINY = {"channels": (4, 4, 8, 8), "blocks": (1, 1, 1, 1)}
 
 
+def _fake_teacher_stage(monkeypatch, folder, code):
+    """Makes the runner's teacher stage a script of the given code, which
+    ends a job by writing ``done.txt`` in its output folder."""
+    import run_pipeline
+
+    fake_stage = folder / "fake_stage.py"
+    fake_stage.write_text(code)
+    monkeypatch.setattr(
+        run_pipeline, "STAGES", {"teacher": (str(fake_stage), "h", "done.txt")}
+    )
+    monkeypatch.setattr(run_pipeline, "yaml_keys", lambda path: set())
+
+
+def _run_seed_1(plan, out, data_folder, workers):
+    """Runs a plan for seed 1, in turn (one worker) or with ``--jobs``."""
+    import run_pipeline
+
+    if workers == 1:
+        run_pipeline.run_seed(plan, 1, out, data_folder, lambda: None)
+    else:
+        run_pipeline.run_parallel(plan, [1], out, data_folder, workers)
+
+
 def test_select_subset_is_proportional_and_deterministic():
     """Groups keep shares of the subset in proportion to their sizes."""
     rows = {
@@ -993,24 +1016,20 @@ def test_pipeline_times_a_resumed_job_over_all_its_runs(
     tmp_path, monkeypatch, workers
 ):
     """A job stopped and resumed is timed over both runs, not the last."""
-    import run_pipeline
     from run_pipeline import job_log, load_timings, segment_file
 
     fail_flag = tmp_path / "fail"
-    fake_stage = tmp_path / "fake_stage.py"
-    fake_stage.write_text(
+    _fake_teacher_stage(
+        monkeypatch,
+        tmp_path,
         "import pathlib, sys\n"
         f"if pathlib.Path({str(fail_flag)!r}).exists():\n"
         "    sys.exit('stopped')\n"
         "flags = dict(a[2:].split('=', 1) for a in sys.argv[2:])\n"
         "out = pathlib.Path(flags['output_folder'])\n"
         "out.mkdir(parents=True, exist_ok=True)\n"
-        "(out / 'done.txt').touch()\n"
+        "(out / 'done.txt').touch()\n",
     )
-    monkeypatch.setattr(
-        run_pipeline, "STAGES", {"teacher": (str(fake_stage), "h", "done.txt")}
-    )
-    monkeypatch.setattr(run_pipeline, "yaml_keys", lambda path: set())
     plan = {
         "name": "p",
         "corpus": {"folder": "c"},
@@ -1020,17 +1039,9 @@ def test_pipeline_times_a_resumed_job_over_all_its_runs(
         "report": [],
     }
     out = tmp_path / "results" / "p"
-
-    def run():
-        """Runs the plan's one job for seed 1."""
-        if workers == 1:
-            run_pipeline.run_seed(plan, 1, out, tmp_path, lambda: None)
-        else:
-            run_pipeline.run_parallel(plan, [1], out, tmp_path, workers)
-
     fail_flag.touch()
     with pytest.raises(RuntimeError, match="failed"):
-        run()
+        _run_seed_1(plan, out, tmp_path, workers)
     log_path = job_log(out, 1, "t")
     segment = segment_file(log_path)
     assert segment.is_file()
@@ -1042,7 +1053,7 @@ def test_pipeline_times_a_resumed_job_over_all_its_runs(
     segment.write_text(json.dumps({**stopped, "started": now - 1000}))
     os.utime(log_path, (now, now))
     fail_flag.unlink()
-    run()
+    _run_seed_1(plan, out, tmp_path, workers)
     seconds = load_timings(out / "timings.json")["t"]["1"]
     assert 1000 <= seconds < 1100
     assert not segment.exists()
@@ -1054,11 +1065,11 @@ def test_pipeline_continued_job_starts_from_the_newest_checkpoint(
 ):
     """A ``continues`` job starts from its source's newest checkpoint only,
     and a resumed run keeps its own checkpoints."""
-    import run_pipeline
     from run_pipeline import load_plan
 
-    fake_stage = tmp_path / "fake_stage.py"
-    fake_stage.write_text(
+    _fake_teacher_stage(
+        monkeypatch,
+        tmp_path,
         "import json, pathlib, sys\n"
         "from speechbrain.utils.checkpoints import Checkpointer\n"
         "flags = dict(a[2:].split('=', 1) for a in sys.argv[2:])\n"
@@ -1069,12 +1080,8 @@ def test_pipeline_continued_job_starts_from_the_newest_checkpoint(
         "for epoch in range(max(found, default=0) + 1, "
         "int(flags['number_of_epochs']) + 1):\n"
         "    saver.save_checkpoint(meta={'epoch': epoch})\n"
-        "(out / 'done.txt').touch()\n"
+        "(out / 'done.txt').touch()\n",
     )
-    monkeypatch.setattr(
-        run_pipeline, "STAGES", {"teacher": (str(fake_stage), "h", "done.txt")}
-    )
-    monkeypatch.setattr(run_pipeline, "yaml_keys", lambda path: set())
     plan_file = tmp_path / "plan.yaml"
     plan_file.write_text(
         "name: p\n"
@@ -1087,19 +1094,11 @@ def test_pipeline_continued_job_starts_from_the_newest_checkpoint(
     )
     plan = load_plan(plan_file)
     out = tmp_path / "results" / "p"
-
-    def run():
-        """Runs the plan for seed 1."""
-        if workers == 1:
-            run_pipeline.run_seed(plan, 1, out, tmp_path, lambda: None)
-        else:
-            run_pipeline.run_parallel(plan, [1], out, tmp_path, workers)
-
-    run()
+    _run_seed_1(plan, out, tmp_path, workers)
     continued = out / "seed1" / "t5"
     assert json.loads((continued / "found.json").read_text()) == [3]
     (continued / "done.txt").unlink()
-    run()
+    _run_seed_1(plan, out, tmp_path, workers)
     assert json.loads((continued / "found.json").read_text()) == [3, 4, 5]
 
     bad = plan_file.read_text().replace("continues: t,", "continues: t9,")
