@@ -17,6 +17,12 @@ Authors
 import os
 
 import numpy as np
+from asvspoof_stages import read_json, write_json
+from speechbrain.utils.checkpoints import (
+    mark_as_loader,
+    mark_as_saver,
+    register_checkpoint_hooks,
+)
 from speechbrain.utils.logger import get_logger
 
 from speechbrain_asd.bootstrap import asv_tdcf_constants, bootstrap_metrics
@@ -62,6 +68,70 @@ class ScoreCollector:
         """
         for utt_id, value in zip(ids, scores.detach().cpu().tolist()):
             self.scores[utt_id] = float(value)
+
+
+@register_checkpoint_hooks
+class DevScores:
+    """The dev scores of the last validation, saved with each checkpoint.
+
+    Registered with the Checkpointer, it writes the scores behind a
+    checkpoint's dev EER into that checkpoint, so that the final report
+    takes the best checkpoint's dev scores from it instead of scoring dev
+    again.
+
+    Example
+    -------
+    >>> dev = DevScores()
+    >>> dev.scores = {"a": 0.5, "b": -1.0}
+    >>> path = getfixture("tmp_path") / "dev_scores.ckpt"
+    >>> dev.save(path)
+    >>> DevScores.read(path)
+    {'a': 0.5, 'b': -1.0}
+    """
+
+    def __init__(self):
+        """Starts empty."""
+        self.scores = {}
+
+    @mark_as_saver
+    def save(self, path):
+        """Writes the scores as JSON.
+
+        Arguments
+        ---------
+        path : str or os.PathLike
+            The file in the checkpoint.
+        """
+        write_json(path, self.scores)
+
+    @mark_as_loader
+    def load(self, path, end_of_epoch):
+        """Reads the scores of a recovered checkpoint.
+
+        Arguments
+        ---------
+        path : str or os.PathLike
+            The file in the checkpoint.
+        end_of_epoch : bool
+            Whether the checkpoint was saved at the end of an epoch.
+        """
+        self.scores = self.read(path)
+
+    @staticmethod
+    def read(path):
+        """The scores saved in a checkpoint's file.
+
+        Arguments
+        ---------
+        path : str or os.PathLike
+            The file in the checkpoint.
+
+        Returns
+        -------
+        dict
+            ID -> bona fide score.
+        """
+        return {utt_id: float(s) for utt_id, s in read_json(path).items()}
 
 
 def load_asv_scores(path, split):

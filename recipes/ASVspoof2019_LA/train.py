@@ -57,6 +57,7 @@ from asvspoof_stages import (
     write_json,
 )
 from cm_scoring import (
+    DevScores,
     ScoreCollector,
     cm_intervals,
     cm_results,
@@ -99,6 +100,7 @@ from speechbrain_asd.scorefiles import write_cm_scores
 logger = get_logger(__name__)
 
 MIN_KEY = "dev_eer"
+DEV_SCORES_KEY = "dev_scores"
 AEG_MODES = ("none", "static", "active")
 GE2E_KEY = "dev_speaker_eer"
 MACS_SECONDS = 4.0
@@ -122,9 +124,16 @@ class CMBrain(StageBrain):
     """
 
     def __init__(self, active_aeg=None, **kwargs):
-        """Builds the Brain; active AEG's sampler draws the training data."""
+        """Builds the Brain; active AEG's sampler draws the training data;
+        each checkpoint keeps its dev scores."""
         super().__init__(**kwargs)
         self.active_aeg = active_aeg
+        self.dev_scores = DevScores()
+        if self.checkpointer is not None:
+            # Optional: checkpoints of earlier versions do not hold them.
+            self.checkpointer.add_recoverable(
+                DEV_SCORES_KEY, self.dev_scores, optional_load=True
+            )
         if active_aeg is not None:
             self.train_sampler = active_aeg.sampler
 
@@ -322,6 +331,7 @@ class CMBrain(StageBrain):
         if stage == sb.Stage.TEST:
             self.test_scores = dict(self.collector.scores)
             return
+        self.dev_scores.scores = dict(self.collector.scores)
         results = cm_results(self.collector.scores, self.dev_rows, self.asv_dev)
         meta = {
             MIN_KEY: results["eer"],
@@ -777,6 +787,35 @@ def score_dataset(brain, dataset, hparams):
     return dict(brain.test_scores)
 
 
+def best_dev_scores(best, brain, data, hparams):
+    """The dev scores of the best checkpoint: those it saved at its
+    validation, or (a checkpoint without them) a new pass over dev.
+
+    Arguments
+    ---------
+    best : speechbrain.utils.checkpoints.Checkpoint
+        The best checkpoint.
+    brain : CMBrain
+        The trained Brain.
+    data : dict
+        From ``dataio_prepare`` (``dev_set``, ``dev_rows``).
+    hparams : dict
+        The loaded hyperparameters.
+
+    Returns
+    -------
+    dict
+        ID -> bona fide score of every dev utterance.
+    """
+    path = best.paramfiles.get(DEV_SCORES_KEY)
+    if path is not None:
+        scores = DevScores.read(path)
+        if scores.keys() == data["dev_rows"].keys():
+            return scores
+        logger.info("%s holds other dev utterances: scoring dev", path)
+    return score_dataset(brain, data["dev_set"], hparams)
+
+
 def evaluate_2021(scores, data, hparams, calibration):
     """Writes the ASVspoof 2021 LA eval scores and evaluates them as the
     organisers do (subset ``eval_2021_subset``, decomposed by codec).
@@ -848,7 +887,7 @@ def evaluate_and_report(brain, data, hparams):
         if previous.get("checkpoint") == best.path.name:
             logger.info("eval_report.json is up to date (%s)", best.path.name)
             return
-    dev_scores = score_dataset(brain, data["dev_set"], hparams)
+    dev_scores = best_dev_scores(best, brain, data, hparams)
     eval_scores = score_dataset(brain, data["eval_set"], hparams)
     scores_2021 = None
     if "eval_2021_set" in data:

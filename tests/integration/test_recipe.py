@@ -319,12 +319,31 @@ def test_countermeasure_stages_report_metrics(pipeline):
         )
         assert calibration["scale"] > 0 and calibration["rule"] == "bayes"
         assert report["calibration"]["scale"] == calibration["scale"]
-        dev = (run["folder"] / "dev_scores.txt").read_text().splitlines()
-        assert len(dev) > 0
+        _check_dev_scores(run["folder"], report["dev_eer"])
         cllr = report["calibration"]["eval_calibrated"]["cllr"]
         assert 0.0 <= cllr < float("inf")
         if "--eval_2021_folder" in run["row"]["test_debug_flags"]:
             _check_eval_2021(run["folder"], report, calibration)
+
+
+def _check_dev_scores(folder, dev_eer):
+    """The dev score file is the best checkpoint's: the scores it saved at
+    its validation, whose EER selected it."""
+    from speechbrain_asd.checkpoints import best_checkpoint
+    from speechbrain_asd.metrics import compute_eer
+    from speechbrain_asd.scorefiles import read_cm_scores
+
+    path = folder / "dev_scores.txt"
+    scores = read_cm_scores(path)
+    assert len(scores) > 0
+    best = best_checkpoint(folder / "save")
+    saved = json.loads(Path(best.paramfiles["dev_scores"]).read_text())
+    assert scores == saved
+    lines = [line.split() for line in path.read_text().splitlines()]
+    keys = {fields[0]: fields[2] for fields in lines}
+    bonafide = [s for i, s in scores.items() if keys[i] == "bonafide"]
+    spoof = [s for i, s in scores.items() if keys[i] == "spoof"]
+    assert compute_eer(bonafide, spoof)[0] == pytest.approx(dev_eer)
 
 
 def _check_eval_2021(folder, report, calibration):
