@@ -127,7 +127,7 @@ VARIANTS = [
         "bf16",
         "run_opts precision bf16",
         {"precision": "bf16"},
-        (S,),
+        (T, S, KD),
     ),
     (
         "workers-0",
